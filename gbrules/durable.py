@@ -1,0 +1,138 @@
+"""A safe, exact driver for durable_rules' C engine.
+
+durable_rules is the engine gbrules stands on, but its Python host layer loses work and crashes
+under load (see DESIGN.md). This module talks to the C module ``durable_rules_engine`` directly
+and handles each sharp edge by design:
+
+* Every rule is guarded by a marker field that only our facts carry, so the engine's internal
+  state fact can never satisfy a rule (that loops forever).
+* Each ruleset ends with an always-true sentinel rule, so an assertion is always handled (an
+  unhandled one followed by ``delete_state`` segfaulted), and it is warmed up once at build.
+* Facts are asserted (not posted), so every matching rule fires; firings are collected by
+  walking the action queue with ``start_action_for_state`` / ``complete_and_start_action``,
+  with no Python closure per action and no state JSON round trip.
+* One evaluation, one fresh sid, deleted in ``finally``: live sessions never accumulate toward
+  the 1,024-state limit.
+* At most ``CHUNK`` rules per ruleset: more than ~64 simultaneously true rules fail with error
+  303, so a bigger rulebook is split and the results are merged in rulebook order.
+* Field names are hashed with 32-bit FNV-1a inside the engine; colliding names would silently
+  match each other, so the vocabulary is checked for collisions when a ruleset is built.
+* The C code is not thread-safe and never releases the GIL: all calls go through one
+  process-wide lock. Threads are safe; for throughput, use processes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import durable_rules_engine as _dre
+
+from gbrules.errors import EngineError, RulebookError
+
+MARKER = "gbrules_fact"
+SENTINEL = "zz_sentinel"
+CHUNK = 48
+_RESERVED = ("sid", "id", MARKER)
+
+LOCK = threading.RLock()
+_names = itertools.count(1)
+_sids = itertools.count(1)
+_live = 0
+
+
+def live_sessions() -> int:
+    """Durable states created by gbrules and not yet deleted (0 between evaluations)."""
+    return _live
+
+
+def fnv1a_32(text: str) -> int:
+    h = 0x811C9DC5
+    for byte in text.encode("utf-8"):
+        h ^= byte
+        h = (h * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def check_hash_collisions(names: Iterable[str]) -> None:
+    """Refuse a vocabulary whose names collide under the engine's 32-bit field hash."""
+    seen: dict[int, str] = {}
+    clashes = []
+    for name in itertools.chain(_RESERVED, names):
+        h = fnv1a_32(name)
+        if h in seen and seen[h] != name:
+            clashes.append(f"fact names {seen[h]!r} and {name!r} collide in the engine's hash")
+        seen.setdefault(h, name)
+    if clashes:
+        raise RulebookError(clashes)
+
+
+class CompiledRuleset:
+    """One durable_rules ruleset holding up to CHUNK rules plus the sentinel."""
+
+    def __init__(self, label: str, rules: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        if len(rules) > CHUNK:
+            raise ValueError(f"at most {CHUNK} rules per ruleset")
+        definition: dict[str, Any] = {
+            name: {"all": [{"m": {"$and": [{MARKER: 1}, expr]}}]} for name, expr in rules
+        }
+        definition[SENTINEL] = {"all": [{"m": {MARKER: 1}}]}
+        self.name = f"gbrules_{label}_{next(_names)}"
+        with LOCK:
+            try:
+                self._handle = _dre.create_ruleset(self.name, json.dumps(definition))
+            except Exception as exc:
+                raise RulebookError([f"the engine refused the compiled ruleset: {exc}"]) from None
+        self._closed = False
+
+    def fire(self, payload_without_sid: str) -> set[str]:
+        """Assert one fact (JSON object text, without its closing brace) and collect firings."""
+        global _live
+        sid = str(next(_sids))
+        fired: set[str] = set()
+        with LOCK:
+            if self._closed:
+                raise EngineError("this engine has been closed")
+            try:
+                result = _dre.assert_fact(self._handle, f'{payload_without_sid}, "sid": "{sid}"}}')
+            except Exception as exc:
+                # No state to delete safely: deleting a half-built state is what segfaults.
+                raise EngineError(f"the rule engine rejected the facts: {exc}") from None
+            _live += 1
+            try:
+                state = result[1]
+                started = _dre.start_action_for_state(self._handle, state)
+                message = started[1] if started else None
+                while message:
+                    # message is '{"<rule name>":{...}}'; only the name is needed.
+                    fired.add(message[2 : message.index('"', 2)])
+                    message = _dre.complete_and_start_action(self._handle, state)
+            except Exception as exc:
+                raise EngineError(f"the rule engine failed mid-evaluation: {exc}") from None
+            finally:
+                try:
+                    _dre.delete_state(self._handle, sid)
+                finally:
+                    _live -= 1
+        if SENTINEL not in fired:
+            raise EngineError("the rule engine did not complete the evaluation (sentinel missing)")
+        fired.discard(SENTINEL)
+        return fired
+
+    def close(self) -> None:
+        with LOCK:
+            if not self._closed:
+                self._closed = True
+                try:
+                    _dre.delete_ruleset(self._handle)
+                except Exception:  # noqa: S110 - best effort at teardown
+                    pass
+
+
+def fact_payload(facts: Mapping[str, bool | int | float | str]) -> str:
+    """JSON for one fact with the marker, left open so the sid can be appended cheaply."""
+    body = json.dumps({**facts, MARKER: 1}, ensure_ascii=True, allow_nan=False)
+    return body[:-1]

@@ -1,0 +1,126 @@
+"""The Engine: a rulebook compiled once into durable_rules, evaluated many times.
+
+``Engine.evaluate`` runs the one-way flow: intake -> facts -> durable_rules -> proposals ->
+overrides -> Evaluation. Nothing is cached between evaluations except the compiled rulebook,
+so an evaluation depends only on its intake and the rulebook (S9).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from gbrules import conditions, durable
+from gbrules.errors import EngineError
+from gbrules.evaluation import Evaluation
+from gbrules.facts import VOCABULARY, FactValue, facts_from_intake, missing_facts
+from gbrules.intake import Intake, parse_intake
+from gbrules.overrides import build_plan
+from gbrules.rulebook import Rule, Rulebook, default_rules_dir, load_rulebook
+
+IntakeLike = Intake | Mapping[str, Any]
+
+
+class Engine:
+    """A validated, compiled rulebook. Build once (``from_directory``), reuse for every intake.
+
+    Thread-safe: durable_rules calls are serialised behind one process-wide lock.
+    """
+
+    def __init__(self, rulebook: Rulebook) -> None:
+        self.rulebook = rulebook
+        durable.check_hash_collisions(VOCABULARY)
+        self._rules: dict[str, Rule] = {}
+        compiled: list[tuple[str, dict[str, Any]]] = []
+        for rule in rulebook.rules:
+            name = f"r{rule.order:04d}"
+            self._rules[name] = rule
+            compiled.append((name, conditions.to_durable(rule.condition)))
+        label = rulebook.content_hash[:12]
+        self._rulesets = [
+            durable.CompiledRuleset(label, compiled[i : i + durable.CHUNK])
+            for i in range(0, len(compiled), durable.CHUNK)
+        ]
+        self.evaluate({"age": 40})  # warm-up: the first evaluation on a fresh ruleset is special
+
+    @classmethod
+    def from_directory(cls, path: str | Path, *site_packs: str | Path) -> Engine:
+        """Load, validate and compile the rulebook in ``path`` (plus optional site packs)."""
+        return cls(load_rulebook(path, *site_packs))
+
+    @classmethod
+    def default(cls, *site_packs: str | Path) -> Engine:
+        """The bundled rulebook, plus optional site packs."""
+        return cls(load_rulebook(default_rules_dir(), *site_packs))
+
+    @property
+    def version(self) -> str:
+        return self.rulebook.version_label
+
+    def fire(self, facts: Mapping[str, FactValue]) -> list[Rule]:
+        """The rules whose conditions hold for these facts, in rulebook order."""
+        payload = durable.fact_payload(facts)
+        names: set[str] = set()
+        for rs in self._rulesets:
+            names |= rs.fire(payload)
+        try:
+            return sorted((self._rules[n] for n in names), key=lambda r: r.order)
+        except KeyError as exc:
+            raise EngineError(f"the rule engine reported an unknown rule {exc}") from None
+
+    def evaluate(self, intake: IntakeLike) -> Evaluation:
+        """One intake to one Evaluation. Raises IntakeError on bad input, never a partial plan."""
+        model = parse_intake(intake)
+        facts = facts_from_intake(model)
+        fired = self.fire(facts)
+        suggestions, suppressed = build_plan(fired, facts)
+        return Evaluation(
+            patient_id=model.patient_id,
+            suggestions=suggestions,
+            suppressed=suppressed,
+            codes=frozenset(s.code for s in suggestions),
+            fired_rules=[r.id for r in fired],
+            facts=facts,
+            not_recorded=missing_facts(facts),
+            rulebook_version=self.version,
+        )
+
+    def evaluate_many(self, intakes: Iterable[IntakeLike]) -> Iterator[Evaluation]:
+        """Evaluate lazily, in order; the same results as one by one."""
+        for intake in intakes:
+            yield self.evaluate(intake)
+
+    def close(self) -> None:
+        """Free the compiled rulesets inside durable_rules (they are never freed otherwise)."""
+        for rs in self._rulesets:
+            rs.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: S110 - interpreter teardown
+            pass
+
+
+_default_lock = threading.Lock()
+_engines: dict[tuple[str, ...], tuple[tuple[float, ...], Engine]] = {}
+
+
+def _stamp(dirs: tuple[str, ...]) -> tuple[float, ...]:
+    return tuple(p.stat().st_mtime for d in dirs for p in sorted(Path(d).glob("*.yaml")))
+
+
+def cached_engine(extra: str | Path | None = None) -> Engine:
+    """The default rulebook (plus one site pack), compiled once per process and reused.
+
+    Rebuilt when a rule file's modification time changes, so an edited pack is picked up.
+    """
+    dirs = (str(default_rules_dir()),) + ((str(Path(extra).resolve()),) if extra else ())
+    with _default_lock:
+        stamp = _stamp(dirs)
+        hit = _engines.get(dirs)
+        if hit is None or hit[0] != stamp:
+            _engines[dirs] = (stamp, Engine.from_directory(*dirs))
+        return _engines[dirs][1]

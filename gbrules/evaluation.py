@@ -1,0 +1,66 @@
+"""The result of one evaluation: a pydantic model, ordered and traceable (CONTRACT section 1)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_serializer
+
+from gbrules.codes import Priority
+from gbrules.facts import FactValue
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Suggestion(_Frozen):
+    """One item of the draft plan, phrased as advice to a clinician, with its basis."""
+
+    code: str
+    category: str
+    priority: Priority
+    title: str
+    rationale: str
+    rule_id: str
+    evidence: list[str]
+    triggered_by: dict[str, FactValue]
+
+
+class Suppression(_Frozen):
+    """A code an override took out of the plan: who proposed it, who removed it, and why."""
+
+    code: str
+    rule_id: str
+    by_rule: str
+    reason: str
+    action: Literal["deferred", "suppressed"] = "suppressed"
+
+
+class Evaluation(_Frozen):
+    """A care-plan draft for one intake. Same intake, same rulebook: byte-identical JSON (S9)."""
+
+    patient_id: str | None = None
+    suggestions: list[Suggestion]
+    suppressed: list[Suppression]
+    codes: frozenset[str]
+    fired_rules: list[str]
+    facts: dict[str, FactValue]
+    not_recorded: list[str] = Field(default_factory=list)
+    rulebook_version: str
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def requires_immediate_action(self) -> bool:
+        return any(s.priority == "critical" for s in self.suggestions)
+
+    @field_serializer("codes")
+    def _sorted_codes(self, codes: frozenset[str]) -> list[str]:
+        return sorted(codes)
+
+    def suggestion(self, code: str) -> Suggestion | None:
+        """The active suggestion with this code, if any."""
+        return next((s for s in self.suggestions if s.code == code), None)
+
+    def suppression(self, code: str) -> Suppression | None:
+        return next((s for s in self.suppressed if s.code == code), None)

@@ -1,0 +1,32 @@
+# Two commands for a newcomer: `make demo` and `make test`. Both set up .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+EXTRAS ?= dev
+
+.PHONY: demo test install lint typecheck pytest clean
+
+$(VENV)/.installed-$(EXTRAS): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
+	touch $@
+
+install: $(VENV)/.installed-$(EXTRAS)
+
+demo: install
+	$(VENV)/bin/gbrules evaluate --example case1
+
+lint: install
+	$(VENV)/bin/ruff check gbrules tests benchmarks
+	$(VENV)/bin/ruff format --check gbrules tests benchmarks
+
+typecheck: install
+	$(VENV)/bin/mypy gbrules
+
+pytest: install
+	$(PY) -m pytest
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

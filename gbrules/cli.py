@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -27,7 +27,7 @@ rules_app = typer.Typer(help="Inspect and check rulebooks.", no_args_is_help=Tru
 app.add_typer(rules_app, name="rules")
 
 
-class OutFormat(str, Enum):
+class OutFormat(StrEnum):
     markdown = "markdown"
     html = "html"
     text = "text"
@@ -57,7 +57,9 @@ def _read_intake(source: str | None, example: str | None) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        _fail([f"error: {source} is not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"])
+        _fail(
+            [f"error: {source} is not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"]
+        )
 
 
 @app.command()
@@ -73,7 +75,7 @@ def evaluate(
 ) -> None:
     """Evaluate one intake and print the care-plan draft."""
     from gbrules.engine import cached_engine
-    from gbrules.render import render_care_plan
+    from gbrules.render import Format, render_care_plan
 
     data = _read_intake(intake, example)
     try:
@@ -85,7 +87,8 @@ def evaluate(
     if fmt is OutFormat.json:
         typer.echo(ev.model_dump_json(indent=2))
     else:
-        typer.echo(render_care_plan(ev, fmt.value), nl=False)
+        out_format: Format = fmt.value  # type: ignore[assignment]
+        typer.echo(render_care_plan(ev, out_format), nl=False)
 
 
 @rules_app.command("list")

@@ -23,6 +23,7 @@ and handles each sharp edge by design:
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -126,10 +127,8 @@ class CompiledRuleset:
         with LOCK:
             if not self._closed:
                 self._closed = True
-                try:
+                with contextlib.suppress(Exception):  # best effort at teardown
                     _dre.delete_ruleset(self._handle)
-                except Exception:  # noqa: S110 - best effort at teardown
-                    pass
 
 
 def fact_payload(facts: Mapping[str, bool | int | float | str]) -> str:

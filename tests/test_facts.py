@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import json
+
+from hypothesis import given
+
+from gbrules.facts import VOCABULARY, facts_from_intake, kleene_or, missing_facts
+from gbrules.intake import parse_intake
+
+from .strategies import intakes
+
+
+def facts(data: dict[str, object]) -> dict[str, object]:
+    return dict(facts_from_intake(parse_intake(data)))
+
+
+def test_unrecorded_facts_are_absent_not_false() -> None:
+    f = facts({"age": 40})
+    # Under 50 the age-gated alarm is known to be absent whatever the bowel habit.
+    assert f == {"age": 40, "phq9_item9_recorded": False, "new_bowel_change_age_50": False}
+    assert "ibs" not in f
+    assert "gi_alarm" not in f
+    assert "phq9_total" not in f
+    assert "probiotic_risk" not in f
+    assert "ibs" in missing_facts(f)  # type: ignore[arg-type]
+
+
+def test_false_is_kept_when_recorded() -> None:
+    f = facts({"age": 40, "conditions": {"ibs": False}})
+    assert f["ibs"] is False
+
+
+def test_phq9_derived_facts() -> None:
+    f = facts({"age": 40, "mood": {"phq9": {"items": [2, 2, 2, 2, 2, 2, 2, 1, 1]}}})
+    assert f["phq9_total"] == 16
+    assert f["phq9_band"] == "moderately_severe"
+    assert f["phq9_item9"] == 1
+    assert f["phq9_item9_recorded"] is True
+
+
+def test_phq9_total_only_leaves_item9_absent() -> None:
+    f = facts({"age": 40, "mood": {"phq9": {"total": 12}}})
+    assert "phq9_item9" not in f
+    assert f["phq9_item9_recorded"] is False
+
+
+def test_crp_normalised_and_banded() -> None:
+    f = facts({"age": 40, "labs": {"crp": {"value": 1.2, "unit": "mg/dL"}}})
+    assert f["crp_mg_l"] == 12.0
+    assert f["crp_band"] == "acute"
+
+
+def test_gi_alarm_true_when_any_feature_present_even_if_others_missing() -> None:
+    f = facts({"age": 30, "gi": {"rectal_bleeding": True}})
+    assert f["gi_alarm"] is True
+    assert f["gi_alarm_features"] == "rectal bleeding"
+
+
+def test_gi_alarm_false_only_when_every_feature_recorded_absent() -> None:
+    base = {
+        "age": 30,
+        "gi": {
+            "bloating": True,
+            "rectal_bleeding": False,
+            "unintentional_weight_loss": False,
+            "nocturnal_symptoms": False,
+            "persistent_vomiting": False,
+            "dysphagia": False,
+            "change_in_bowel_habit": False,
+        },
+        "labs": {"iron_deficiency_anemia": False},
+        "conditions": {
+            "family_history_colorectal_cancer": False,
+            "family_history_ibd_or_celiac": False,
+        },
+    }
+    assert facts(base)["gi_alarm"] is False
+    partial = json.loads(json.dumps(base))
+    del partial["gi"]["dysphagia"]
+    assert "gi_alarm" not in facts(partial)
+
+
+def test_new_bowel_change_alarm_starts_at_50() -> None:
+    assert facts({"age": 49, "gi": {"change_in_bowel_habit": True}}).get("gi_alarm") is not True
+    assert facts({"age": 50, "gi": {"change_in_bowel_habit": True}})["gi_alarm"] is True
+
+
+def test_family_history_counts_only_with_gi_symptoms() -> None:
+    with_symptoms = {
+        "age": 30,
+        "gi": {"bloating": True},
+        "conditions": {"family_history_colorectal_cancer": True},
+    }
+    assert facts(with_symptoms)["gi_alarm"] is True
+    no_symptoms = {
+        "age": 30,
+        "gi": {
+            "bloating": False,
+            "irregular_bowel": False,
+            "abdominal_pain_score": 0,
+            "change_in_bowel_habit": False,
+        },
+        "conditions": {"family_history_colorectal_cancer": True},
+    }
+    assert facts(no_symptoms).get("gi_alarm") is not True
+
+
+def test_probiotic_risk_and_male_pregnancy() -> None:
+    risk = {"age": 30, "conditions": {"immunocompromised": True}}
+    assert facts(risk)["probiotic_risk"] is True
+    clear_female = {
+        "age": 30,
+        "sex": "female",
+        "conditions": {
+            "immunocompromised": False,
+            "central_venous_catheter": False,
+            "critically_ill": False,
+        },
+    }
+    assert "probiotic_risk" not in facts(clear_female)  # pregnancy not recorded
+    clear_male = dict(clear_female, sex="male")
+    assert facts(clear_male)["probiotic_risk"] is False
+
+
+def test_kleene_or() -> None:
+    assert kleene_or([None, True]) is True
+    assert kleene_or([None, False]) is None
+    assert kleene_or([False, False]) is False
+    assert kleene_or([]) is False
+
+
+@given(intakes())
+def test_facts_are_in_the_vocabulary_and_well_typed(data: dict[str, object]) -> None:
+    f = facts_from_intake(parse_intake(data))
+    for name, value in f.items():
+        spec = VOCABULARY[name]
+        assert value is not None
+        if spec.type == "bool":
+            assert isinstance(value, bool)
+        elif spec.type == "int":
+            assert isinstance(value, int) and not isinstance(value, bool)
+        elif spec.type == "number":
+            assert isinstance(value, float) and "e" not in repr(value)
+        elif spec.type == "enum":
+            assert value in spec.values
+    # Whatever a section leaves out stays out (S8): no recorded-input fact is invented.
+    assert ("ibs" in f) == ("ibs" in (data.get("conditions") or {}))  # type: ignore[operator]
+
+
+def test_docs_fact_table_is_current() -> None:
+    from pathlib import Path
+
+    from gbrules.facts import vocabulary_markdown
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "FACTS.md").read_text()
+    assert vocabulary_markdown() in doc, "regenerate docs/FACTS.md (see its header)"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -27,7 +27,7 @@ rules_app = typer.Typer(help="Inspect and check rulebooks.", no_args_is_help=Tru
 app.add_typer(rules_app, name="rules")
 
 
-class OutFormat(str, Enum):
+class OutFormat(StrEnum):
     markdown = "markdown"
     html = "html"
     text = "text"
@@ -57,7 +57,9 @@ def _read_intake(source: str | None, example: str | None) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        _fail([f"error: {source} is not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"])
+        _fail(
+            [f"error: {source} is not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"]
+        )
 
 
 @app.command()

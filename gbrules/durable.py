@@ -29,7 +29,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import durable_rules_engine as _dre
+import durable_rules_engine as _dre  # type: ignore[import-not-found]
 
 from gbrules.errors import EngineError, RulebookError
 
@@ -126,7 +126,7 @@ class CompiledRuleset:
         with LOCK:
             if not self._closed:
                 self._closed = True
-                try:
+                try:  # noqa: SIM105 - best effort at teardown
                     _dre.delete_ruleset(self._handle)
                 except Exception:  # noqa: S110 - best effort at teardown
                     pass

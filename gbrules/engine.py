@@ -98,7 +98,7 @@ class Engine:
             rs.close()
 
     def __del__(self) -> None:
-        try:
+        try:  # noqa: SIM105 - interpreter teardown
             self.close()
         except Exception:  # noqa: S110 - interpreter teardown
             pass

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gbrules.codes import PRIORITY_RANK, is_protected, matches
-from gbrules.evaluation import Suggestion, Suppression
 from gbrules.conditions import Cmp, Recorded, basis
+from gbrules.evaluation import Suggestion, Suppression
 from gbrules.facts import VOCABULARY, FactValue
 from gbrules.rulebook import Rule
 
@@ -77,7 +77,11 @@ def describe(leaves: Sequence[Cmp | Recorded], facts: Mapping[str, FactValue]) -
             [", ".join(thresholds)] if thresholds else []
         )
         suffix = f" ({'; '.join(notes)})" if notes else ""
-        out.append(f"{label}: {show(value)}{suffix}" if not thresholds else f"{label} {show(value)}{suffix}")
+        out.append(
+            f"{label}: {show(value)}{suffix}"
+            if not thresholds
+            else f"{label} {show(value)}{suffix}"
+        )
     return "; ".join(out)
 
 

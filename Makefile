@@ -17,8 +17,8 @@ demo: install
 	$(VENV)/bin/gbrules evaluate --example case1
 
 lint: install
-	$(VENV)/bin/ruff check gbrules tests benchmarks
-	$(VENV)/bin/ruff format --check gbrules tests benchmarks
+	$(VENV)/bin/ruff check gbrules tests $(wildcard benchmarks)
+	$(VENV)/bin/ruff format --check gbrules tests $(wildcard benchmarks)
 
 typecheck: install
 	$(VENV)/bin/mypy gbrules

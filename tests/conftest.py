@@ -43,7 +43,7 @@ def prefetch_from_bundle(bundle: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -57,14 +57,14 @@ def engine() -> Any:
 
 
 @pytest.fixture(scope="session")
-def serve() -> Iterator[Callable[[Any], str]]:
+def serve() -> Iterator[Callable[..., str]]:
     """Start a real uvicorn server for an app on a free port, in a thread; return its URL."""
     import uvicorn
 
     servers: list[tuple[uvicorn.Server, threading.Thread]] = []
 
-    def start(app: Any) -> str:
-        port = _free_port()
+    def start(app: Any, port: int | None = None) -> str:
+        port = port or free_port()
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, daemon=True)

@@ -88,7 +88,7 @@ def mapped(*resources: dict[str, Any]) -> tuple[gbrules.Intake, list[MappingNote
 
 @pytest.mark.parametrize("name", ["case1", "case2", "crisis"])
 def test_example_bundle_mirrors_json_example(name: str) -> None:
-    intake, notes = intake_from_fhir(load_bundle(name), as_of=AS_OF)
+    intake, _ = intake_from_fhir(load_bundle(name), as_of=AS_OF)
     ev = gbrules.evaluate(intake)
     ref = gbrules.evaluate(load_example(name))
     assert ev.facts == ref.facts

@@ -213,6 +213,46 @@ def rules_lint(
     typer.echo(f"ok: {len(rb.rules)} rules, {rb.version_label}")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    rules: Annotated[
+        Path | None, typer.Option("--rules", help="A site rule pack added to the default rulebook.")
+    ] = None,
+    jwks: Annotated[
+        Path | None, typer.Option("--jwks", help="JWKS file with the EHR's public keys.")
+    ] = None,
+    issuer: Annotated[
+        list[str] | None, typer.Option("--issuer", help="A trusted JWT issuer (repeatable).")
+    ] = None,
+    audience: Annotated[
+        str | None, typer.Option("--audience", help="This service's URL (the JWT aud).")
+    ] = None,
+) -> None:
+    """Run the CDS Hooks service (needs the 'service' and 'fhir' extras)."""
+    try:
+        import uvicorn
+
+        from gbrules.engine import cached_engine
+        from gbrules.service import JWTAuth, create_app
+    except ImportError as exc:
+        _fail([f"error: {exc}; install with: pip install 'gbrules[fhir,service]'"])
+    auth = None
+    if jwks or issuer or audience:
+        if not (jwks and issuer and audience):
+            _fail(["error: JWT auth needs --jwks, at least one --issuer, and --audience"])
+        try:
+            auth = JWTAuth(jwks, issuers=issuer, audience=audience)
+        except (OSError, ValueError) as exc:
+            _fail([f"error: cannot load JWKS {jwks}: {exc}"])
+    try:
+        engine = cached_engine(rules)
+    except RulebookError as exc:
+        _fail(["error: invalid rulebook:"] + [f"  {p}" for p in exc.problems])
+    uvicorn.run(create_app(engine, auth=auth), host=host, port=port)
+
+
 def main() -> None:
     app()
 

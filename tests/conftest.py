@@ -1,7 +1,11 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,8 @@ EXAMPLES = ROOT / "examples"
 EXAMPLE_NAMES = ("case1", "case2", "crisis")
 #: Every rendered test output uses this time, so goldens are byte-for-byte reproducible.
 FIXED_TIME = datetime(2025, 1, 15, 9, 30, tzinfo=UTC)
+FHIR_EXAMPLES = ROOT / "examples" / "fhir"
+AS_OF = date(2025, 6, 1)
 
 settings.register_profile(
     "default", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -37,3 +43,70 @@ def evaluations() -> dict[str, Evaluation]:
 def load_example(name: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((EXAMPLES / f"{name}.json").read_text())
     return data
+
+
+def load_bundle(name: str) -> dict[str, Any]:
+    return json.loads((FHIR_EXAMPLES / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def prefetch_from_bundle(bundle: dict[str, Any]) -> dict[str, Any]:
+    """What an EHR would send for the patient-view prefetch templates."""
+    keys = {
+        "Observation": "observations",
+        "Condition": "conditions",
+        "MedicationStatement": "medicationStatements",
+        "MedicationRequest": "medicationRequests",
+        "QuestionnaireResponse": "questionnaireResponses",
+    }
+    out: dict[str, Any] = {}
+    for e in bundle["entry"]:
+        res = e["resource"]
+        rtype = res["resourceType"]
+        if rtype == "Patient":
+            out["patient"] = res
+        elif rtype in keys:
+            sb = out.setdefault(
+                keys[rtype], {"resourceType": "Bundle", "type": "searchset", "entry": []}
+            )
+            sb["entry"].append({"fullUrl": e.get("fullUrl"), "resource": res})
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def serve() -> Iterator[Callable[..., str]]:
+    """Start a real uvicorn server for an app on a free port, in a thread; return its URL."""
+    import uvicorn
+
+    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def start(app: Any, port: int | None = None) -> str:
+        port = port or free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 15
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_url(serve: Callable[[Any], str], engine: Any) -> str:
+    from gbrules.service import create_app
+
+    return serve(create_app(engine, today=lambda: AS_OF))

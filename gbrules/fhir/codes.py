@@ -1,0 +1,135 @@
+"""Terminology the FHIR mapping recognises: LOINC, ICD-10-CM, SNOMED CT, ATC, RxNorm, UCUM.
+
+Codes come from docs CLINICAL.md ("EHR codes"); re-check them against the terminology before
+shipping a new integration. Each table says what intake field a code feeds.
+"""
+
+from __future__ import annotations
+
+LOINC = "http://loinc.org"
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+ICD10 = "http://hl7.org/fhir/sid/icd-10"
+SNOMED = "http://snomed.info/sct"
+ATC = "http://www.whocc.no/atc"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+UCUM = "http://unitsofmeasure.org"
+
+# Our own intake questionnaire: linkIds are Intake JSON paths ("gi.bloating").
+INTAKE_QUESTIONNAIRE = "https://gbrules.example.org/fhir/Questionnaire/gbrules-intake"
+
+PHQ9_TOTAL = "44261-6"
+PHQ9_ITEM9 = "44260-8"
+PHQ9_PANEL = "44249-1"
+GAD7_TOTAL = "70274-6"
+GAD7_PANEL = "69737-5"
+CRP = "1988-5"
+HS_CRP = "30522-7"
+
+# PHQ-9 items 1..9 and GAD-7 items 1..7 (LOINC panels 44249-1 and 69737-5), in form order.
+PHQ9_ITEMS: tuple[str, ...] = (
+    "44250-9",
+    "44255-8",
+    "44259-0",
+    "44254-1",
+    "44251-7",
+    "44258-2",
+    "44252-5",
+    "44253-3",
+    "44260-8",
+)
+GAD7_ITEMS: tuple[str, ...] = (
+    "69725-0",
+    "68509-9",
+    "69733-4",
+    "69734-2",
+    "69735-9",
+    "69689-8",
+    "69736-7",
+)
+# LOINC answer list LL358-3 (PHQ/GAD frequency): not at all .. nearly every day.
+ANSWER_SCORES: dict[str, int] = {"LA6568-5": 0, "LA6569-3": 1, "LA6570-1": 2, "LA6571-9": 3}
+
+# CRP units (UCUM; "l" and "L" are both litre in UCUM). Factor to mg/L.
+CRP_UNITS: dict[str, float] = {
+    "mg/L": 1.0,
+    "mg/l": 1.0,
+    "mg/dL": 10.0,
+    "mg/dl": 10.0,
+    "ug/mL": 1.0,
+    "ug/ml": 1.0,
+    "g/L": 1000.0,
+    "g/l": 1000.0,
+}
+
+# Condition -> intake field. ICD-10-CM by prefix (dots ignored), SNOMED CT by exact code.
+ICD_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("K58", "conditions.ibs"),
+    ("F33", "conditions.recurrent_depression"),
+    ("F411", "conditions.anxiety_disorder"),
+    ("K900", "conditions.celiac_disease"),
+    ("K50", "conditions.inflammatory_bowel_disease"),
+    ("K51", "conditions.inflammatory_bowel_disease"),
+    ("D80", "conditions.immunocompromised"),
+    ("D81", "conditions.immunocompromised"),
+    ("D82", "conditions.immunocompromised"),
+    ("D83", "conditions.immunocompromised"),
+    ("D84", "conditions.immunocompromised"),
+    ("Z331", "pregnant"),
+    ("O", "pregnant"),  # O00-O9A: the whole chapter is pregnancy, childbirth and puerperium
+)
+SNOMED_CONDITIONS: dict[str, str] = {
+    "10743008": "conditions.ibs",
+    "66344007": "conditions.recurrent_depression",
+    "21897009": "conditions.anxiety_disorder",
+    "396331005": "conditions.celiac_disease",
+    "24526004": "conditions.inflammatory_bowel_disease",
+    "34000006": "conditions.inflammatory_bowel_disease",
+    "64766004": "conditions.inflammatory_bowel_disease",
+    "234532001": "conditions.immunocompromised",
+    "77386006": "pregnant",
+}
+# Fields where a provisional/unconfirmed diagnosis still counts (cautions, the cautious side).
+CAUTION_FIELDS = frozenset({"conditions.immunocompromised", "pregnant"})
+
+# Medications. ATC by prefix; RxNorm ingredient RXCUIs; names as a last resort (noted).
+ATC_CLASSES: tuple[tuple[str, str], ...] = (
+    ("N06AB", "ssri"),
+    ("J01", "antibiotic"),
+    ("A07FC", "probiotic"),
+)
+RXNORM_INGREDIENTS: dict[str, str] = {
+    "4493": "ssri",  # fluoxetine
+    "36437": "ssri",  # sertraline
+    "2556": "ssri",  # citalopram
+    "321988": "ssri",  # escitalopram
+    "32937": "ssri",  # paroxetine
+    "42355": "ssri",  # fluvoxamine
+    "723": "antibiotic",  # amoxicillin
+    "18631": "antibiotic",  # azithromycin
+    "2551": "antibiotic",  # ciprofloxacin
+    "3640": "antibiotic",  # doxycycline
+    "2231": "antibiotic",  # cephalexin
+    "21212": "antibiotic",  # clarithromycin
+    "82122": "antibiotic",  # levofloxacin
+    "7454": "antibiotic",  # nitrofurantoin
+    "2582": "antibiotic",  # clindamycin
+}
+MEDICATION_NAMES: dict[str, str] = {
+    "fluoxetine": "ssri",
+    "sertraline": "ssri",
+    "escitalopram": "ssri",
+    "citalopram": "ssri",
+    "paroxetine": "ssri",
+    "fluvoxamine": "ssri",
+    "amoxicillin": "antibiotic",
+    "azithromycin": "antibiotic",
+    "ciprofloxacin": "antibiotic",
+    "doxycycline": "antibiotic",
+    "cephalexin": "antibiotic",
+    "clarithromycin": "antibiotic",
+    "levofloxacin": "antibiotic",
+    "nitrofurantoin": "antibiotic",
+    "clindamycin": "antibiotic",
+}
+# "Recent" antibiotics: within this many days of the evaluation date.
+RECENT_ANTIBIOTIC_DAYS = 90

@@ -14,6 +14,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from gbrules.audit.cli import audit_app
 from gbrules.errors import IntakeError, RulebookError
 
 app = typer.Typer(
@@ -25,6 +26,7 @@ app = typer.Typer(
 )
 rules_app = typer.Typer(help="Inspect and check rulebooks.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
+app.add_typer(audit_app, name="audit")
 
 
 class OutFormat(StrEnum):

@@ -388,7 +388,8 @@ class AuditLog:
                 if known is None:
                     raise UnknownCard(card_uuid)
                 stmt = self._insert_ignore_duplicate(conn)
-                stored = conn.execute(stmt, values).rowcount == 1
+                # RETURNING, not rowcount: drivers disagree on rowcount after ON CONFLICT.
+                stored = conn.execute(stmt, values).first() is not None
         except IntegrityError as exc:  # the card was purged between the check and the insert
             raise UnknownCard(card_uuid) from exc
         if stored:
@@ -402,10 +403,14 @@ class AuditLog:
         if conn.dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-            return pg_insert(table).on_conflict_do_nothing(index_elements=keys)
+            return (
+                pg_insert(table).on_conflict_do_nothing(index_elements=keys).returning(table.c.id)
+            )
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        return sqlite_insert(table).on_conflict_do_nothing(index_elements=keys)
+        return (
+            sqlite_insert(table).on_conflict_do_nothing(index_elements=keys).returning(table.c.id)
+        )
 
     # -- reading and retention --------------------------------------------------------------
 

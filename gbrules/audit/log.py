@@ -109,7 +109,10 @@ def _make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writes take the write lock up front (no deadlocking lock upgrades between
+            # processes); reports read a WAL snapshot without holding writers up.
+            readonly = conn.get_execution_options().get("gbrules_readonly", False)
+            conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
         return engine
     connect_args: dict[str, Any] = {}
@@ -210,11 +213,14 @@ class AuditLog:
             return done
 
     @contextmanager
-    def _tx(self) -> Iterator[Connection]:
+    def _tx(self, *, readonly: bool = False) -> Iterator[Connection]:
         if not self._migrated:
             self.migrate()
-        with self._engine.begin() as conn:
-            yield conn
+        with self._engine.connect() as conn:
+            if readonly:
+                conn = conn.execution_options(gbrules_readonly=True)
+            with conn.begin():
+                yield conn
 
     def _count(self, key: str, n: int = 1) -> None:
         with self._stats_lock:
@@ -417,7 +423,7 @@ class AuditLog:
     def report(self, since: datetime | None = None) -> Report:
         """Alert-fatigue report over requests recorded at or after ``since`` (UTC if naive)."""
         since_utc = None if since is None else utc_naive(since)
-        with self._tx() as conn:
+        with self._tx(readonly=True) as conn:
             return build_report(conn, since_utc)
 
     def purge(self, older_than_days: float, *, now: datetime | None = None) -> int:
@@ -440,7 +446,7 @@ class AuditLog:
 
     def counts(self) -> dict[str, int]:
         """Row counts per table (health checks, tests)."""
-        with self._tx() as conn:
+        with self._tx(readonly=True) as conn:
             return {
                 t.name: int(conn.scalar(select(func.count()).select_from(t)) or 0)
                 for t in (schema.requests_table, schema.cards_table, schema.feedback_table)

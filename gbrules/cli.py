@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from gbrules.audit.cli import audit_app
 from gbrules.errors import IntakeError, RulebookError
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ app = typer.Typer(
 )
 rules_app = typer.Typer(help="Inspect and check rulebooks.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
+app.add_typer(audit_app, name="audit")
 
 
 class OutFormat(StrEnum):
@@ -229,6 +231,14 @@ def serve(
     audience: Annotated[
         str | None, typer.Option("--audience", help="This service's URL (the JWT aud).")
     ] = None,
+    audit_db: Annotated[
+        str | None,
+        typer.Option(
+            "--audit-db",
+            help="Audit-trail database (SQLite path or SQLAlchemy URL); needs "
+            "GBRULES_AUDIT_SECRET. Default: GBRULES_AUDIT_DB, else no audit trail.",
+        ),
+    ] = None,
 ) -> None:
     """Run the CDS Hooks service (needs the 'service' and 'fhir' extras)."""
     try:
@@ -250,7 +260,42 @@ def serve(
         engine = cached_engine(rules)
     except RulebookError as exc:
         _fail(["error: invalid rulebook:"] + [f"  {p}" for p in exc.problems])
-    uvicorn.run(create_app(engine, auth=auth), host=host, port=port)
+    audit = _audit_log(audit_db)
+    try:
+        uvicorn.run(create_app(engine, auth=auth, audit=audit), host=host, port=port)
+    finally:
+        if audit is not None:
+            audit.close()
+
+
+def _audit_log(url: str | None) -> Any:
+    """The service's audit trail (``--audit-db`` or the environment), migrated, or None."""
+    import logging
+    import os
+
+    if url is None and not os.environ.get("GBRULES_AUDIT_DB"):
+        return None
+    try:
+        from gbrules.audit import AuditLog
+    except ImportError as exc:
+        _fail([f"error: {exc}; install with: pip install 'gbrules[audit]'"])
+    env = dict(os.environ)
+    if url is not None:
+        env["GBRULES_AUDIT_DB"] = url
+    try:
+        audit = AuditLog.from_env(env)
+    except ValueError as exc:
+        _fail([f"error: audit trail: {exc}"])
+    if audit is None:
+        return None
+    try:
+        audit.migrate()
+    except Exception as exc:
+        # Keep serving: writes are retried per request and failures are counted in /health.
+        logging.getLogger("gbrules.service").warning(
+            "audit database unavailable at startup: %s", type(exc).__name__
+        )
+    return audit
 
 
 def main() -> None:

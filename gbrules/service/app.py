@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,7 +27,10 @@ from gbrules.evaluation import Evaluation
 from gbrules.fhir.intake import MappingNote, intake_from_resources
 from gbrules.intake import json_path
 from gbrules.service.auth import AuthError, JWTAuth
-from gbrules.service.cards import cards_for, order_conflict_cards, strip_empty
+from gbrules.service.cards import card_uuid, cards_for, order_conflict_cards, strip_empty
+
+if TYPE_CHECKING:
+    from gbrules.audit import AuditLog
 
 log = logging.getLogger("gbrules.service")
 
@@ -192,9 +196,12 @@ def create_app(
     *,
     auth: JWTAuth | None = None,
     today: Callable[[], date] | None = None,
+    audit: AuditLog | None = None,
 ) -> FastAPI:
     """The CDS Hooks service. ``engine`` defaults to the bundled rulebook; ``auth`` turns on
-    JWT verification; ``today`` fixes the evaluation date (tests)."""
+    JWT verification; ``today`` fixes the evaluation date (tests); ``audit`` records every
+    card served and every feedback (docs/AUDIT.md). Audit writes never block or fail a card
+    response: they go through ``safe_record_request`` (background queue, failures counted)."""
     app = FastAPI(
         title="gbrules CDS Hooks service",
         version="1.0",
@@ -202,6 +209,7 @@ def create_app(
         "for clinician review. See docs/EHR.md.",
     )
     app.state.feedback = []
+    app.state.audit = audit
     app.add_middleware(BodyLimit, limit=MAX_BODY)
 
     def get_engine() -> Engine:
@@ -298,6 +306,8 @@ def create_app(
             crisis = [c for c in cards if c["indicator"] == "critical"]
             cards = crisis + order_conflict_cards(ev, orders, hook_instance=req.hookInstance)
         log.info("%s %s: %d card(s)", service_id, req.hookInstance, len(cards))
+        if audit is not None:
+            _audit_cards(audit, req, service_id, ev, cards)
         return _json(200, {"cards": cards})
 
     @app.post(
@@ -321,9 +331,56 @@ def create_app(
             }
             app.state.feedback.append(record)
             log.info("feedback %s", record)
+        if audit is not None:
+            await run_in_threadpool(_audit_feedback, audit, body)
         return _json(200, {"received": len(body.feedback)})
 
+    @app.get("/health", summary="Liveness and audit-trail counters")
+    async def health() -> JSONResponse:
+        body: dict[str, Any] = {"status": "ok"}
+        if audit is not None:
+            body["audit"] = audit.stats()
+        return _json(200, body)
+
     return app
+
+
+def _audit_cards(
+    audit: AuditLog, req: CDSRequest, service_id: str, ev: Evaluation, cards: list[dict[str, Any]]
+) -> None:
+    """Record the cards served. A category card is filed under its lead suggestion's rule."""
+    from gbrules.audit import CardRecord
+
+    lead: dict[str, Any] = {}
+    for s in ev.suggestions:  # already ordered: the first of a category is its lead
+        lead.setdefault(card_uuid(req.hookInstance, s.category), s)
+    records = [
+        CardRecord(c["uuid"], lead[c["uuid"]].code, lead[c["uuid"]].rule_id, c["indicator"])
+        for c in cards
+        if c["uuid"] in lead
+    ]
+    audit.safe_record_request(req.hook, req.hookInstance, service_id, ev, records)
+
+
+def _audit_feedback(audit: AuditLog, body: FeedbackRequest) -> None:
+    """Store each feedback item: unknown card 404, bad item 400, database down 503."""
+    from gbrules.audit import UnknownCard
+
+    audit.flush()  # the card records of a just-served request may still be queued
+    for i, item in enumerate(body.feedback):
+        accepted = [str(s["id"]) for s in item.acceptedSuggestions or [] if s.get("id")]
+        reason = (item.overrideReason or {}).get("reason")
+        codes = [str(reason["code"])] if isinstance(reason, dict) and reason.get("code") else []
+        try:
+            at = datetime.fromisoformat(item.outcomeTimestamp) if item.outcomeTimestamp else None
+            audit.record_feedback(item.card, item.outcome, accepted, codes, at)
+        except UnknownCard:
+            raise ServiceError(404, f"feedback[{i}].card: no such card was served") from None
+        except ValueError as exc:
+            raise ServiceError(400, f"feedback[{i}]: {exc}") from None
+        except Exception as exc:
+            log.warning("audit feedback write failed: %s", type(exc).__name__)
+            raise ServiceError(503, "the audit trail is unavailable; retry later") from None
 
 
 def _draft_orders(context: dict[str, Any]) -> list[dict[str, Any]]:

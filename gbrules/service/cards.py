@@ -77,7 +77,7 @@ def _suggestion_md(s: Suggestion, version: str) -> list[str]:
     return lines
 
 
-def _card_uuid(hook_instance: str, key: str) -> str:
+def card_uuid(hook_instance: str, key: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"gbrules:{hook_instance}:{key}"))
 
 
@@ -118,7 +118,7 @@ def cards_for(
             md.append("**EHR data not used or adjusted:**")
             md += note_lines
         card: dict[str, Any] = {
-            "uuid": _card_uuid(hook_instance, category),
+            "uuid": card_uuid(hook_instance, category),
             "summary": summary(head),
             "indicator": INDICATOR[top.priority],
             "detail": "\n".join(md).strip(),
@@ -126,7 +126,7 @@ def cards_for(
             "suggestions": [
                 {
                     "label": summary(s.title),
-                    "uuid": _card_uuid(hook_instance, s.code),
+                    "uuid": card_uuid(hook_instance, s.code),
                     "isRecommended": s.priority == "critical" or None,
                     "actions": [
                         {
@@ -227,7 +227,7 @@ def order_conflict_cards(
         cards.append(
             strip_empty(
                 {
-                    "uuid": _card_uuid(hook_instance, f"conflict:{ref}"),
+                    "uuid": card_uuid(hook_instance, f"conflict:{ref}"),
                     "summary": summary(
                         f"Review draft {rtype}: conflicts with a safety override"
                         + (" (crisis)" if critical_first else "")
@@ -238,7 +238,7 @@ def order_conflict_cards(
                     "suggestions": [
                         {
                             "label": f"Remove draft order {ref}",
-                            "uuid": _card_uuid(hook_instance, f"delete:{ref}"),
+                            "uuid": card_uuid(hook_instance, f"delete:{ref}"),
                             "actions": [action],
                         }
                     ],

@@ -10,7 +10,9 @@ linter adds findings a reviewer would want to see:
 * ``never-true``: a condition, or one alternative of an ``any``, that no intake can satisfy
   (``phq9_total > 27``; ``x > 5`` and ``x < 3`` in one ``all``; ``x is missing`` with a
   comparison on ``x``), by an interval / value-set analysis per fact inside each ``all``;
-* ``dead-override``: an override pattern that matches no code any rule in the rulebook produces.
+* ``dead-override``: an override pattern that matches no code any rule in the rulebook produces;
+* ``wording``: a title or rationale that tells someone to stop or discontinue a medication, or
+  states a diagnosis; suggestions are advice to a clinician, never orders or diagnoses.
 
 A site pack (a directory without ``rulebook.yaml``) is linted on top of the default rulebook,
 since that is how it runs; only the pack's own rules are reported.
@@ -47,6 +49,11 @@ class Finding:
 
 _PROBLEM = re.compile(
     r"^(?P<file>[^:]+?)(?::(?P<line>\d+))?: (?:rule (?P<rule>[^:\s]+): )?(?P<msg>.*)$", re.DOTALL
+)
+_WORDING = re.compile(
+    r"(?<!not )(?<!never )(?<!n't )\b(stop|stopping|discontinue|discontinuing|cease|quit)\b"
+    r"|\b(confirms?|diagnoses|is diagnostic of) (the )?(diagnosis|depression|ibs|celiac|cancer)\b",
+    re.IGNORECASE,
 )
 _SOURCE = re.compile(
     r"\b(1[89]\d\d|20\d\d)\b|PMID|doi|NICE|\bNG\d|\bCG\d|ACG|AGA|FDA|NPSG|Joint Commission|"
@@ -97,6 +104,18 @@ def lint_rules(rules: Sequence[Rule], book: Rulebook) -> list[Finding]:
         else:
             for branch in _dead_branches(nnf):
                 finding("never-true", f"this alternative can never be true: {branch.text()}")
+        for label, text in (
+            ("title", rule.title),
+            ("suggestion title", rule.suggestion_title),
+            ("rationale", rule.rationale),
+        ):
+            m = _WORDING.search(text)
+            if m:
+                finding(
+                    "wording",
+                    f"{label} says {m.group(0)!r}: phrase it as advice to a clinician "
+                    "(e.g. 'review with the prescriber'), never an order to stop or a diagnosis",
+                )
         for ov in rule.overrides:
             for pattern in ov.patterns:
                 if not any(matches(pattern, code) for code in produced):

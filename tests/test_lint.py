@@ -131,6 +131,17 @@ def test_a_clean_book_exits_0(tmp_path: Path) -> None:
             ("never-true", "t.branch"),
             "alternative can never be true",
         ),
+        # wording: never an order to stop a medication, never a diagnosis
+        (
+            [rule("t.stop", '"on_ssri == true"').replace("Because.", "Stop the SSRI.")],
+            ("wording", "t.stop"),
+            "Stop",
+        ),
+        (
+            [rule("t.dx", '"phq9_total >= 20"').replace("Because.", "This confirms depression.")],
+            ("wording", "t.dx"),
+            "confirms depression",
+        ),
         # an override on a code that no rule produces
         (
             [

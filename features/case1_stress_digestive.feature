@@ -25,3 +25,16 @@ Feature: Case 1 - digestive distress during a stressful period, with anxiety and
     When the plan is drafted
     Then the plan does not suggest referral.urgent_gi
     And the plan does not suggest safety.crisis
+
+  Scenario: Case 1 with mood significantly impaired brings the provider discussion forward
+    Given PHQ-9 total 16 with item 9 0
+    When the plan is drafted
+    Then the plan suggests referral.mental_health
+    And the plan suggests medication.review
+    And the rationale of medication.review mentions "prescriber"
+
+  Scenario: Case 1 on an SSRI - the digestive symptoms are reviewed with the prescriber
+    Given the patient takes an SSRI
+    When the plan is drafted
+    Then the plan suggests medication.review
+    And the rationale of medication.review mentions "Do not stop"

@@ -34,3 +34,22 @@ Feature: Case 2 - recurrent depression with IBS-type symptoms
     When the plan is drafted
     Then the plan suggests diet.low_fodmap_trial
     And the plan does not suggest lab.celiac_serology
+
+  Scenario: Case 2 with milder IBS - no low-FODMAP trial even after a negative serology
+    Given celiac serology negative
+    And abdominal pain score is 4
+    When the plan is drafted
+    Then the plan does not suggest diet.low_fodmap_trial
+    And the plan suggests diet.mediterranean
+
+  Scenario: Case 2 with symptoms for 30 weeks - gastroenterology if first-line care fails
+    When the plan is drafted
+    Then the plan suggests referral.gastroenterology
+
+  Scenario: Case 2 with a new change in bowel habit at 50 - evaluate first, trials held
+    Given a patient aged 50
+    And the patient has a new change in bowel habit
+    When the plan is drafted
+    Then the plan suggests referral.urgent_gi with priority urgent
+    And the plan does not suggest probiotic.trial
+    And the plan does not suggest diet.low_fodmap_trial

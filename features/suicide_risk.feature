@@ -49,3 +49,31 @@ Feature: Suicide risk comes first
       | total | outcome                                             |
       | 9     | does not suggest safety.screen_suicide_risk         |
       | 10    | suggests safety.screen_suicide_risk with priority urgent |
+
+  Scenario Outline: Item 9 from the full questionnaire - 0 versus 1
+    Given a patient aged 30
+    And PHQ-9 items 1, 1, 1, 1, 1, 1, 1, 1, <item9>
+    When the plan is drafted
+    Then the plan <outcome>
+
+    Examples:
+      | item9 | outcome                                         |
+      | 0     | does not suggest safety.crisis                  |
+      | 1     | suggests safety.crisis with priority critical   |
+
+  Scenario: During a crisis every lifestyle and probiotic item waits, the safety net stays
+    Given the bundled example "crisis"
+    When the plan is drafted
+    Then diet.mediterranean is deferred because "same-day safety assessment"
+    And sleep.hygiene is deferred because "same-day safety assessment"
+    And stress.breathing is deferred because "same-day safety assessment"
+    And the plan does not suggest sleep.*
+    And the plan does not suggest stress.*
+    And the plan suggests referral.mental_health
+
+  Scenario: A recorded "no" to suicidal ideation does not replace the PHQ-9 item
+    Given a patient aged 35
+    And PHQ-9 total 15
+    And the patient does not report suicidal ideation
+    When the plan is drafted
+    Then the plan suggests safety.screen_suicide_risk with priority urgent

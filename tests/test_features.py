@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,19 @@ from .conftest import EXAMPLES
 
 FEATURES = Path(__file__).resolve().parent.parent / "features"
 scenarios(str(FEATURES))
+
+# The coverage gate (tests/test_coverage_gate.py) runs this module in a subprocess with
+# GBRULES_FEATURE_LOG set: every evaluation's fired rules and every code a passing step asserted
+# are appended to that file, one JSON object a line.
+LOG_ENV = "GBRULES_FEATURE_LOG"
+
+
+def _record(kind: str, value: object) -> None:
+    path = os.environ.get(LOG_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps({kind: value}) + "\n")
+
 
 # Words a clinician writes -> (section, field) in Intake JSON v1. Top-level fields use "".
 PHRASES: dict[str, tuple[str, str]] = {
@@ -112,6 +126,7 @@ class Patient:
     def plan(self) -> Evaluation:
         if self.ev is None:
             self.ev = gbrules.evaluate(self.intake)
+            _record("fired", self.ev.fired_rules)
         return self.ev
 
 
@@ -222,6 +237,7 @@ def given_no_cautions(patient: Patient) -> None:
 @when("the plan is drafted")
 def when_drafted(patient: Patient) -> None:
     patient.ev = gbrules.evaluate(patient.intake)
+    _record("fired", patient.ev.fired_rules)
 
 
 # ---------------------------------------------------------------- Then
@@ -241,11 +257,13 @@ def then_suggests_priority(patient: Patient, code: str, priority: str) -> None:
     s = patient.plan.suggestion(code)
     assert s is not None, f"{code} not suggested; plan: {_codes(patient)}"
     assert s.priority == priority
+    _record("asserted", code)
 
 
 @then(parsers.re(r"the plan suggests (?P<code>[a-z_]+\.[a-z_]+)$"))
 def then_suggests(patient: Patient, code: str) -> None:
     assert code in _codes(patient), f"{code} not suggested; plan: {_codes(patient)}"
+    _record("asserted", code)
 
 
 @then(parsers.re(r"the plan does not suggest (?P<code>[a-z_]+\.[a-z_*]+)$"))
@@ -260,6 +278,7 @@ def then_not_suggests(patient: Patient, code: str) -> None:
 @then(parsers.parse("the first suggestion is {code}"))
 def then_first(patient: Patient, code: str) -> None:
     assert _codes(patient)[:1] == [code], _codes(patient)
+    _record("asserted", code)
 
 
 @then(
@@ -272,6 +291,7 @@ def then_deferred(patient: Patient, code: str, action: str, text: str) -> None:
     assert s is not None, f"{code} not in suppressed: {[x.code for x in patient.plan.suppressed]}"
     assert s.action == action
     assert text.lower() in s.reason.lower(), s.reason
+    _record("asserted", code)
 
 
 @then(parsers.re(r'the rationale of (?P<code>[a-z_]+\.[a-z_]+) mentions "(?P<text>.+)"$'))
@@ -279,6 +299,11 @@ def then_rationale(patient: Patient, code: str, text: str) -> None:
     s = patient.plan.suggestion(code)
     assert s is not None, f"{code} not suggested"
     assert text in s.rationale, s.rationale
+
+
+@then("the plan has no suggestions")
+def then_empty(patient: Patient) -> None:
+    assert _codes(patient) == [], _codes(patient)
 
 
 @then("immediate action is required")

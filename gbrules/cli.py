@@ -14,6 +14,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from gbrules.batch import batch_command
 from gbrules.errors import IntakeError, RulebookError
 
 app = typer.Typer(
@@ -116,6 +117,9 @@ def rules_lint(
     except RulebookError as exc:
         _fail([f"{p}" for p in exc.problems], code=1)
     typer.echo(f"ok: {len(rb.rules)} rules, {rb.version_label}")
+
+
+app.command("batch")(batch_command)
 
 
 def main() -> None:

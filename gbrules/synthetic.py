@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 SEXES = ("female", "male", "other", "unknown")
@@ -278,3 +279,37 @@ def synthetic_intakes(n: int, seed: int = 0) -> Iterator[dict[str, Any]]:
     rng = random.Random(seed)  # noqa: S311 - reproducible test data, not secrets
     for i in range(n):
         yield synthetic_intake(rng, i, seed)
+
+
+def replicated_rulebook(
+    dest: str | Path, copies: int = 4, source: str | Path | None = None
+) -> Path:
+    """Write ``copies`` copies of a rulebook into ``dest``, rule ids renamed (``<id>_x<k>``).
+
+    A bigger rulebook with the same logic, for scale tests and benchmarks: every copy fires
+    exactly when the original does. Returns ``dest``.
+    """
+    import copy
+
+    import yaml
+
+    from gbrules.rulebook import MANIFEST, default_rules_dir
+
+    src = Path(source) if source is not None else default_rules_dir()
+    out = Path(dest)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = yaml.safe_load((src / MANIFEST).read_text(encoding="utf-8"))
+    files: list[str] = []
+    for k in range(1, copies + 1):
+        for name in manifest["files"]:
+            data = yaml.safe_load((src / name).read_text(encoding="utf-8"))
+            rules = copy.deepcopy(data["rules"])
+            for rule in rules:
+                rule["id"] = f"{rule['id']}_x{k}"
+            target = f"x{k}_{name}"
+            text = yaml.safe_dump({"rules": rules}, sort_keys=False, allow_unicode=True)
+            (out / target).write_text(text, encoding="utf-8")
+            files.append(target)
+    manifest = {**manifest, "files": files, "name": f"{manifest['name']} x{copies}"}
+    (out / MANIFEST).write_text(yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
+    return out

@@ -1,8 +1,8 @@
 """gbrules: declarative gut-brain care-plan drafting for clinicians.
 
-    >>> import gbrules
-    >>> ev = gbrules.evaluate({"age": 35, "mood": {"phq9": {"total": 12, "item9": 0}}})
-    >>> ev.codes
+>>> import gbrules
+>>> ev = gbrules.evaluate({"age": 35, "mood": {"phq9": {"total": 12, "item9": 0}}})
+>>> ev.codes
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ rules_app = typer.Typer(help="Inspect and check rulebooks.", no_args_is_help=Tru
 app.add_typer(rules_app, name="rules")
 
 
-class OutFormat(str, Enum):
+class OutFormat(str, Enum):  # noqa: UP042 - kept as the CLI shipped it
     markdown = "markdown"
     html = "html"
     text = "text"
@@ -58,7 +58,9 @@ def _read_intake(source: str | None, example: str | None) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        _fail([f"error: {source} is not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"])
+        _fail(
+            [f"error: {source} is not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"]
+        )
 
 
 @app.command()

@@ -51,7 +51,9 @@ class CodeSpec:
 
 
 _CODES = [
-    CodeSpec("safety.crisis", "critical", "Same-day suicide risk assessment; give crisis resources"),
+    CodeSpec(
+        "safety.crisis", "critical", "Same-day suicide risk assessment; give crisis resources"
+    ),
     CodeSpec(
         "safety.screen_suicide_risk",
         "urgent",
@@ -62,22 +64,40 @@ _CODES = [
         "routine",
         "Record the GI alarm features before any diet or probiotic trial",
     ),
-    CodeSpec("referral.urgent_gi", "urgent", "Evaluate GI alarm features for organic disease first"),
-    CodeSpec("referral.mental_health", "routine", "Consider referral for psychotherapy or psychiatric review"),
+    CodeSpec(
+        "referral.urgent_gi", "urgent", "Evaluate GI alarm features for organic disease first"
+    ),
+    CodeSpec(
+        "referral.mental_health",
+        "routine",
+        "Consider referral for psychotherapy or psychiatric review",
+    ),
     CodeSpec("referral.gastroenterology", "routine", "Consider gastroenterology referral"),
-    CodeSpec("referral.dietitian", "routine", "Consider dietitian referral for structured diet work"),
+    CodeSpec(
+        "referral.dietitian", "routine", "Consider dietitian referral for structured diet work"
+    ),
     CodeSpec("medication.review", "routine", "Discuss medication with the prescriber"),
-    CodeSpec("lab.celiac_serology", "routine", "Test for celiac disease before any diet restriction"),
+    CodeSpec(
+        "lab.celiac_serology", "routine", "Test for celiac disease before any diet restriction"
+    ),
     CodeSpec("lab.inflammatory_workup", "routine", "Review for inflammatory conditions"),
     CodeSpec("lab.repeat_crp", "routine", "Repeat CRP once the acute process has settled"),
-    CodeSpec("diet.fiber", "routine", "Increase fiber diversity gradually; fewer ultra-processed foods"),
+    CodeSpec(
+        "diet.fiber", "routine", "Increase fiber diversity gradually; fewer ultra-processed foods"
+    ),
     CodeSpec("diet.reduce_caffeine", "routine", "Reduce caffeine"),
     CodeSpec("diet.mediterranean", "routine", "Consider a Mediterranean-style eating pattern"),
     CodeSpec("diet.low_fodmap_trial", "routine", "Time-limited low-FODMAP trial with a dietitian"),
     CodeSpec("sleep.hygiene", "routine", "Sleep hygiene: regular schedule, screens off, 7-9 hours"),
-    CodeSpec("stress.breathing", "routine", "Daily 10-minute breathing practice, weekly longer session"),
+    CodeSpec(
+        "stress.breathing", "routine", "Daily 10-minute breathing practice, weekly longer session"
+    ),
     CodeSpec("exercise.aerobic", "routine", "Build toward 150 minutes a week of moderate activity"),
-    CodeSpec("probiotic.trial", "routine", "Time-limited, strain-specific probiotic trial with the provider"),
+    CodeSpec(
+        "probiotic.trial",
+        "routine",
+        "Time-limited, strain-specific probiotic trial with the provider",
+    ),
     CodeSpec("probiotic.consult_first", "routine", "Provider review before any probiotic"),
     CodeSpec(
         "education.adjunct_not_cure",

@@ -52,10 +52,7 @@ class Cmp:
 
     def text(self) -> str:
         v = self.value
-        if isinstance(v, tuple):
-            shown = "[" + ", ".join(_show(x) for x in v) + "]"
-        else:
-            shown = _show(v)
+        shown = "[" + ", ".join(_show(x) for x in v) + "]" if isinstance(v, tuple) else _show(v)
         return f"{self.fact} {self.op} {shown}"
 
 

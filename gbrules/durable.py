@@ -23,13 +23,14 @@ and handles each sharp edge by design:
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import durable_rules_engine as _dre
+import durable_rules_engine as _dre  # type: ignore[import-not-found]
 
 from gbrules.errors import EngineError, RulebookError
 
@@ -126,10 +127,8 @@ class CompiledRuleset:
         with LOCK:
             if not self._closed:
                 self._closed = True
-                try:
+                with contextlib.suppress(Exception):  # best effort at teardown
                     _dre.delete_ruleset(self._handle)
-                except Exception:  # noqa: S110 - best effort at teardown
-                    pass
 
 
 def fact_payload(facts: Mapping[str, bool | int | float | str]) -> str:

@@ -7,6 +7,7 @@ so an evaluation depends only on its intake and the rulebook (S9).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -102,10 +103,8 @@ class Engine:
             rs.close()
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # interpreter teardown
             self.close()
-        except Exception:  # noqa: S110 - interpreter teardown
-            pass
 
 
 _default_lock = threading.Lock()

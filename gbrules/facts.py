@@ -248,7 +248,7 @@ def facts_from_intake(intake: Intake) -> dict[str, FactValue]:
         [
             _opt_bool(raw.get("bloating")),
             _opt_bool(raw.get("irregular_bowel")),
-            None if pain is None else bool(pain >= 1),
+            None if not isinstance(pain, int) else bool(pain >= 1),
             _opt_bool(raw.get("change_in_bowel_habit")),
         ]
     )
@@ -353,7 +353,10 @@ def missing_facts(facts: dict[str, FactValue]) -> list[str]:
 
 def vocabulary_markdown() -> str:
     """The vocabulary as a Markdown table, for docs/FACTS.md."""
-    rows = ["| fact | type | unit | range / values | derived | meaning |", "|---|---|---|---|---|---|"]
+    rows = [
+        "| fact | type | unit | range / values | derived | meaning |",
+        "|---|---|---|---|---|---|",
+    ]
     for s in _SPECS:
         rng = "/".join(s.values) if s.values else ("" if s.lo is None else f"{s.lo:g}-{s.hi:g}")
         rows.append(

@@ -180,7 +180,7 @@ class Intake(_Section):
 
 
 def json_path(loc: tuple[str | int, ...]) -> str:
-    """Turn a pydantic location into a JSON path: ('mood', 'phq9', 'items', 8) -> mood.phq9.items[8]."""
+    """A pydantic location as a JSON path: ('mood', 'phq9', 'items', 8) -> mood.phq9.items[8]."""
     out = ""
     for part in loc:
         if isinstance(part, int):
@@ -209,7 +209,9 @@ def parse_intake(data: Intake | Mapping[str, Any]) -> Intake:
     if isinstance(data, Intake):
         return data
     if not isinstance(data, Mapping):
-        raise IntakeError([FieldError("$", f"an intake must be a JSON object, not {type(data).__name__}")])
+        raise IntakeError(
+            [FieldError("$", f"an intake must be a JSON object, not {type(data).__name__}")]
+        )
     try:
         return Intake.model_validate(dict(data))
     except ValidationError as exc:

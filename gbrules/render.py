@@ -36,7 +36,7 @@ def _environment(templates: str | Path | None, autoescape: bool) -> jinja2.Envir
     loaders.append(jinja2.PackageLoader("gbrules", "templates"))
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
-        autoescape=autoescape,
+        autoescape=autoescape,  # noqa: S701 - True for html; markdown and text are not HTML
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -70,7 +70,7 @@ def plan_context(ev: Evaluation, generated_at: datetime) -> dict[str, Any]:
 
 def render_care_plan(
     ev: Evaluation,
-    format: Format = "markdown",  # noqa: A002 - the contract's name
+    format: Format = "markdown",
     *,
     audience: Audience = "clinician",
     templates: str | Path | None = None,

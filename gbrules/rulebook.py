@@ -311,12 +311,15 @@ def _build_rule(
     if cspec is None:
         problems.append(f"{where}: unknown suggestion code {code!r}")
     priority: Priority = spec.then.priority or (cspec.priority if cspec else "routine")
-    if cspec is not None and is_protected(code):
-        if PRIORITY_RANK[priority] > PRIORITY_RANK[cspec.priority]:
-            problems.append(
-                f"{where}: {code} is a protected safety code; it cannot be emitted below "
-                f"{cspec.priority!r} (got {priority!r})"
-            )
+    if (
+        cspec is not None
+        and is_protected(code)
+        and PRIORITY_RANK[priority] > PRIORITY_RANK[cspec.priority]
+    ):
+        problems.append(
+            f"{where}: {code} is a protected safety code; it cannot be emitted below "
+            f"{cspec.priority!r} (got {priority!r})"
+        )
     for fname in _template_fields(spec.then.rationale, where, problems):
         if fname not in VOCABULARY:
             problems.append(f"{where}: rationale names unknown fact {{{fname}}}")
@@ -367,4 +370,3 @@ def _pattern_well_formed(pattern: str, codes: dict[str, CodeSpec]) -> bool:
     if pattern.endswith(".*"):
         return pattern[:-2] in CATEGORIES
     return pattern in codes
-

@@ -53,7 +53,7 @@ def test_engine_equals_reference_on_10000_intakes(engine: Engine) -> None:
 
 
 def test_engine_equals_reference_fresh_seed(engine: Engine) -> None:
-    n, diffs = _differences(engine, synthetic_intakes(3_000, FRESH_SEED))
+    _, diffs = _differences(engine, synthetic_intakes(3_000, FRESH_SEED))
     assert not diffs, f"fresh seed {FRESH_SEED} (rerun with it):\n" + "\n".join(diffs)
 
 
@@ -62,7 +62,7 @@ def test_replicated_rulebook_split_into_rulesets_equals_reference(tmp_path) -> N
     engine = Engine.from_directory(replicated_rulebook(tmp_path / "x4", copies=4))
     try:
         assert len(engine.rulebook.rules) > 100
-        n, diffs = _differences(engine, synthetic_intakes(2_000, FIXED_SEED + 1))
+        _, diffs = _differences(engine, synthetic_intakes(2_000, FIXED_SEED + 1))
         assert not diffs, "\n".join(diffs)
     finally:
         engine.close()

@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= dev,fhir,service,audit
+EXTRAS ?= dev,fhir,service,audit,dask
 
 .PHONY: demo test install lint typecheck pytest clean
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from gbrules.audit.cli import audit_app
+from gbrules.batch import batch_command
 from gbrules.errors import IntakeError, RulebookError
 
 if TYPE_CHECKING:
@@ -342,6 +343,9 @@ def _audit_log(url: str | None) -> Any:
             "audit database unavailable at startup: %s", type(exc).__name__
         )
     return audit
+
+
+app.command("batch")(batch_command)
 
 
 def main() -> None:

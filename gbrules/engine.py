@@ -15,7 +15,7 @@ from typing import Any
 
 from gbrules import conditions, durable
 from gbrules.errors import EngineError
-from gbrules.evaluation import Evaluation
+from gbrules.evaluation import Evaluation, trusted
 from gbrules.facts import VOCABULARY, FactValue, facts_from_intake, missing_facts
 from gbrules.intake import Intake, parse_intake
 from gbrules.overrides import build_plan
@@ -77,15 +77,19 @@ class Engine:
         facts = facts_from_intake(model)
         fired = self.fire(facts)
         suggestions, suppressed = build_plan(fired, facts)
-        return Evaluation(
-            patient_id=model.patient_id,
-            suggestions=suggestions,
-            suppressed=suppressed,
-            codes=frozenset(s.code for s in suggestions),
-            fired_rules=[r.id for r in fired],
-            facts=facts,
-            not_recorded=missing_facts(facts),
-            rulebook_version=self.version,
+        # Built from validated parts only, so it is constructed without re-validation.
+        return trusted(
+            Evaluation,
+            {
+                "patient_id": model.patient_id,
+                "suggestions": suggestions,
+                "suppressed": suppressed,
+                "codes": frozenset(s.code for s in suggestions),
+                "fired_rules": [r.id for r in fired],
+                "facts": facts,
+                "not_recorded": missing_facts(facts),
+                "rulebook_version": self.version,
+            },
         )
 
     def evaluate_many(self, intakes: Iterable[IntakeLike]) -> Iterator[Evaluation]:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import string
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from gbrules.codes import PRIORITY_RANK, is_protected, matches
 from gbrules.conditions import Cmp, Recorded, basis
-from gbrules.evaluation import Suggestion, Suppression
+from gbrules.evaluation import Suggestion, Suppression, trusted
 from gbrules.facts import VOCABULARY, FactValue
 from gbrules.rulebook import Rule
 
@@ -44,11 +45,32 @@ class _Formatter(string.Formatter):
 _FMT = _Formatter()
 
 
+@lru_cache(maxsize=4096)
+def _template(template: str) -> tuple[tuple[str, ...], str | None]:
+    """The fact names a rationale template refers to, and its text when it refers to none.
+
+    Computed once per template: formatting then looks up only those facts, not every fact.
+    """
+    names: list[str] = []
+    for _, field, _, _ in _FMT.parse(template):
+        if field is not None:
+            name = field.split(".", 1)[0].split("[", 1)[0]
+            if name not in names:
+                names.append(name)
+    constant = _FMT.vformat(template, (), _Shown()) if not names else None
+    return tuple(names), constant
+
+
 def rationale(rule: Rule, facts: Mapping[str, FactValue]) -> str:
+    """The rationale template filled in with the facts it names ("not recorded" if absent)."""
+    names, constant = _template(rule.rationale)
+    if constant is not None:
+        return constant
     values: dict[str, Any] = _Shown()
-    for name in facts:
-        v = facts[name]
-        values[name] = v if isinstance(v, int | float) and not isinstance(v, bool) else show(v)
+    for name in names:
+        if name in facts:
+            v = facts[name]
+            values[name] = v if isinstance(v, int | float) and not isinstance(v, bool) else show(v)
     return _FMT.vformat(rule.rationale, (), values)
 
 
@@ -87,29 +109,91 @@ def describe(leaves: Sequence[Cmp | Recorded], facts: Mapping[str, FactValue]) -
 
 def propose(rule: Rule, facts: Mapping[str, FactValue]) -> Suggestion:
     """One rule's suggestion: the values that triggered it, then the rule's own explanation."""
+    text, triggered = _explain(rule, facts)
+    # Every value here comes from a validated rule and validated facts: no re-validation.
+    return trusted(
+        Suggestion,
+        {
+            "code": rule.code,
+            "category": rule.category,
+            "priority": rule.priority,
+            "title": rule.suggestion_title,
+            "rationale": text,
+            "rule_id": rule.id,
+            "evidence": list(rule.evidence),
+            "triggered_by": dict(triggered),
+        },
+    )
+
+
+def _explain_uncached(
+    rule: Rule, facts: Mapping[str, FactValue]
+) -> tuple[str, tuple[tuple[str, FactValue], ...]]:
     leaves = basis(rule.condition, facts)
     because = describe(leaves, facts)
-    return Suggestion(
-        code=rule.code,
-        category=rule.category,
-        priority=rule.priority,
-        title=rule.suggestion_title,
-        rationale=f"{because}. {rationale(rule, facts)}" if because else rationale(rule, facts),
-        rule_id=rule.id,
-        evidence=list(rule.evidence),
-        triggered_by={leaf.fact: facts[leaf.fact] for leaf in leaves if leaf.fact in facts},
+    text = rationale(rule, facts)
+    triggered = {leaf.fact: facts[leaf.fact] for leaf in leaves if leaf.fact in facts}
+    return (f"{because}. {text}" if because else text), tuple(triggered.items())
+
+
+class _RuleMemo:
+    """Per rule: the facts its explanation can depend on, and explanations already written.
+
+    A rule's rationale and ``triggered_by`` are a pure function of the values of a few facts
+    (the ones its condition and template name, plus the band of each instrument total), so
+    they are computed once per distinct combination. Floats are keyed by ``repr`` so that
+    ``-0.0`` and ``0.0`` (equal, but shown differently) never share an entry.
+    """
+
+    __slots__ = ("deps", "memo", "rule")
+    LIMIT = 4096
+
+    def __init__(self, rule: Rule) -> None:
+        names = list(rule.facts)
+        names += [n for n in _template(rule.rationale)[0] if n not in names]
+        names += [
+            band
+            for n in rule.facts
+            if n.endswith("_total") and (band := n.replace("_total", "_band")) not in names
+        ]
+        self.rule = rule
+        self.deps = tuple(names)
+        self.memo: dict[tuple[object, ...], tuple[str, tuple[tuple[str, FactValue], ...]]] = {}
+
+
+_MEMOS: dict[int, _RuleMemo] = {}
+_ABSENT = object()
+
+
+def _explain(
+    rule: Rule, facts: Mapping[str, FactValue]
+) -> tuple[str, tuple[tuple[str, FactValue], ...]]:
+    entry = _MEMOS.get(id(rule))
+    if entry is None or entry.rule is not rule:
+        if len(_MEMOS) > 65536:
+            _MEMOS.clear()
+        entry = _MEMOS[id(rule)] = _RuleMemo(rule)
+    key = tuple(
+        repr(v) if type(v) is float else v for v in (facts.get(n, _ABSENT) for n in entry.deps)
     )
+    hit = entry.memo.get(key)
+    if hit is None:
+        hit = _explain_uncached(rule, facts)
+        if len(entry.memo) >= _RuleMemo.LIMIT:
+            entry.memo.clear()
+        entry.memo[key] = hit
+    return hit
 
 
 def build_plan(
     fired: Sequence[Rule], facts: Mapping[str, FactValue]
 ) -> tuple[list[Suggestion], list[Suppression]]:
     """Proposals from the fired rules (in rulebook order), overrides applied, then ordered."""
-    best: dict[str, tuple[Rule, Suggestion]] = {}
+    best: dict[str, Rule] = {}
     for rule in fired:
         current = best.get(rule.code)
-        if current is None or PRIORITY_RANK[rule.priority] < PRIORITY_RANK[current[0].priority]:
-            best[rule.code] = (rule, propose(rule, facts))
+        if current is None or PRIORITY_RANK[rule.priority] < PRIORITY_RANK[current.priority]:
+            best[rule.code] = rule
 
     suppressed: list[Suppression] = []
     by_severity = sorted(
@@ -120,16 +204,20 @@ def build_plan(
             for code in [c for c in best if any(matches(p, c) for p in ov.patterns)]:
                 if is_protected(code):
                     continue
-                proposer, _ = best.pop(code)
+                proposer = best.pop(code)
                 suppressed.append(
-                    Suppression(
-                        code=code,
-                        rule_id=proposer.id,
-                        by_rule=rule.id,
-                        reason=ov.reason,
-                        action="deferred" if ov.action == "defer" else "suppressed",
+                    trusted(
+                        Suppression,
+                        {
+                            "code": code,
+                            "rule_id": proposer.id,
+                            "by_rule": rule.id,
+                            "reason": ov.reason,
+                            "action": "deferred" if ov.action == "defer" else "suppressed",
+                        },
                     )
                 )
 
-    ordered = sorted(best.values(), key=lambda rs: (PRIORITY_RANK[rs[0].priority], rs[0].order))
-    return [s for _, s in ordered], suppressed
+    # Proposals are pure functions of (rule, facts): only the survivors need their text.
+    ordered = sorted(best.values(), key=lambda r: (PRIORITY_RANK[r.priority], r.order))
+    return [propose(r, facts) for r in ordered], suppressed

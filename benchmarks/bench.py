@@ -1,0 +1,285 @@
+"""gbrules speed and scale benchmark: one table (or --json).
+
+    .venv/bin/python benchmarks/bench.py            # default sizes (~1-2 minutes)
+    .venv/bin/python benchmarks/bench.py --n 2000   # quicker
+    .venv/bin/python benchmarks/bench.py --json
+
+Rates are evaluations per second of CPU time of this process (``time.process_time``), i.e.
+per core, so that other load on the machine disturbs them less. The batch rows are wall-clock
+(they use several processes). Goals are printed as ratios; nothing here asserts a time.
+
+Rows, on the default rulebook and on it replicated x4 (ids renamed, same logic):
+
+* floor: the pure-Python reference evaluator, ``conditions.evaluate`` over every rule, on
+  pre-computed facts (no durable_rules at all).
+* naive: the durable_rules Host API as a tutorial would use it: ``assert_fact`` with one
+  Python action closure per rule, ``delete_state`` per patient (Host subclass whose ``_run``
+  does nothing, as DESIGN.md requires), on the same pre-computed facts.
+* engine: ``Engine.fire`` on the same facts (gbrules' durable driver).
+* end-to-end: ``Engine.evaluate_many`` on intake dicts (validation, facts, engine, overrides,
+  Evaluation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from durable import engine as durable_engine
+
+from gbrules import conditions, durable
+from gbrules.batch import run_batch
+from gbrules.engine import Engine
+from gbrules.evaluation import Evaluation, trusted
+from gbrules.facts import facts_from_intake, missing_facts
+from gbrules.intake import parse_intake
+from gbrules.overrides import build_plan
+from gbrules.synthetic import replicated_rulebook, synthetic_intakes
+
+SEED = 12345
+
+
+def cpu_rate(fn: Callable[[], int], min_seconds: float = 0.5) -> float:
+    """Items per CPU second; repeats ``fn`` (which returns items done) for at least min_seconds."""
+    done = 0
+    start = time.process_time()
+    while True:
+        done += fn()
+        spent = time.process_time() - start
+        if spent >= min_seconds:
+            return done / spent
+
+
+class QuietHost(durable_engine.Host):  # type: ignore[misc]
+    """The durable Host without its background dispatch threads (they segfault under load)."""
+
+    def _run(self) -> None:
+        return None
+
+
+class NaiveDurable:
+    """The durable_rules pattern from its README: one closure per rule, assert_fact, delete."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, engine: Engine) -> None:
+        self.fired: list[str] = []
+        definitions: dict[str, Any] = {}
+        rules = engine.rulebook.rules
+        # More than ~64 simultaneously true rules fail with error 303: split like gbrules does.
+        for start in range(0, len(rules), durable.CHUNK):
+            name = f"naive_{next(self._ids)}"
+            rs: dict[str, Any] = {}
+            for rule in rules[start : start + durable.CHUNK]:
+                rs[f"r{rule.order:04d}"] = {
+                    "all": [{"m": {"$and": [{"naive": 1}, conditions.to_durable(rule.condition)]}}],
+                    "run": self._action(rule.id),
+                }
+            rs["zz_sentinel"] = {"all": [{"m": {"naive": 1}}], "run": lambda c: None}
+            definitions[name] = rs
+        self.names = list(definitions)
+        self.host = QuietHost(definitions)
+        self.sids = itertools.count(1)
+
+    def _action(self, rule_id: str) -> Callable[[Any], None]:
+        def action(c: Any) -> None:
+            self.fired.append(rule_id)
+
+        return action
+
+    def fire(self, facts: dict[str, Any]) -> set[str]:
+        self.fired = []
+        for name in self.names:
+            sid = str(next(self.sids))
+            try:
+                self.host.assert_fact(name, {**facts, "naive": 1, "sid": sid})
+            finally:
+                self.host.delete_state(name, sid)
+        # A rule whose `any` has several true branches fires once per branch here: dedupe.
+        return set(self.fired)
+
+
+def stage_shares(engine: Engine, intakes: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """CPU seconds per stage of the end-to-end path, as shares of their sum."""
+    t: dict[str, float] = {}
+    clock = time.process_time
+    s = clock()
+    models = [parse_intake(x) for x in intakes]
+    t["validation"] = clock() - s
+    s = clock()
+    facts = [facts_from_intake(m) for m in models]
+    t["facts"] = clock() - s
+    s = clock()
+    fired = [engine.fire(f) for f in facts]
+    t["engine"] = clock() - s
+    s = clock()
+    for m, f, r in zip(models, facts, fired, strict=True):
+        suggestions, suppressed = build_plan(r, f)
+        trusted(
+            Evaluation,
+            {
+                "patient_id": m.patient_id,
+                "suggestions": suggestions,
+                "suppressed": suppressed,
+                "codes": frozenset(x.code for x in suggestions),
+                "fired_rules": [x.id for x in r],
+                "facts": f,
+                "not_recorded": missing_facts(f),
+                "rulebook_version": engine.version,
+            },
+        )
+    t["overrides+Evaluation"] = clock() - s
+    total = sum(t.values())
+    return {k: v / total for k, v in t.items()}
+
+
+def measure_rulebook(label: str, engine: Engine, n: int) -> dict[str, Any]:
+    intakes = list(synthetic_intakes(n, SEED))
+    facts = [facts_from_intake(parse_intake(x)) for x in intakes]
+    rules = engine.rulebook.rules
+    naive = NaiveDurable(engine)
+    # Same answers, or the comparison means nothing.
+    for f in facts[:500]:
+        want = {r.id for r in rules if conditions.evaluate(r.condition, f) is True}
+        assert naive.fire(f) == want == {r.id for r in engine.fire(f)}
+
+    def floor() -> int:
+        for f in facts:
+            [r for r in rules if conditions.evaluate(r.condition, f) is True]
+        return len(facts)
+
+    def run_naive() -> int:
+        for f in facts:
+            naive.fire(f)
+        return len(facts)
+
+    def engine_only() -> int:
+        for f in facts:
+            engine.fire(f)
+        return len(facts)
+
+    def end_to_end() -> int:
+        for _ in engine.evaluate_many(intakes):
+            pass
+        return len(intakes)
+
+    end_to_end()  # warm the explanation memo as a long batch would be
+    rates = {
+        "floor (Python reference)": cpu_rate(floor),
+        "naive durable_rules Host": cpu_rate(run_naive),
+        "gbrules engine only (fire)": cpu_rate(engine_only),
+        "gbrules end-to-end": cpu_rate(end_to_end),
+    }
+    base = rates["naive durable_rules Host"]
+    fired = sum(len(engine.fire(f)) for f in facts) / len(facts)
+    return {
+        "rulebook": label,
+        "rules": len(rules),
+        "rulesets": len(engine._rulesets),
+        "mean_rules_fired": round(fired, 2),
+        "rates": {k: round(v) for k, v in rates.items()},
+        "vs_naive": {k: round(v / base, 2) for k, v in rates.items()},
+        "stage_shares": {k: round(v, 3) for k, v in stage_shares(engine, intakes).items()},
+    }
+
+
+def measure_batch(n: int, workdir: Path) -> dict[str, Any]:
+    src = workdir / "in.ndjson"
+    with src.open("w", encoding="utf-8") as f:
+        for x in synthetic_intakes(n, SEED + 1):
+            f.write(json.dumps(x) + "\n")
+    out: dict[str, Any] = {"intakes": n}
+    for workers in (1, 2):
+        start = time.perf_counter()
+        stats = run_batch(src, workdir / f"out{workers}.ndjson", workers=workers, progress=False)
+        wall = time.perf_counter() - start
+        out[f"workers_{workers}_per_s"] = round(stats.lines / wall)
+    same = (workdir / "out1.ndjson").read_bytes() == (workdir / "out2.ndjson").read_bytes()
+    out["identical_output"] = same
+    out["scaling_2_vs_1"] = round(out["workers_2_per_s"] / out["workers_1_per_s"], 2)
+    return out
+
+
+def peak_rss_mib() -> dict[str, float]:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"this_process": round(own, 1), "largest_child": round(kids, 1)}
+
+
+def table(result: dict[str, Any]) -> str:
+    lines = [
+        f"gbrules benchmark: {result['machine']}",
+        f"{result['n']} synthetic intakes (seed {SEED}); rates are evaluations/s per core (CPU).",
+        "",
+    ]
+    for rb in result["rulebooks"]:
+        lines.append(
+            f"rulebook {rb['rulebook']}: {rb['rules']} rules in {rb['rulesets']} durable "
+            f"ruleset(s), {rb['mean_rules_fired']} rules fired per intake on average"
+        )
+        lines.append(f"  {'path':32} {'eval/s':>10} {'vs naive':>9}")
+        for k, v in rb["rates"].items():
+            lines.append(f"  {k:32} {v:>10,} {rb['vs_naive'][k]:>8.2f}x")
+        shares = ", ".join(f"{k} {v:.0%}" for k, v in rb["stage_shares"].items())
+        lines.append(f"  end-to-end time shares: {shares}")
+        lines.append("")
+    b = result["batch"]
+    lines.append(
+        f"batch of {b['intakes']:,} NDJSON intakes (wall clock, full Evaluation JSON out): "
+        f"1 worker {b['workers_1_per_s']:,}/s, 2 workers {b['workers_2_per_s']:,}/s "
+        f"(scaling {b['scaling_2_vs_1']:.2f}x on {result['cpus']} CPU(s)); "
+        f"outputs identical: {b['identical_output']}"
+    )
+    rss = result["peak_rss_mib"]
+    lines.append(
+        f"peak RSS: {rss['this_process']} MiB (this process), "
+        f"{rss['largest_child']} MiB (largest batch worker)"
+    )
+    goal = result["goal"]
+    lines.append(
+        f"goal end-to-end >= 3x naive (default rulebook): {goal['ratio']:.2f}x "
+        f"({'met' if goal['met'] else 'NOT met'})"
+    )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=5000, help="synthetic intakes per measurement")
+    ap.add_argument("--batch", type=int, default=20000, help="intakes in the batch rows")
+    ap.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    args = ap.parse_args(argv)
+
+    result: dict[str, Any] = {
+        "machine": f"{platform.python_implementation()} {platform.python_version()}, "
+        f"{platform.machine()}, {os.cpu_count()} CPU(s)",
+        "cpus": os.cpu_count(),
+        "n": args.n,
+        "rulebooks": [],
+    }
+    default = Engine.default()
+    result["rulebooks"].append(measure_rulebook("default", default, args.n))
+    with tempfile.TemporaryDirectory() as tmp:
+        x4 = Engine.from_directory(replicated_rulebook(Path(tmp) / "x4", copies=4))
+        result["rulebooks"].append(measure_rulebook("default x4", x4, args.n))
+        x4.close()
+        result["batch"] = measure_batch(args.batch, Path(tmp))
+    result["peak_rss_mib"] = peak_rss_mib()
+    ratio = result["rulebooks"][0]["vs_naive"]["gbrules end-to-end"]
+    result["goal"] = {"target": 3.0, "ratio": ratio, "met": ratio >= 3.0}
+    print(json.dumps(result, indent=2) if args.json else table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.test_batch import BAD, write_input
 
 from gbrules.batch import run_batch
+from tests.test_batch import BAD, write_input
 
 distributed = pytest.importorskip("distributed")
 

@@ -9,6 +9,7 @@ holds a null or an empty value. Feedback is logged by ids only, never patient da
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -19,6 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gbrules.engine import Engine, cached_engine
@@ -104,8 +106,22 @@ class ServiceError(Exception):
         self.errors = errors or []
 
 
-def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(strip_empty(body), status_code=status, headers=headers)
+class SafeJSONResponse(JSONResponse):
+    """JSON that always encodes: strings holding lone surrogates (valid JSON escapes such as
+    ``"\\ud800"`` in a request, echoed back in an id or a reference) are written as ``\\u``
+    escapes instead of failing the UTF-8 encoding with a 500."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(
+                content, ensure_ascii=True, allow_nan=False, separators=(",", ":")
+            ).encode("ascii")
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> SafeJSONResponse:
+    return SafeJSONResponse(strip_empty(body), status_code=status, headers=headers)
 
 
 class BodyLimit:
@@ -154,8 +170,6 @@ class BodyLimit:
 
 
 async def _raw(send: Send, status: int, message: str) -> None:
-    import json
-
     body = json.dumps({"error": message}).encode()
     await send(
         {
@@ -183,7 +197,10 @@ def _resources(prefetch: dict[str, Any]) -> list[tuple[str, Any]]:
             for i, e in enumerate(entries):
                 if not isinstance(e, dict) or not isinstance(e.get("resource"), dict):
                     raise ServiceError(400, f"prefetch.{key}.entry[{i}] has no resource object")
-                if (e.get("search") or {}).get("mode") == "outcome":
+                search = e.get("search")
+                if search is not None and not isinstance(search, dict):
+                    raise ServiceError(400, f"prefetch.{key}.entry[{i}].search must be an object")
+                if search and search.get("mode") == "outcome":
                     continue
                 out.append((f"prefetch.{key}.entry[{i}].resource", e["resource"]))
         else:
@@ -232,6 +249,13 @@ def create_app(
             {"WWW-Authenticate": 'Bearer error="invalid_token"'} if exc.status == 401 else None
         )
         return _json(exc.status, {"error": exc.message, "errors": exc.errors}, headers)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        # Starlette's own errors (unparseable body, unknown route, wrong method) in the
+        # service's error format.
+        headers = dict(exc.headers) if exc.headers else None
+        return _json(exc.status_code, {"error": str(exc.detail)}, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -308,7 +332,8 @@ def create_app(
         log.info("%s %s: %d card(s)", service_id, req.hookInstance, len(cards))
         if audit is not None:
             _audit_cards(audit, req, service_id, ev, cards)
-        return _json(200, {"cards": cards})
+        # ``cards`` is required by CDS Hooks even when empty: not stripped (each card already is).
+        return SafeJSONResponse({"cards": cards})
 
     @app.post(
         "/cds-services/{service_id}/feedback",
@@ -388,9 +413,16 @@ def _draft_orders(context: dict[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(draft, dict):
         return []
     selections = context.get("selections")
-    chosen = set(selections) if isinstance(selections, list) else None
+    if selections is not None and not (
+        isinstance(selections, list) and all(isinstance(x, str) for x in selections)
+    ):
+        raise ServiceError(400, "context.selections must be an array of strings")
+    chosen = set(selections) if selections is not None else None
+    entries = draft.get("entry") or []
+    if not isinstance(entries, list):
+        raise ServiceError(400, "context.draftOrders.entry must be an array")
     out = []
-    for e in draft.get("entry") or []:
+    for e in entries:
         res = e.get("resource") if isinstance(e, dict) else None
         if not isinstance(res, dict):
             continue

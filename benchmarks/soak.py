@@ -63,6 +63,7 @@ def soak(
     eng = engine or cached_engine()
     result = SoakResult(n=n, seconds=0.0)
     start = time.perf_counter()
+    lap, lap_cpu, lap_i = start, time.process_time(), 0
     for i in range(n):
         ev = eng.evaluate(synthetic_intake(i))
         result.critical += ev.requires_immediate_action
@@ -70,9 +71,15 @@ def soak(
             gc.collect()
             mb = rss_mb()
             result.samples.append((i + 1, mb))
+            now, cpu = time.perf_counter(), time.process_time()
             if report:
-                rate = (i + 1) / (time.perf_counter() - start)
-                report(f"{i + 1:>9,} evaluations  RSS {mb:8.1f} MiB  {rate:7,.0f}/s")
+                done = i + 1 - lap_i
+                report(
+                    f"{i + 1:>9,} evaluations  RSS {mb:8.1f} MiB  "
+                    f"this interval {done / (now - lap):7,.0f}/s wall, "
+                    f"{done / max(cpu - lap_cpu, 1e-9):7,.0f}/s per CPU second"
+                )
+            lap, lap_cpu, lap_i = now, cpu, i + 1
     result.seconds = time.perf_counter() - start
     result.live_sessions = durable.live_sessions()
     return result

@@ -459,3 +459,19 @@ def test_an_unreadable_rule_file_is_a_rulebook_error(tmp_path: Path) -> None:
     f.chmod(0)
     with pytest.raises(RulebookError, match="cannot read"):
         load_rulebook(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("key", "path"),
+    [("", '$[""]'), ("\r", '$["\\r"]'), ("a.b", '$["a.b"]'), (" ", '$[" "]'), ("ok_key", "ok_key")],
+)
+def test_odd_keys_get_visible_unambiguous_paths(key: str, path: str) -> None:
+    """Found by hypothesis: a key "\\r" was reported with the invisible path "\\r"."""
+    with pytest.raises(IntakeError) as info:
+        gbrules.evaluate({"age": 30, key: 1})
+    assert [e.path for e in info.value.errors] == [path]
+    with pytest.raises(IntakeError) as info:
+        gbrules.evaluate({"age": 30, "lifestyle": {key: 1}})
+    assert [e.path for e in info.value.errors] == [
+        f"lifestyle{path.removeprefix('$')}" if path.startswith("$") else f"lifestyle.{path}"
+    ]

@@ -16,7 +16,7 @@ import typer
 
 from gbrules.audit.cli import audit_app
 from gbrules.batch import batch_command
-from gbrules.errors import IntakeError, RulebookError
+from gbrules.errors import EngineError, IntakeError, RulebookError
 
 if TYPE_CHECKING:
     from gbrules.evaluation import Evaluation
@@ -67,6 +67,10 @@ def _read_intake(source: str | None, example: str | None) -> Any:
         _fail(
             [f"error: {source} is not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"]
         )
+    except (ValueError, RecursionError) as exc:
+        # Python's own limits: integers over 4,300 digits, nesting deeper than the stack.
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        _fail([f"error: {source} cannot be read as an intake: {reason}"])
 
 
 class OutAudience(StrEnum):
@@ -155,6 +159,8 @@ def evaluate(
         _fail(["error: invalid intake:"] + [f"  {e.path}: {e.message}" for e in exc.errors])
     except RulebookError as exc:
         _fail(["error: invalid rulebook:"] + [f"  {p}" for p in exc.problems])
+    except EngineError as exc:
+        _fail([f"error: no plan was produced: {exc}"], code=1)
     if fmt is OutFormat.json:
         text = ev.model_dump_json(indent=2) + "\n"
     else:

@@ -101,8 +101,13 @@ def _show(v: object) -> str:
 # ---------------------------------------------------------------- parsing and checking
 
 
-def parse_condition(node: object, where: str = "when") -> Condition:
+MAX_DEPTH = 32  # all/any/not inside each other; clinical rules use a handful
+
+
+def parse_condition(node: object, where: str = "when", depth: int = 0) -> Condition:
     """Parse YAML data into a Condition, checking facts, operators and value types."""
+    if depth > MAX_DEPTH:
+        raise ConditionError(f"{where}: conditions nested deeper than {MAX_DEPTH} levels")
     if isinstance(node, str):
         return _parse_leaf(node, where)
     if isinstance(node, Mapping):
@@ -115,10 +120,12 @@ def parse_condition(node: object, where: str = "when") -> Condition:
         if key in ("all", "any"):
             if not isinstance(val, list) or not val:
                 raise ConditionError(f"{where}.{key}: needs a non-empty list of conditions")
-            items = tuple(parse_condition(v, f"{where}.{key}[{i}]") for i, v in enumerate(val))
+            items = tuple(
+                parse_condition(v, f"{where}.{key}[{i}]", depth + 1) for i, v in enumerate(val)
+            )
             return All(items) if key == "all" else AnyOf(items)
         if key == "not":
-            return Not(parse_condition(val, f"{where}.not"))
+            return Not(parse_condition(val, f"{where}.not", depth + 1))
         raise ConditionError(f"{where}: unknown condition key {key!r} (use all, any or not)")
     raise ConditionError(f"{where}: expected a comparison string or all/any/not, got {node!r}")
 
@@ -139,10 +146,7 @@ def _parse_leaf(text: str, where: str) -> Condition:
     if m["state"]:
         return Recorded(fact, m["state"] == "recorded")
     op = m["op"]
-    try:
-        value = yaml.safe_load(m["value"])
-    except yaml.YAMLError as exc:
-        raise ConditionError(f"{where}: cannot read the value in {text!r}: {exc}") from None
+    value = _read_value(m["value"], where, text)
     if op in ("in", "not in"):
         if not isinstance(value, list) or not value:
             raise ConditionError(f"{where}: {op!r} needs a non-empty list, e.g. [a, b]")
@@ -151,6 +155,40 @@ def _parse_leaf(text: str, where: str) -> Condition:
     if spec.type in ("bool", "enum") and op not in ("==", "!="):
         raise ConditionError(f"{where}: {fact!r} is {spec.type}; only == and != apply, not {op!r}")
     return Cmp(fact, op, value)
+
+
+_VALUE_TOKENS = (
+    yaml.StreamStartToken,
+    yaml.StreamEndToken,
+    yaml.ScalarToken,
+    yaml.FlowSequenceStartToken,
+    yaml.FlowSequenceEndToken,
+    yaml.FlowEntryToken,
+)
+
+
+def _read_value(raw: str, where: str, text: str) -> object:
+    """A comparison value: one YAML scalar or a flat [a, b] list, nothing else.
+
+    Anchors, aliases, tags and nesting are refused before the value is built (an alias tree
+    is cheap to build but exponential to print in an error message).
+    """
+    try:
+        depth = 0
+        for tok in yaml.scan(raw, Loader=yaml.SafeLoader):
+            if not isinstance(tok, _VALUE_TOKENS):
+                raise ConditionError(
+                    f"{where}: the value in {text!r} must be a plain value or a flat [a, b] list"
+                )
+            depth += isinstance(tok, yaml.FlowSequenceStartToken)
+            depth -= isinstance(tok, yaml.FlowSequenceEndToken)
+            if depth > 1:
+                raise ConditionError(f"{where}: nested lists are not allowed in {text!r}")
+        return yaml.safe_load(raw)
+    except (yaml.YAMLError, ValueError) as exc:
+        if isinstance(exc, ConditionError):
+            raise
+        raise ConditionError(f"{where}: cannot read the value in {text!r}: {exc}") from None
 
 
 def _check_value(fact: str, value: object, where: str, text: str) -> FactValue:

@@ -37,6 +37,7 @@ from gbrules.errors import EngineError, RulebookError
 MARKER = "gbrules_fact"
 SENTINEL = "zz_sentinel"
 CHUNK = 48
+STATE_NOT_FOUND = "error code: 309"  # delete_state on a sid the engine does not hold
 _RESERVED = ("sid", "id", MARKER)
 
 LOCK = threading.RLock()
@@ -88,6 +89,7 @@ class CompiledRuleset:
             except Exception as exc:
                 raise RulebookError([f"the engine refused the compiled ruleset: {exc}"]) from None
         self._closed = False
+        self._orphans: list[str] = []  # sids whose delete_state failed; retried, counted live
 
     def fire(self, payload_without_sid: str) -> set[str]:
         """Assert one fact (JSON object text, without its closing brace) and collect firings."""
@@ -97,6 +99,8 @@ class CompiledRuleset:
         with LOCK:
             if self._closed:
                 raise EngineError("this engine has been closed")
+            for old_sid in list(self._orphans):  # retry what an earlier failure left behind
+                self._delete(old_sid)
             try:
                 result = _dre.assert_fact(self._handle, f'{payload_without_sid}, "sid": "{sid}"}}')
             except Exception as exc:
@@ -114,21 +118,35 @@ class CompiledRuleset:
             except Exception as exc:
                 raise EngineError(f"the rule engine failed mid-evaluation: {exc}") from None
             finally:
-                try:
-                    _dre.delete_state(self._handle, sid)
-                finally:
-                    _live -= 1
+                self._delete(sid)
         if SENTINEL not in fired:
             raise EngineError("the rule engine did not complete the evaluation (sentinel missing)")
         fired.discard(SENTINEL)
         return fired
 
+    def _delete(self, sid: str) -> None:
+        """Delete one state (LOCK held). A failed delete is kept, counted live, and retried."""
+        global _live
+        try:
+            _dre.delete_state(self._handle, sid)
+        except Exception as exc:
+            if STATE_NOT_FOUND not in str(exc):  # "not found" means already gone
+                if sid not in self._orphans:
+                    self._orphans.append(sid)
+                raise EngineError(f"the rule engine could not release its state: {exc}") from None
+        _live -= 1
+        if sid in self._orphans:
+            self._orphans.remove(sid)
+
     def close(self) -> None:
+        global _live
         with LOCK:
             if not self._closed:
                 self._closed = True
                 with contextlib.suppress(Exception):  # best effort at teardown
                     _dre.delete_ruleset(self._handle)
+                _live -= len(self._orphans)  # freed with the ruleset
+                self._orphans.clear()
 
 
 def fact_payload(facts: Mapping[str, bool | int | float | str]) -> str:

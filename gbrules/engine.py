@@ -111,8 +111,15 @@ _default_lock = threading.Lock()
 _engines: dict[tuple[str, ...], tuple[tuple[float, ...], Engine]] = {}
 
 
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # vanished between listing and stat: the rebuild reports it
+        return -1.0
+
+
 def _stamp(dirs: tuple[str, ...]) -> tuple[float, ...]:
-    return tuple(p.stat().st_mtime for d in dirs for p in sorted(Path(d).glob("*.yaml")))
+    return tuple(_mtime(p) for d in dirs for p in sorted(Path(d).glob("*.yaml")))
 
 
 def cached_engine(extra: str | Path | None = None) -> Engine:

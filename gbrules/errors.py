@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+SHOWN_PROBLEMS = 100  # a junk file can yield one problem per line; the message shows the first
+
 
 @dataclass(frozen=True)
 class FieldError:
@@ -38,7 +40,9 @@ class RulebookError(ValueError):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
+        lines = "\n".join(f"  - {p}" for p in problems[:SHOWN_PROBLEMS])
+        if len(problems) > SHOWN_PROBLEMS:  # all of them stay in .problems
+            lines += f"\n  ... and {len(problems) - SHOWN_PROBLEMS} more"
         super().__init__(f"invalid rulebook ({len(problems)} problem(s)):\n{lines}")
 
 

@@ -8,6 +8,8 @@ with itself. Missing stays missing (``None``): "not recorded" is never turned in
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -179,14 +181,19 @@ class Intake(_Section):
         return self
 
 
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
 def json_path(loc: tuple[str | int, ...]) -> str:
     """A pydantic location as a JSON path: ('mood', 'phq9', 'items', 8) -> mood.phq9.items[8]."""
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
+        elif isinstance(part, str) and _NAME.match(part):
+            out += f".{part}" if out else part
+        else:  # "", "\r", "a.b", "x y": quoted, so the path stays visible and unambiguous
+            out += f"{'' if out else '$'}[{json.dumps(str(part), ensure_ascii=False)}]"
     return out or "$"
 
 

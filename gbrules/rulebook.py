@@ -11,6 +11,7 @@ would silence a safety code. Only ``yaml.safe_load`` is used, and anchors/aliase
 from __future__ import annotations
 
 import hashlib
+import re
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,8 @@ from gbrules.errors import RulebookError
 from gbrules.facts import VOCABULARY
 
 MAX_FILE_BYTES = 1_000_000
+_SAFE_SPEC = re.compile(r"^[<>^]?\d{0,2}(?:\.\d{1,2})?[dfg%]?$")
+MAX_NESTING = 64  # YAML collections inside each other; real rule files use < 20
 MANIFEST = "rulebook.yaml"
 Origin = Literal["default", "site"]
 
@@ -143,25 +146,57 @@ def default_rules_dir() -> Path:
     return bundled if bundled.is_dir() else here.parent / "rules"
 
 
-def _read_yaml(path: Path, problems: list[str]) -> Any:
+_OPENS = (
+    yaml.FlowSequenceStartToken,
+    yaml.FlowMappingStartToken,
+    yaml.BlockSequenceStartToken,
+    yaml.BlockMappingStartToken,
+)
+_CLOSES = (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken, yaml.BlockEndToken)
+# libyaml's safe loader when PyYAML was built with it: the pure-Python one needs ~1 min for a
+# 1 MB file. Both construct only plain YAML types; no tag can name a Python object.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _read_yaml(path: Path, problems: list[str]) -> tuple[Any, Any, bytes] | None:
+    """Parse one YAML file safely: (data, node tree, raw bytes), or None with a problem noted.
+
+    Hostile files are refused before they can cost much: at most MAX_FILE_BYTES are read, no
+    anchors or aliases, and nesting deeper than MAX_NESTING stops the scan early (PyYAML's
+    scanner is quadratic in flow depth and its composer recurses once per level).
+    """
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
             problems.append(f"{path.name}: larger than {MAX_FILE_BYTES} bytes")
             return None
-        text = path.read_text(encoding="utf-8")
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(f"{path.name}: cannot read: {exc}")
         return None
     try:
-        for tok in yaml.scan(text, Loader=yaml.SafeLoader):
+        depth = 0
+        for tok in yaml.scan(text, Loader=_Loader):
+            line = tok.start_mark.line + 1
             if isinstance(tok, yaml.AliasToken | yaml.AnchorToken):
-                line = tok.start_mark.line + 1
                 problems.append(f"{path.name}:{line}: YAML anchors and aliases are not allowed")
                 return None
-        return yaml.safe_load(text), yaml.compose(text, Loader=yaml.SafeLoader)
+            if isinstance(tok, _OPENS):
+                depth += 1
+                if depth > MAX_NESTING:
+                    problems.append(f"{path.name}:{line}: nested deeper than {MAX_NESTING} levels")
+                    return None
+            elif isinstance(tok, _CLOSES):
+                depth -= 1
+        node = yaml.compose(text, Loader=_Loader)
+        data = _Loader("").construct_document(node) if node is not None else None
+        return data, node, raw
     except yaml.YAMLError as exc:
         problems.append(f"{path.name}: not valid YAML: {exc}")
-        return None
+    except (ValueError, RecursionError) as exc:  # e.g. an integer too long to convert
+        problems.append(f"{path.name}: cannot load: {type(exc).__name__}: {exc}")
+    return None
 
 
 def _rule_lines(node: Any) -> list[int]:
@@ -227,11 +262,11 @@ def load_rulebook(*directories: str | Path) -> Rulebook:
                 _declare_code(code, decl, codes, problems)
         sources.append(str(directory))
         for path in paths:
-            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
             loaded = _read_yaml(path, problems)
             if loaded is None:
                 continue
-            data, node = loaded
+            data, node, raw_bytes = loaded
+            digest.update(path.name.encode() + b"\0" + raw_bytes + b"\0")
             if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
                 problems.append(f"{path.name}: expected a mapping with a 'rules:' list")
                 continue
@@ -357,10 +392,17 @@ def _build_rule(
 
 def _template_fields(template: str, where: str, problems: list[str]) -> list[str]:
     try:
-        return [f for _, f, spec, conv in string.Formatter().parse(template) if f is not None]
+        parsed = [(f, spec) for _, f, spec, conv in string.Formatter().parse(template)]
     except ValueError as exc:
         problems.append(f"{where}: rationale template is malformed: {exc}")
         return []
+    for f, spec in parsed:
+        if f is not None and spec and not _SAFE_SPEC.match(spec):
+            # A width such as {age:>999999999} would build a gigabyte string per evaluation.
+            problems.append(
+                f"{where}: rationale format {{{f}:{spec}}} is not allowed (short ones like .1f are)"
+            )
+    return [f for f, _ in parsed if f is not None]
 
 
 def _pattern_well_formed(pattern: str, codes: dict[str, CodeSpec]) -> bool:

@@ -1,0 +1,276 @@
+"""Concurrency and fault injection: threads change nothing, faults leave nothing behind.
+
+Extends the regressions in test_engine.py (8 threads x 300, one injected fault in
+complete_and_start_action) to 2,000 distinct intakes, engines with different rulebooks used
+from threads at once, and faults at every other durable_rules call and in the rule files.
+"""
+
+from __future__ import annotations
+
+import errno
+import shutil
+import textwrap
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import gbrules
+from benchmarks.synthetic import intakes
+from gbrules import durable
+from gbrules.cli import app
+from gbrules.engine import cached_engine
+from gbrules.errors import EngineError, RulebookError
+
+from .conftest import load_example
+
+N_INTAKES = 2_000
+N_THREADS = 8
+
+
+def _run_threads(n: int, work: Callable[[int], None]) -> None:
+    errors: list[BaseException] = []
+
+    def guarded(k: int) -> None:
+        try:
+            work(k)
+        except BaseException as exc:  # surfaced below; a thread's failure must fail the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not any(t.is_alive() for t in threads), "a thread hung"
+    assert not errors, errors
+
+
+def test_eight_threads_two_thousand_intakes_byte_identical(engine: gbrules.Engine) -> None:
+    data = list(intakes(N_INTAKES))
+    serial = [engine.evaluate(d).model_dump_json() for d in data]
+    results: dict[int, list[str]] = {}
+
+    def work(k: int) -> None:
+        # Each thread walks the list from a different offset so they collide on different
+        # intakes at every moment; results are put back in intake order.
+        out: list[str] = [""] * N_INTAKES
+        for j in range(N_INTAKES):
+            i = (j + k * N_INTAKES // N_THREADS) % N_INTAKES
+            out[i] = engine.evaluate(data[i]).model_dump_json()
+        results[k] = out
+
+    _run_threads(N_THREADS, work)
+    for k in range(N_THREADS):
+        assert results[k] == serial, f"thread {k} differs from the serial run"
+    assert durable.live_sessions() == 0
+
+
+def _pack(tmp: Path, name: str, code: str, when: str) -> gbrules.Engine:
+    d = tmp / name
+    d.mkdir()
+    (d / "r.yaml").write_text(
+        textwrap.dedent(
+            f"""\
+            rules:
+              - id: {name}.only
+                title: {name}
+                when: "{when}"
+                then: {{code: {code}, rationale: {name}}}
+                evidence: [test]
+            """
+        )
+    )
+    return gbrules.Engine.from_directory(d)
+
+
+def test_engines_with_different_rulebooks_stay_apart_under_threads(tmp_path: Path) -> None:
+    # Same condition, different rules and codes; plus a third engine with a disjoint condition.
+    a = _pack(tmp_path, "a", "sleep.hygiene", "sleep_hours < 7")
+    b = _pack(tmp_path, "b", "stress.breathing", "sleep_hours < 7")
+    c = _pack(tmp_path, "c", "exercise.aerobic", "exercise_minutes_per_week < 150")
+    short = {"age": 40, "lifestyle": {"sleep_hours": 5.0, "exercise_minutes_per_week": 300}}
+    inactive = {"age": 40, "lifestyle": {"sleep_hours": 8.0, "exercise_minutes_per_week": 10}}
+    want = {
+        ("a", 0): ["a.only"],
+        ("b", 0): ["b.only"],
+        ("c", 0): [],
+        ("a", 1): [],
+        ("b", 1): [],
+        ("c", 1): ["c.only"],
+    }
+    engines = {"a": a, "b": b, "c": c}
+    default = cached_engine()
+    default_crisis = default.evaluate(load_example("crisis")).model_dump_json()
+
+    def work(k: int) -> None:
+        for j in range(400):
+            name = "abc"[(j + k) % 3]
+            which = (j // 3 + k) % 2
+            ev = engines[name].evaluate((short, inactive)[which])
+            assert ev.fired_rules == want[(name, which)], (k, j, name, which, ev.fired_rules)
+            if j % 50 == 0:  # the default engine, interleaved, is not disturbed either
+                assert default.evaluate(load_example("crisis")).model_dump_json() == default_crisis
+
+    _run_threads(6, work)
+    assert durable.live_sessions() == 0
+    for e in (a, b, c):
+        e.close()
+
+
+# ---------------------------------------------------------------- rule files that move
+
+
+RULE = textwrap.dedent(
+    """\
+    rules:
+      - id: site.short_sleep
+        title: short sleep
+        when: "sleep_hours < 6"
+        then: {code: sleep.hygiene, rationale: "sleep {sleep_hours} h"}
+        evidence: [test]
+    """
+)
+
+
+def test_rule_file_deleted_after_load_engine_keeps_working(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text(RULE)
+    eng = gbrules.Engine.from_directory(tmp_path)
+    shutil.rmtree(tmp_path)
+    ev = eng.evaluate({"age": 30, "lifestyle": {"sleep_hours": 4.0}})
+    assert ev.fired_rules == ["site.short_sleep"]
+    eng.close()
+
+
+def test_cached_engine_with_a_vanished_site_pack_raises_rulebook_error(tmp_path: Path) -> None:
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    (pack / "r.yaml").write_text(RULE)
+    ev = gbrules.evaluate({"age": 30, "lifestyle": {"sleep_hours": 4.0}}, rules=pack)
+    assert "site.short_sleep" in ev.fired_rules
+    shutil.rmtree(pack)
+    with pytest.raises(RulebookError, match="not a directory"):
+        gbrules.evaluate({"age": 30}, rules=pack)
+    # The CLI says so in words, exit 2.
+    result = CliRunner().invoke(app, ["evaluate", "--example", "case1", "--rules", str(pack)])
+    assert result.exit_code == 2
+    assert "not a directory" in result.stderr
+    # Put back (different content, so a rebuild is needed): it works again.
+    pack.mkdir()
+    (pack / "r.yaml").write_text(RULE.replace("< 6", "< 5"))
+    ev = gbrules.evaluate({"age": 30, "lifestyle": {"sleep_hours": 5.5}}, rules=pack)
+    assert "site.short_sleep" not in ev.fired_rules
+    # The default engine never noticed.
+    assert gbrules.evaluate(load_example("crisis")).suggestions[0].code == "safety.crisis"
+
+
+def test_cached_engine_when_a_file_vanishes_between_listing_and_stat(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "r.yaml").write_text(RULE)
+    gbrules.evaluate({"age": 30}, rules=tmp_path)
+    real_stat = Path.stat
+
+    def flaky_stat(self: Path, *args: object, **kwargs: object) -> object:
+        if self.name == "r.yaml":
+            raise FileNotFoundError(errno.ENOENT, "vanished", str(self))
+        return real_stat(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "stat", flaky_stat)
+    with pytest.raises(RulebookError):
+        gbrules.evaluate({"age": 30}, rules=tmp_path)
+    monkeypatch.undo()
+    assert gbrules.evaluate({"age": 30}, rules=tmp_path).rulebook_version
+
+
+# ---------------------------------------------------------------- durable_rules failing
+
+
+def _boom(*args: object) -> object:
+    raise RuntimeError("injected fault")
+
+
+@pytest.mark.parametrize(
+    "function", ["assert_fact", "start_action_for_state", "delete_state"]
+)  # complete_and_start_action: test_engine.py
+def test_engine_fault_gives_engine_error_then_recovers(
+    function: str, engine: gbrules.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = load_example("case2")
+    good = engine.evaluate(data).model_dump_json()
+    monkeypatch.setattr(durable._dre, function, _boom)
+    with pytest.raises(EngineError):
+        engine.evaluate(data)
+    monkeypatch.undo()
+    if function == "delete_state":
+        assert durable.live_sessions() == 1  # honest: one state is still held, to be retried
+    else:
+        assert durable.live_sessions() == 0
+    assert engine.evaluate(data).model_dump_json() == good
+    assert durable.live_sessions() == 0
+    for name in ("case1", "crisis"):
+        ev = engine.evaluate(load_example(name))
+        assert ev.suggestions
+    assert durable.live_sessions() == 0
+
+
+def test_fault_in_the_second_ruleset_gives_no_partial_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rules = "".join(
+        textwrap.indent(RULE.removeprefix("rules:\n").replace("site.short_sleep", f"s.r{i}"), "")
+        for i in range(durable.CHUNK + 5)
+    )
+    (tmp_path / "r.yaml").write_text("rules:\n" + rules)
+    eng = gbrules.Engine.from_directory(tmp_path)
+    assert len(eng._rulesets) == 2
+    data = {"age": 30, "lifestyle": {"sleep_hours": 4.0}}
+    good = eng.evaluate(data)
+    assert len(good.fired_rules) == durable.CHUNK + 5
+    real = durable._dre.assert_fact
+    calls = {"n": 0}
+
+    def second_fails(*args: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("injected fault in ruleset 2")
+        return real(*args)
+
+    monkeypatch.setattr(durable._dre, "assert_fact", second_fails)
+    with pytest.raises(EngineError):
+        eng.evaluate(data)
+    monkeypatch.undo()
+    assert durable.live_sessions() == 0
+    assert eng.evaluate(data) == good
+    eng.close()
+
+
+def test_delete_state_failing_repeatedly_is_retried_until_it_works(
+    engine: gbrules.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = load_example("case1")
+    good = engine.evaluate(data)
+    monkeypatch.setattr(durable._dre, "delete_state", _boom)
+    for _ in range(3):
+        with pytest.raises(EngineError, match="release"):
+            engine.evaluate(data)
+    assert durable.live_sessions() == 1  # the first orphan blocks new work: nothing piles up
+    monkeypatch.undo()
+    assert engine.evaluate(data) == good
+    assert durable.live_sessions() == 0
+
+
+def test_engine_fault_in_the_cli_exits_1_without_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cached_engine()  # built before the fault (its warm-up would fail too)
+    monkeypatch.setattr(durable._dre, "start_action_for_state", _boom)
+    result = CliRunner().invoke(app, ["evaluate", "--example", "case1"])
+    monkeypatch.undo()
+    assert result.exit_code == 1
+    assert "no plan was produced" in result.stderr
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+    assert durable.live_sessions() == 0

@@ -84,7 +84,7 @@ def test_no_raw_patient_id_in_the_database(audited: tuple[str, AuditLog], tmp_pa
     assert "example-case2" not in dump
     # Intake-derived text (values, bands, rationales) never reaches the database. Bare numbers
     # are not searched for: they occur by chance in timestamps.
-    for text in ("moderately", "CRP", "mg/L", "recurrent depression", "PHQ-9"):
+    for text in ("moderately severe", "CRP (mg/L)", "recurrent depression", "PHQ-9"):
         assert text not in dump, text
 
 

@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from benchmarks.synthetic import intake as synthetic_intake
 from gbrules import durable
 from gbrules.engine import Engine, cached_engine
+from gbrules.synthetic import synthetic_intakes
 
 
 def rss_mb() -> float:
@@ -64,8 +64,8 @@ def soak(
     result = SoakResult(n=n, seconds=0.0)
     start = time.perf_counter()
     lap, lap_cpu, lap_i = start, time.process_time(), 0
-    for i in range(n):
-        ev = eng.evaluate(synthetic_intake(i))
+    for i, data in enumerate(synthetic_intakes(n, seed=20240601)):
+        ev = eng.evaluate(data)
         result.critical += ev.requires_immediate_action
         if (i + 1) % every == 0 or i + 1 == n:
             gc.collect()

@@ -9,10 +9,10 @@ import gc
 
 import gbrules
 from benchmarks.soak import rss_mb, soak
-from benchmarks.synthetic import intake
 from gbrules import durable
 from gbrules.facts import facts_from_intake
 from gbrules.intake import parse_intake
+from gbrules.synthetic import synthetic_intakes
 
 N_FIRE = 50_000
 DISTINCT = 5_000
@@ -25,7 +25,7 @@ MAX_GROWTH_MIB = 10.0
 
 
 def test_fifty_thousand_fires_leak_nothing(engine: gbrules.Engine) -> None:
-    facts = [facts_from_intake(parse_intake(intake(i))) for i in range(DISTINCT)]
+    facts = [facts_from_intake(parse_intake(d)) for d in synthetic_intakes(DISTINCT, seed=7)]
     expected = [[r.id for r in engine.fire(f)] for f in facts[:200]]
     base = None
     for i in range(N_FIRE):

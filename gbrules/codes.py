@@ -8,7 +8,7 @@ pack may not emit them at a lower priority than the default.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 Priority = Literal["critical", "urgent", "routine"]
 Category = Literal[
@@ -25,18 +25,7 @@ Category = Literal[
 ]
 
 PRIORITY_RANK: dict[str, int] = {"critical": 0, "urgent": 1, "routine": 2}
-CATEGORIES: tuple[str, ...] = (
-    "safety",
-    "referral",
-    "lab",
-    "medication",
-    "diet",
-    "sleep",
-    "stress",
-    "exercise",
-    "probiotic",
-    "education",
-)
+CATEGORIES: tuple[str, ...] = get_args(Category)
 
 
 @dataclass(frozen=True)

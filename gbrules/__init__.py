@@ -2,20 +2,26 @@
 
 >>> import gbrules
 >>> ev = gbrules.evaluate({"age": 35, "mood": {"phq9": {"total": 12, "item9": 0}}})
->>> ev.codes
+>>> sorted(ev.codes)
+['diet.mediterranean', 'medication.review', 'referral.mental_health', ...]
+
+``import gbrules`` loads only the data models; the rule engine (durable_rules, YAML) and the
+renderers (jinja2) load on first use, so embedding gbrules costs little at start-up.
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gbrules.engine import Engine, IntakeLike, cached_engine
 from gbrules.errors import EngineError, FieldError, IntakeError, RulebookError
 from gbrules.evaluation import Evaluation, Suggestion, Suppression
 from gbrules.intake import Intake
 
 if TYPE_CHECKING:
+    from gbrules.engine import Engine
     from gbrules.render import render_care_plan
 
 __version__ = "0.1.0"
@@ -34,16 +40,20 @@ __all__ = [
     "render_care_plan",
 ]
 
+_LAZY = {"Engine": "gbrules.engine", "render_care_plan": "gbrules.render"}
 
-def evaluate(intake: IntakeLike, rules: str | Path | None = None) -> Evaluation:
+
+def evaluate(intake: Intake | Mapping[str, Any], rules: str | Path | None = None) -> Evaluation:
     """Evaluate one intake with the default rulebook (plus an optional site rule pack)."""
+    from gbrules.engine import cached_engine
+
     return cached_engine(rules).evaluate(intake)
 
 
 def __getattr__(name: str) -> Any:
-    # Rendering pulls in jinja2; load it only when asked for.
-    if name == "render_care_plan":
-        from gbrules.render import render_care_plan
-
-        return render_care_plan
-    raise AttributeError(f"module 'gbrules' has no attribute {name!r}")
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    try:  # submodules, e.g. gbrules.engine, gbrules.rulebook
+        return importlib.import_module(f"gbrules.{name}")
+    except ModuleNotFoundError:
+        raise AttributeError(f"module 'gbrules' has no attribute {name!r}") from None

@@ -68,12 +68,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server() -> Iterator[str]:
+def server(workers: int = 1) -> Iterator[str]:
+    """``gbrules serve`` on a free local port; the URL once discovery answers."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "gbrules.cli", "serve", "--host", "127.0.0.1"]
     proc = subprocess.Popen(
-        [*cmd, "--port", str(port)],
+        [*cmd, "--port", str(port), "--workers", str(workers)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -193,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--max-requests", type=int, default=50_000)
     ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--workers", type=int, default=1, help="server worker processes")
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
     args = ap.parse_args(argv)
     if args.seconds <= 0 or args.max_requests <= 0 or args.clients <= 0:
@@ -206,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.url:
         result = run(args.url.rstrip("/"))
     else:
-        with server() as url:
+        with server(args.workers) as url:
             result = run(url)
     print(json.dumps(result, indent=2) if args.json else table(result))
     return 1 if result["errors"] else 0

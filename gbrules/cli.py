@@ -292,6 +292,16 @@ def serve(
             "GBRULES_AUDIT_SECRET. Default: GBRULES_AUDIT_DB, else no audit trail.",
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Worker processes, each with its own compiled engine (the engine serialises "
+            "evaluations within a process). Not with JWT auth: the jti replay cache is "
+            "per process.",
+        ),
+    ] = 1,
 ) -> None:
     """Run the CDS Hooks service (needs the 'service' and 'fhir' extras)."""
     try:
@@ -313,6 +323,25 @@ def serve(
         engine = cached_engine(rules)
     except RulebookError as exc:
         _fail(["error: invalid rulebook:"] + [f"  {p}" for p in exc.problems])
+    if workers > 1:
+        if auth is not None:
+            _fail(
+                [
+                    "error: --workers > 1 cannot be combined with JWT auth yet: each process "
+                    "would keep its own jti replay cache, so a token could be replayed "
+                    "against another worker"
+                ]
+            )
+        import os
+
+        _audit_log(audit_db)  # check the audit settings (and migrate) once, up front
+        os.environ["GBRULES_SERVE_RULES"] = str(rules.resolve()) if rules else ""
+        if audit_db is not None:
+            os.environ["GBRULES_AUDIT_DB"] = audit_db
+        uvicorn.run(
+            "gbrules.service.app:app_from_env", factory=True, host=host, port=port, workers=workers
+        )
+        return
     audit = _audit_log(audit_db)
     try:
         uvicorn.run(create_app(engine, auth=auth, audit=audit), host=host, port=port)

@@ -370,6 +370,36 @@ def create_app(
     return app
 
 
+def app_from_env() -> FastAPI:
+    """The app of one ``gbrules serve --workers N`` worker process, configured from the
+    environment the parent set: ``GBRULES_SERVE_RULES`` (site pack), ``GBRULES_AUDIT_DB`` and
+    ``GBRULES_AUDIT_SECRET``. Each worker compiles its own engine and owns its audit writer,
+    which it drains at shutdown."""
+    import contextlib
+    import os
+    from collections.abc import AsyncIterator
+
+    engine = cached_engine(os.environ.get("GBRULES_SERVE_RULES") or None)
+    audit = None
+    if os.environ.get("GBRULES_AUDIT_DB"):
+        from gbrules.audit import AuditLog
+
+        audit = AuditLog.from_env()
+        if audit is not None:
+            with contextlib.suppress(Exception):  # counted per write; keep serving
+                audit.migrate()
+    app = create_app(engine, audit=audit)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:
+        yield
+        if audit is not None:
+            audit.close()
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
 def _audit_cards(
     audit: AuditLog, req: CDSRequest, service_id: str, ev: Evaluation, cards: list[dict[str, Any]]
 ) -> None:

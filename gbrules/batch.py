@@ -562,18 +562,18 @@ def batch_command(
     chunk_size: Annotated[int, typer.Option("--chunk-size", min=1)] = DEFAULT_CHUNK,
     in_format: Annotated[
         BatchFormat | None,
-        typer.Option("--in-format", help="Input format [default: from the file name]."),
+        typer.Option("--in-format", help="Input format (default: from the file name)."),
     ] = None,
     out_format: Annotated[
         BatchFormat | None,
-        typer.Option("--out-format", help="Output format [default: from the file name]."),
+        typer.Option("--out-format", help="Output format (default: from the file name)."),
     ] = None,
     column: Annotated[
         str | None,
         typer.Option(
             "--column",
-            help="Parquet input: the string column of Intake JSON text [default: intake if "
-            "present, else nested columns mirroring Intake JSON v1].",
+            help="Parquet input: the string column of Intake JSON text (default: intake if "
+            "present, else nested columns mirroring Intake JSON v1).",
         ),
     ] = None,
 ) -> None:

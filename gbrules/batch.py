@@ -16,10 +16,17 @@ Results are written strictly in input order, each line whole, to OUT or to the r
 On Ctrl-C the lines already produced are written and flushed, so OUT and the rejects file
 together always hold a complete prefix of the input; ``--resume`` trims a torn last line (a hard
 kill can leave one), counts the complete lines of both files and carries on after them.
+
+Parquet (the ``parquet`` extra, pyarrow): a ``.parquet`` IN or OUT, or ``--in-format`` /
+``--out-format parquet``, reads or writes Parquet instead; see ``gbrules.batch_parquet`` for
+the two input layouts and the output columns. The guarantees above hold with a row for a line
+(rejects stay NDJSON, with the 1-based row number as ``line``), except that ``--resume`` is
+refused for Parquet output. Without pyarrow, asking for Parquet exits 2.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -30,6 +37,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import IO, Annotated, Any
 
@@ -37,8 +45,24 @@ import typer
 
 from gbrules.errors import IntakeError
 
-Chunk = list[tuple[int, bytes]]  # (1-based line number, raw line without its newline)
-Result = tuple[bool, str]  # (True: OUT line | False: rejects line), text without newline
+# One input record: a raw NDJSON line without its newline (or a Parquet cell's text), a dict
+# (a Parquet row of nested columns, nulls already dropped) or None (a null Parquet cell).
+Raw = bytes | dict[str, Any] | None
+Chunk = list[tuple[int, Raw]]  # (1-based line or row number, record)
+# An evaluation as a Parquet output row:
+# (line, patient_id, sorted codes, requires_immediate_action, rulebook_version, JSON or None)
+OutRow = tuple[int, str | None, list[str], bool, str, str | None]
+# (True: an output record | False: a rejects line). NDJSON output: text without newline;
+# Parquet output: an OutRow. Rejects are always NDJSON text.
+Result = tuple[bool, str | OutRow]
+
+FORMATS = ("ndjson", "parquet")
+INSTALL_PARQUET = "Parquet needs pyarrow: install gbrules[parquet] (pip install 'gbrules[parquet]')"
+
+
+class BatchUsageError(ValueError):
+    """A batch that cannot start as asked (format, missing pyarrow, --resume): exit 2."""
+
 
 DEFAULT_CHUNK = 500
 
@@ -75,34 +99,55 @@ def _reject(line: int, errors: Sequence[tuple[str, str]], patient_id: object = N
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
-def evaluate_lines(engine: Any, chunk: Chunk, summary: bool) -> list[Result]:
-    """Evaluate raw NDJSON lines with ``engine``: one result per line, in order."""
+def evaluate_lines(engine: Any, chunk: Chunk, summary: bool, rows: bool = False) -> list[Result]:
+    """Evaluate records with ``engine``: one result per record, in order.
+
+    ``rows`` gives each evaluation as an OutRow (Parquet output) instead of JSON text.
+    """
     out: list[Result] = []
     for line, raw in chunk:
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            out.append((False, _reject(line, [("$", f"not UTF-8 text: {exc.reason}")])))
+        data: Any
+        if isinstance(raw, dict):
+            data = raw
+        elif raw is None:
+            out.append((False, _reject(line, [("$", "no intake (null value)")])))
             continue
-        if not text.strip():
-            out.append((False, _reject(line, [("$", "empty line (expected one JSON object)")])))
-            continue
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            msg = f"invalid JSON: {exc.msg} (column {exc.colno})"
-            out.append((False, _reject(line, [("$", msg)])))
-            continue
-        except RecursionError:
-            out.append((False, _reject(line, [("$", "invalid JSON: nested too deeply")])))
-            continue
+        else:
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                out.append((False, _reject(line, [("$", f"not UTF-8 text: {exc.reason}")])))
+                continue
+            if not text.strip():
+                msg = "empty line (expected one JSON object)"
+                out.append((False, _reject(line, [("$", msg)])))
+                continue
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                msg = f"invalid JSON: {exc.msg} (column {exc.colno})"
+                out.append((False, _reject(line, [("$", msg)])))
+                continue
+            except RecursionError:
+                out.append((False, _reject(line, [("$", "invalid JSON: nested too deeply")])))
+                continue
         try:
             ev = engine.evaluate(data)
         except IntakeError as exc:
             pid = data.get("patient_id") if isinstance(data, dict) else None
             out.append((False, _reject(line, [(e.path, e.message) for e in exc.errors], pid)))
             continue
-        if summary:
+        if rows:
+            row: OutRow = (
+                line,
+                ev.patient_id,
+                sorted(ev.codes),
+                ev.requires_immediate_action,
+                ev.rulebook_version,
+                None if summary else ev.model_dump_json(),
+            )
+            out.append((True, row))
+        elif summary:
             body = {
                 "patient_id": ev.patient_id,
                 "line": line,
@@ -158,9 +203,9 @@ def _build(pack: Pack) -> Any:
     return Engine.default(where)
 
 
-def run_chunk(pack: Pack, chunk: Chunk, summary: bool) -> list[Result]:
+def run_chunk(pack: Pack, chunk: Chunk, summary: bool, rows: bool = False) -> list[Result]:
     """The unit of work shipped to a pool or Dask worker."""
-    return evaluate_lines(engine_for(pack), chunk, summary)
+    return evaluate_lines(engine_for(pack), chunk, summary, rows)
 
 
 # ------------------------------------------------------------------ files
@@ -229,11 +274,11 @@ def read_chunks(f: IO[bytes], skip: int, size: int) -> Iterator[Chunk]:
 Executor = Callable[[Iterator[Chunk]], Iterator[list[Result]]]
 
 
-def _local(pack: Pack, summary: bool) -> Executor:
+def _local(pack: Pack, summary: bool, rows: bool) -> Executor:
     def run(chunks: Iterator[Chunk]) -> Iterator[list[Result]]:
         engine = engine_for(pack)
         for chunk in chunks:
-            yield evaluate_lines(engine, chunk, summary)
+            yield evaluate_lines(engine, chunk, summary, rows)
 
     return run
 
@@ -262,7 +307,9 @@ def _pool_init(pack: Pack) -> None:
     engine_for(pack)  # compile once per worker process, before the first chunk
 
 
-def _pool(pack: Pack, summary: bool, workers: int) -> tuple[Executor, Callable[[], None]]:
+def _pool(
+    pack: Pack, summary: bool, rows: bool, workers: int
+) -> tuple[Executor, Callable[[], None]]:
     import multiprocessing as mp
 
     methods = mp.get_all_start_methods()
@@ -270,7 +317,7 @@ def _pool(pack: Pack, summary: bool, workers: int) -> tuple[Executor, Callable[[
     pool = ctx.Pool(workers, initializer=_pool_init, initargs=(pack,))
 
     def submit(chunk: Chunk) -> Any:
-        return pool.apply_async(run_chunk, (pack, chunk, summary))
+        return pool.apply_async(run_chunk, (pack, chunk, summary, rows))
 
     def stop() -> None:
         pool.terminate()
@@ -279,14 +326,16 @@ def _pool(pack: Pack, summary: bool, workers: int) -> tuple[Executor, Callable[[
     return _windowed(submit, lambda r: r.get(), workers * 3), stop
 
 
-def _dask(pack: Pack, summary: bool, address: str) -> tuple[Executor, Callable[[], None]]:
+def _dask(
+    pack: Pack, summary: bool, rows: bool, address: str
+) -> tuple[Executor, Callable[[], None]]:
     from distributed import Client
 
     client: Any = Client(address, set_as_default=False)  # type: ignore[no-untyped-call]
     window = max(2, 3 * sum(client.nthreads().values()))
 
     def submit(chunk: Chunk) -> Any:
-        return client.submit(run_chunk, pack, chunk, summary, pure=False)
+        return client.submit(run_chunk, pack, chunk, summary, rows, pure=False)
 
     def stop() -> None:
         client.close()
@@ -341,6 +390,36 @@ class _Progress:
             self._bar.stop()
 
 
+def format_of(path: Path, given: str | None) -> str:
+    """``given``, else ``parquet`` for a ``.parquet`` file name, else ``ndjson``."""
+    fmt = given or ("parquet" if path.suffix.lower() == ".parquet" else "ndjson")
+    if fmt not in FORMATS:
+        raise BatchUsageError(f"unknown format {fmt!r} (one of: {', '.join(FORMATS)})")
+    return fmt
+
+
+def _parquet() -> Any:
+    """The Parquet module, or BatchUsageError when pyarrow is not installed."""
+    try:
+        from gbrules import batch_parquet
+    except ImportError:
+        raise BatchUsageError(INSTALL_PARQUET) from None
+    return batch_parquet
+
+
+class _NdjsonSink:
+    def __init__(self, f: IO[str]) -> None:
+        self._f = f
+
+    def add(self, item: str | OutRow) -> None:
+        if not isinstance(item, str):
+            raise TypeError("NDJSON output expects JSON text")
+        self._f.write(item + "\n")
+
+    def close(self) -> None:
+        self._f.flush()
+
+
 def run_batch(
     source: str | Path,
     out: str | Path,
@@ -353,8 +432,18 @@ def run_batch(
     dask: str | None = None,
     chunk_size: int = DEFAULT_CHUNK,
     progress: bool | None = None,
+    in_format: str | None = None,
+    out_format: str | None = None,
+    column: str | None = None,
+    row_group_size: int | None = None,
 ) -> BatchStats:
-    """Evaluate every line of ``source`` (NDJSON intakes) into ``out`` and the rejects file.
+    """Evaluate every intake of ``source`` into ``out`` and the rejects file.
+
+    Formats (``ndjson`` or ``parquet``) come from ``in_format``/``out_format``, else from the
+    file names (``.parquet``). ``column`` names the Parquet input's column of Intake JSON text
+    (layout (a); default ``intake`` when present, else nested columns, layout (b)).
+    Raises BatchUsageError, before any file is written, for an unknown format, Parquet
+    without pyarrow, an unreadable Parquet input, or ``resume`` with Parquet output.
 
     ``progress=None`` shows a bar only when stderr is a terminal. KeyboardInterrupt is caught:
     what was produced is written and flushed and ``stats.interrupted`` is set.
@@ -363,6 +452,18 @@ def run_batch(
     rej = Path(rejects) if rejects is not None else dst.with_name(dst.name + ".rejects")
     if workers < 1:
         raise ValueError("workers must be at least 1")
+    fin_fmt, fout_fmt = format_of(src, in_format), format_of(dst, out_format)
+    if column is not None and fin_fmt != "parquet":
+        raise BatchUsageError("--column applies to Parquet input only")
+    pqmod = _parquet() if "parquet" in (fin_fmt, fout_fmt) else None
+    rows = fout_fmt == "parquet"
+    if resume and rows:
+        raise BatchUsageError(
+            "--resume is not supported with Parquet output (a Parquet file cannot be "
+            "appended to); rerun without --resume, or write NDJSON and convert"
+        )
+    pf = pqmod.open_input(src) if pqmod is not None and fin_fmt == "parquet" else None
+    text_column = pqmod.text_column(pf, column) if pqmod is not None and pf is not None else None
     pack = read_pack(rules)
     skip = 0
     if resume:
@@ -370,54 +471,73 @@ def run_batch(
     mode = "a" if resume else "w"
     stats = BatchStats(skipped=skip, workers=workers)
     show = sys.stderr.isatty() if progress is None else progress
-    total = count_lines(src) if show else None
+    total: int | None = None
+    if show:
+        total = pqmod.row_count(pf) if pqmod is not None and pf is not None else count_lines(src)
 
-    if dask is not None:
-        execute, stop = _dask(pack, summary, dask)
-    elif workers > 1:
-        execute, stop = _pool(pack, summary, workers)
-    else:
-        execute, stop = _local(pack, summary), lambda: None
+    with contextlib.ExitStack() as stack:
+        # Workers first: the pool forks before pyarrow starts reading or writing.
+        if dask is not None:
+            execute, stop = _dask(pack, summary, rows, dask)
+        elif workers > 1:
+            execute, stop = _pool(pack, summary, rows, workers)
+        else:
+            execute, stop = _local(pack, summary, rows), lambda: None
+        stack.callback(stop)
+        if pf is not None and pqmod is not None:
+            chunks = pqmod.read_chunks(pf, text_column, skip, chunk_size)
+        else:
+            fin = stack.enter_context(src.open("rb"))
+            chunks = read_chunks(fin, skip, chunk_size)
+        frej = stack.enter_context(rej.open(mode, encoding="utf-8", newline="\n"))
+        sink: Any
+        if pqmod is not None and rows:
+            group = row_group_size or pqmod.DEFAULT_ROW_GROUP
+            sink = pqmod.ParquetSink(dst, summary, group)
+        else:
+            sink = _NdjsonSink(stack.enter_context(dst.open(mode, encoding="utf-8", newline="\n")))
+        stack.callback(sink.close)  # also on Ctrl-C: flush the last rows (Parquet: the footer)
 
-    bar = _Progress(show, total, skip)
-    started = time.perf_counter()
-    with (
-        src.open("rb") as fin,
-        dst.open(mode, encoding="utf-8", newline="\n") as fout,
-        rej.open(mode, encoding="utf-8", newline="\n") as frej,
-    ):
+        bar = _Progress(show, total, skip)
+        stack.callback(bar.stop)
+        started = time.perf_counter()
         try:
-            for results in execute(read_chunks(fin, skip, chunk_size)):
-                _write(results, fout, frej, stats)
+            for results in execute(chunks):
+                _write(results, sink, frej, stats)
                 bar.advance(len(results), skip + stats.lines)
         except KeyboardInterrupt:
             stats.interrupted = True
-        finally:
-            bar.stop()
-            fout.flush()
-            frej.flush()
-            stop()
+        frej.flush()
     stats.seconds = time.perf_counter() - started
     return stats
 
 
-def _write(results: Iterable[Result], fout: IO[str], frej: IO[str], stats: BatchStats) -> None:
-    # Line by line in input order, each to its file: the two files always form a prefix.
-    for ok, text in results:
+def _write(results: Iterable[Result], sink: Any, frej: IO[str], stats: BatchStats) -> None:
+    # Record by record in input order, each to its file: the two files always form a prefix.
+    for ok, item in results:
         if ok:
-            fout.write(text + "\n")
+            sink.add(item)
             stats.evaluated += 1
         else:
-            frej.write(text + "\n")
+            frej.write(f"{item}\n")
             stats.rejected += 1
 
 
 # ------------------------------------------------------------------ command line
 
 
+class BatchFormat(StrEnum):
+    ndjson = "ndjson"
+    parquet = "parquet"
+
+
 def batch_command(
-    source: Annotated[Path, typer.Argument(help="Intakes, one JSON object per line (NDJSON).")],
-    out: Annotated[Path, typer.Argument(help="Evaluations, one JSON object per line.")],
+    source: Annotated[
+        Path, typer.Argument(help="Intakes: NDJSON (one JSON object per line) or .parquet.")
+    ],
+    out: Annotated[
+        Path, typer.Argument(help="Evaluations: NDJSON, or .parquet (one row per evaluation).")
+    ],
     rules: Annotated[
         Path | None, typer.Option("--rules", help="A site rule pack added to the default rulebook.")
     ] = None,
@@ -440,8 +560,24 @@ def batch_command(
         typer.Option("--dask", metavar="SCHEDULER_ADDRESS", help="Run on a Dask cluster."),
     ] = None,
     chunk_size: Annotated[int, typer.Option("--chunk-size", min=1)] = DEFAULT_CHUNK,
+    in_format: Annotated[
+        BatchFormat | None,
+        typer.Option("--in-format", help="Input format (default: from the file name)."),
+    ] = None,
+    out_format: Annotated[
+        BatchFormat | None,
+        typer.Option("--out-format", help="Output format (default: from the file name)."),
+    ] = None,
+    column: Annotated[
+        str | None,
+        typer.Option(
+            "--column",
+            help="Parquet input: the string column of Intake JSON text (default: intake if "
+            "present, else nested columns mirroring Intake JSON v1).",
+        ),
+    ] = None,
 ) -> None:
-    """Evaluate an NDJSON file of intakes: one output or reject line per input line, in order."""
+    """Evaluate a file of intakes (NDJSON or Parquet): one output or reject per input, in order."""
     from gbrules.errors import RulebookError
 
     if not source.is_file():
@@ -458,7 +594,13 @@ def batch_command(
             resume=resume,
             dask=dask,
             chunk_size=chunk_size,
+            in_format=in_format.value if in_format is not None else None,
+            out_format=out_format.value if out_format is not None else None,
+            column=column,
         )
+    except BatchUsageError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     except RulebookError as exc:
         typer.echo("error: invalid rulebook:", err=True)
         for p in exc.problems:

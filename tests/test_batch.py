@@ -195,3 +195,28 @@ def test_cli_batch_missing_input(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["batch", str(tmp_path / "nope"), str(tmp_path / "o")])
     assert result.exit_code == 2
     assert "Traceback" not in result.output
+
+
+def test_parquet_without_pyarrow_exits_2(tmp_path: Path, monkeypatch) -> None:
+    import sys
+
+    import gbrules
+
+    for name in ("pyarrow", "pyarrow.parquet"):
+        monkeypatch.setitem(sys.modules, name, None)  # import pyarrow -> ImportError
+    monkeypatch.delitem(sys.modules, "gbrules.batch_parquet", raising=False)
+    monkeypatch.delattr(gbrules, "batch_parquet", raising=False)
+    src = tmp_path / "in.ndjson"
+    write_input(src, n=5)
+    for args in (
+        [str(src), str(tmp_path / "out.parquet")],
+        [str(src), str(tmp_path / "out.ndjson"), "--in-format", "parquet"],
+    ):
+        result = CliRunner().invoke(app, ["batch", *args])
+        assert result.exit_code == 2, result.output
+        assert "install gbrules[parquet]" in result.output
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "out.parquet").exists()
+    # NDJSON in and out needs no pyarrow.
+    result = CliRunner().invoke(app, ["batch", str(src), str(tmp_path / "out.ndjson")])
+    assert result.exit_code == 0, result.output

@@ -68,3 +68,16 @@ def test_dask_ships_the_site_pack(tmp_path: Path, scheduler: str) -> None:
     run_batch(src, remote, rules=pack, dask=scheduler, chunk_size=25, progress=False)
     assert b"site.stress.high" in local.read_bytes()
     assert remote.read_bytes() == local.read_bytes()
+
+
+@pytest.mark.slow
+def test_dask_parquet_output_equals_local(tmp_path: Path, scheduler: str) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    src = tmp_path / "in.ndjson"
+    write_input(src, n=150)
+    local, remote = tmp_path / "local.parquet", tmp_path / "dask.parquet"
+    run_batch(src, local, chunk_size=20, progress=False)
+    stats = run_batch(src, remote, dask=scheduler, chunk_size=20, progress=False)
+    assert (stats.evaluated, stats.rejected) == (150, len(BAD))
+    assert pq.read_table(remote).equals(pq.read_table(local))
+    assert Path(f"{remote}.rejects").read_bytes() == Path(f"{local}.rejects").read_bytes()

@@ -109,43 +109,61 @@ def describe(leaves: Sequence[Cmp | Recorded], facts: Mapping[str, FactValue]) -
 
 def propose(rule: Rule, facts: Mapping[str, FactValue]) -> Suggestion:
     """One rule's suggestion: the values that triggered it, then the rule's own explanation."""
-    text, triggered = _explain(rule, facts)
+    return _propose(_memo(rule), facts)
+
+
+def _propose(entry: _RuleMemo, facts: Mapping[str, FactValue]) -> Suggestion:
+    text, triggered = _explain(entry, facts)
     # Every value here comes from a validated rule and validated facts: no re-validation.
     return trusted(
         Suggestion,
         {
-            "code": rule.code,
-            "category": rule.category,
-            "priority": rule.priority,
-            "title": rule.suggestion_title,
+            "code": entry.code,
+            "category": entry.category,
+            "priority": entry.priority,
+            "title": entry.title,
             "rationale": text,
-            "rule_id": rule.id,
-            "evidence": list(rule.evidence),
-            "triggered_by": dict(triggered),
+            "rule_id": entry.rule_id,
+            "evidence": list(entry.evidence),
+            "triggered_by": triggered.copy(),
         },
     )
 
 
 def _explain_uncached(
     rule: Rule, facts: Mapping[str, FactValue]
-) -> tuple[str, tuple[tuple[str, FactValue], ...]]:
+) -> tuple[str, dict[str, FactValue]]:
     leaves = basis(rule.condition, facts)
     because = describe(leaves, facts)
     text = rationale(rule, facts)
     triggered = {leaf.fact: facts[leaf.fact] for leaf in leaves if leaf.fact in facts}
-    return (f"{because}. {text}" if because else text), tuple(triggered.items())
+    return (f"{because}. {text}" if because else text), triggered
 
 
 class _RuleMemo:
-    """Per rule: the facts its explanation can depend on, and explanations already written.
+    """Per rule: its static plan data, the facts its explanation can depend on, and the
+    explanations already written.
 
     A rule's rationale and ``triggered_by`` are a pure function of the values of a few facts
     (the ones its condition and template name, plus the band of each instrument total), so
     they are computed once per distinct combination. Floats are keyed by ``repr`` so that
-    ``-0.0`` and ``0.0`` (equal, but shown differently) never share an entry.
+    ``-0.0`` and ``0.0`` (equal, but shown differently) never share an entry. The memo holds
+    the ``triggered_by`` dict itself; every Suggestion gets its own copy.
     """
 
-    __slots__ = ("deps", "memo", "rule")
+    __slots__ = (
+        "category",
+        "code",
+        "deps",
+        "evidence",
+        "floats",
+        "memo",
+        "priority",
+        "rank",
+        "rule",
+        "rule_id",
+        "title",
+    )
     LIMIT = 4096
 
     def __init__(self, rule: Rule) -> None:
@@ -158,30 +176,59 @@ class _RuleMemo:
         ]
         self.rule = rule
         self.deps = tuple(names)
-        self.memo: dict[tuple[object, ...], tuple[str, tuple[tuple[str, FactValue], ...]]] = {}
+        # Whether a dependency can hold a float (then the key needs repr, see above).
+        self.floats = any(n not in VOCABULARY or VOCABULARY[n].type == "number" for n in names)
+        self.code = rule.code
+        self.category = rule.category
+        self.priority = rule.priority
+        self.rank = PRIORITY_RANK[rule.priority]
+        self.title = rule.suggestion_title
+        self.rule_id = rule.id
+        self.evidence = rule.evidence
+        self.memo: dict[tuple[object, ...], tuple[str, dict[str, FactValue]]] = {}
 
 
 _MEMOS: dict[int, _RuleMemo] = {}
 _ABSENT = object()
 
 
-def _explain(
-    rule: Rule, facts: Mapping[str, FactValue]
-) -> tuple[str, tuple[tuple[str, FactValue], ...]]:
+def _memo(rule: Rule) -> _RuleMemo:
     entry = _MEMOS.get(id(rule))
     if entry is None or entry.rule is not rule:
         if len(_MEMOS) > 65536:
             _MEMOS.clear()
         entry = _MEMOS[id(rule)] = _RuleMemo(rule)
-    key = tuple(
-        repr(v) if type(v) is float else v for v in (facts.get(n, _ABSENT) for n in entry.deps)
-    )
+    return entry
+
+
+def _explain(entry: _RuleMemo, facts: Mapping[str, FactValue]) -> tuple[str, dict[str, FactValue]]:
+    get = facts.get
+    if entry.floats:
+        key = tuple(
+            repr(v) if type(v) is float else v for v in (get(n, _ABSENT) for n in entry.deps)
+        )
+    else:
+        key = tuple([get(n, _ABSENT) for n in entry.deps])
     hit = entry.memo.get(key)
     if hit is None:
-        hit = _explain_uncached(rule, facts)
+        hit = _explain_uncached(entry.rule, facts)
         if len(entry.memo) >= _RuleMemo.LIMIT:
             entry.memo.clear()
         entry.memo[key] = hit
+    return hit
+
+
+_HITS: dict[tuple[tuple[str, ...], str], bool] = {}
+
+
+def _overridden(patterns: tuple[str, ...], code: str) -> bool:
+    """Whether an override with these patterns takes ``code`` out (never a protected code)."""
+    key = (patterns, code)
+    hit = _HITS.get(key)
+    if hit is None:
+        if len(_HITS) > 65536:
+            _HITS.clear()
+        hit = _HITS[key] = not is_protected(code) and any(matches(p, code) for p in patterns)
     return hit
 
 
@@ -189,29 +236,28 @@ def build_plan(
     fired: Sequence[Rule], facts: Mapping[str, FactValue]
 ) -> tuple[list[Suggestion], list[Suppression]]:
     """Proposals from the fired rules (in rulebook order), overrides applied, then ordered."""
-    best: dict[str, Rule] = {}
-    for rule in fired:
-        current = best.get(rule.code)
-        if current is None or PRIORITY_RANK[rule.priority] < PRIORITY_RANK[current.priority]:
-            best[rule.code] = rule
+    entries = [_memo(r) for r in fired]
+    best: dict[str, _RuleMemo] = {}
+    for entry in entries:
+        current = best.get(entry.code)
+        if current is None or entry.rank < current.rank:
+            best[entry.code] = entry
 
     suppressed: list[Suppression] = []
-    by_severity = sorted(
-        (r for r in fired if r.overrides), key=lambda r: (PRIORITY_RANK[r.priority], r.order)
-    )
-    for rule in by_severity:
-        for ov in rule.overrides:
-            for code in [c for c in best if any(matches(p, c) for p in ov.patterns)]:
-                if is_protected(code):
-                    continue
+    overriding = [e for e in entries if e.rule.overrides]
+    if overriding:
+        overriding.sort(key=lambda e: (e.rank, e.rule.order))
+    for entry in overriding:
+        for ov in entry.rule.overrides:
+            for code in [c for c in best if _overridden(ov.patterns, c)]:
                 proposer = best.pop(code)
                 suppressed.append(
                     trusted(
                         Suppression,
                         {
                             "code": code,
-                            "rule_id": proposer.id,
-                            "by_rule": rule.id,
+                            "rule_id": proposer.rule_id,
+                            "by_rule": entry.rule_id,
                             "reason": ov.reason,
                             "action": "deferred" if ov.action == "defer" else "suppressed",
                         },
@@ -219,5 +265,5 @@ def build_plan(
                 )
 
     # Proposals are pure functions of (rule, facts): only the survivors need their text.
-    ordered = sorted(best.values(), key=lambda r: (PRIORITY_RANK[r.priority], r.order))
-    return [propose(r, facts) for r in ordered], suppressed
+    ordered = sorted(best.values(), key=lambda e: (e.rank, e.rule.order))
+    return [_propose(e, facts) for e in ordered], suppressed

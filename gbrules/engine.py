@@ -19,7 +19,7 @@ from gbrules.errors import EngineError
 from gbrules.evaluation import Evaluation, trusted
 from gbrules.facts import VOCABULARY, FactValue, facts_from_intake, missing_facts
 from gbrules.intake import Intake, parse_intake
-from gbrules.overrides import build_plan
+from gbrules.overrides import plan_parts
 from gbrules.rulebook import Rule, Rulebook, default_rules_dir, load_rulebook
 
 IntakeLike = Intake | Mapping[str, Any]
@@ -83,7 +83,7 @@ class Engine:
         model = parse_intake(intake)
         facts = facts_from_intake(model)
         fired = self.fire(facts)
-        suggestions, suppressed = build_plan(fired, facts)
+        suggestions, suppressed, codes, fired_ids = plan_parts(fired, facts)
         # Built from validated parts only, so it is constructed without re-validation.
         return trusted(
             Evaluation,
@@ -91,8 +91,8 @@ class Engine:
                 "patient_id": model.patient_id,
                 "suggestions": suggestions,
                 "suppressed": suppressed,
-                "codes": frozenset([s.code for s in suggestions]),
-                "fired_rules": [r.id for r in fired],
+                "codes": codes,
+                "fired_rules": fired_ids,
                 "facts": facts,
                 "not_recorded": missing_facts(facts),
                 "rulebook_version": self._version,

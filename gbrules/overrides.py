@@ -232,38 +232,93 @@ def _overridden(patterns: tuple[str, ...], code: str) -> bool:
     return hit
 
 
+class _Plan:
+    """What overrides make of one set of fired rules; facts do not enter into it.
+
+    The proposals that survive (in plan order), the suppressions as field values, the
+    active codes and the fired rule ids. Kept per distinct set of fired rules (a few hundred
+    in practice), which also keeps those rules alive, so their ids in the key stay theirs.
+    """
+
+    __slots__ = ("codes", "fired", "fired_ids", "suppressed", "survivors")
+
+    def __init__(self, fired: Sequence[Rule]) -> None:
+        entries = [_memo(r) for r in fired]
+        best: dict[str, _RuleMemo] = {}
+        for entry in entries:
+            current = best.get(entry.code)
+            if current is None or entry.rank < current.rank:
+                best[entry.code] = entry
+
+        suppressed: list[tuple[str, str, str, str, str]] = []
+        overriding = sorted(
+            (e for e in entries if e.rule.overrides), key=lambda e: (e.rank, e.rule.order)
+        )
+        for entry in overriding:
+            for ov in entry.rule.overrides:
+                for code in [c for c in best if _overridden(ov.patterns, c)]:
+                    proposer = best.pop(code)
+                    action = "deferred" if ov.action == "defer" else "suppressed"
+                    suppressed.append((code, proposer.rule_id, entry.rule_id, ov.reason, action))
+
+        self.fired = tuple(fired)
+        self.fired_ids = tuple(r.id for r in fired)
+        self.survivors = tuple(sorted(best.values(), key=lambda e: (e.rank, e.rule.order)))
+        self.codes = frozenset(e.code for e in self.survivors)
+        self.suppressed = tuple(suppressed)
+
+
+_PLANS: dict[tuple[int, ...], _Plan] = {}
+_PLANS_LIMIT = 16384
+
+
+def _plan(fired: Sequence[Rule]) -> _Plan:
+    key = tuple(map(id, fired))
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _Plan(fired)
+        if len(_PLANS) >= _PLANS_LIMIT:
+            _PLANS.clear()
+        _PLANS[key] = plan
+    return plan
+
+
+def clear_caches() -> None:
+    """Forget every memoised explanation and plan (they are rebuilt on demand)."""
+    _MEMOS.clear()
+    _PLANS.clear()
+    _HITS.clear()
+
+
+def plan_parts(
+    fired: Sequence[Rule], facts: Mapping[str, FactValue]
+) -> tuple[list[Suggestion], list[Suppression], frozenset[str], list[str]]:
+    """``build_plan`` plus the active codes and the fired rule ids, for the Evaluation."""
+    plan = _plan(fired)
+    suggestions = [_propose(e, facts) for e in plan.survivors]
+    suppressed = [
+        trusted(
+            Suppression,
+            {
+                "code": code,
+                "rule_id": rule_id,
+                "by_rule": by_rule,
+                "reason": reason,
+                "action": action,
+            },
+        )
+        for code, rule_id, by_rule, reason, action in plan.suppressed
+    ]
+    return suggestions, suppressed, plan.codes, list(plan.fired_ids)
+
+
 def build_plan(
     fired: Sequence[Rule], facts: Mapping[str, FactValue]
 ) -> tuple[list[Suggestion], list[Suppression]]:
-    """Proposals from the fired rules (in rulebook order), overrides applied, then ordered."""
-    entries = [_memo(r) for r in fired]
-    best: dict[str, _RuleMemo] = {}
-    for entry in entries:
-        current = best.get(entry.code)
-        if current is None or entry.rank < current.rank:
-            best[entry.code] = entry
+    """Proposals from the fired rules (in rulebook order), overrides applied, then ordered.
 
-    suppressed: list[Suppression] = []
-    overriding = [e for e in entries if e.rule.overrides]
-    if overriding:
-        overriding.sort(key=lambda e: (e.rank, e.rule.order))
-    for entry in overriding:
-        for ov in entry.rule.overrides:
-            for code in [c for c in best if _overridden(ov.patterns, c)]:
-                proposer = best.pop(code)
-                suppressed.append(
-                    trusted(
-                        Suppression,
-                        {
-                            "code": code,
-                            "rule_id": proposer.rule_id,
-                            "by_rule": entry.rule_id,
-                            "reason": ov.reason,
-                            "action": "deferred" if ov.action == "defer" else "suppressed",
-                        },
-                    )
-                )
-
-    # Proposals are pure functions of (rule, facts): only the survivors need their text.
-    ordered = sorted(best.values(), key=lambda e: (e.rank, e.rule.order))
-    return [_propose(e, facts) for e in ordered], suppressed
+    Overrides depend only on which rules fired, so that part is computed once per distinct
+    set of fired rules; every call still gets its own Suggestion and Suppression objects.
+    """
+    suggestions, suppressed, _, _ = plan_parts(fired, facts)
+    return suggestions, suppressed

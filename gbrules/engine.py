@@ -8,6 +8,7 @@ so an evaluation depends only on its intake and the rulebook (S9).
 from __future__ import annotations
 
 import contextlib
+import operator
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -18,10 +19,11 @@ from gbrules.errors import EngineError
 from gbrules.evaluation import Evaluation, trusted
 from gbrules.facts import VOCABULARY, FactValue, facts_from_intake, missing_facts
 from gbrules.intake import Intake, parse_intake
-from gbrules.overrides import build_plan
+from gbrules.overrides import plan_parts
 from gbrules.rulebook import Rule, Rulebook, default_rules_dir, load_rulebook
 
 IntakeLike = Intake | Mapping[str, Any]
+_ORDER = operator.attrgetter("order")
 
 
 class Engine:
@@ -39,6 +41,10 @@ class Engine:
             name = f"r{rule.order:04d}"
             self._rules[name] = rule
             compiled.append((name, conditions.to_durable(rule.condition)))
+        # Only facts some rule mentions are sent to the engine (in vocabulary order).
+        mentioned = {name for rule in rulebook.rules for name in rule.facts}
+        self._fact_names = tuple(name for name in VOCABULARY if name in mentioned)
+        self._version = rulebook.version_label
         label = rulebook.content_hash[:12]
         self._rulesets = [
             durable.CompiledRuleset(label, compiled[i : i + durable.CHUNK])
@@ -58,16 +64,17 @@ class Engine:
 
     @property
     def version(self) -> str:
-        return self.rulebook.version_label
+        return self._version
 
     def fire(self, facts: Mapping[str, FactValue]) -> list[Rule]:
         """The rules whose conditions hold for these facts, in rulebook order."""
-        payload = durable.fact_payload(facts)
-        names: set[str] = set()
-        for rs in self._rulesets:
+        payload = durable.fact_payload(facts, self._fact_names)
+        rulesets = self._rulesets
+        names = rulesets[0].fire(payload)
+        for rs in rulesets[1:]:
             names |= rs.fire(payload)
         try:
-            return sorted((self._rules[n] for n in names), key=lambda r: r.order)
+            return sorted([self._rules[n] for n in names], key=_ORDER)
         except KeyError as exc:
             raise EngineError(f"the rule engine reported an unknown rule {exc}") from None
 
@@ -76,7 +83,7 @@ class Engine:
         model = parse_intake(intake)
         facts = facts_from_intake(model)
         fired = self.fire(facts)
-        suggestions, suppressed = build_plan(fired, facts)
+        suggestions, suppressed, codes, fired_ids = plan_parts(fired, facts)
         # Built from validated parts only, so it is constructed without re-validation.
         return trusted(
             Evaluation,
@@ -84,11 +91,11 @@ class Engine:
                 "patient_id": model.patient_id,
                 "suggestions": suggestions,
                 "suppressed": suppressed,
-                "codes": frozenset(s.code for s in suggestions),
-                "fired_rules": [r.id for r in fired],
+                "codes": codes,
+                "fired_rules": fired_ids,
                 "facts": facts,
                 "not_recorded": missing_facts(facts),
-                "rulebook_version": self.version,
+                "rulebook_version": self._version,
             },
         )
 

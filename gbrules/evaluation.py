@@ -16,6 +16,11 @@ class _Frozen(BaseModel):
 
 _M = TypeVar("_M", bound=BaseModel)
 _set = object.__setattr__
+_new = object.__new__
+# BaseModel's own slots, set through their descriptors (what object.__setattr__ ends up doing).
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 def trusted(cls: type[_M], values: dict[str, Any]) -> _M:
@@ -26,11 +31,11 @@ def trusted(cls: type[_M], values: dict[str, Any]) -> _M:
     the declared types. Used only on the evaluation hot path; anything from outside is
     validated normally.
     """
-    m = cls.__new__(cls)
+    m = _new(cls)
     _set(m, "__dict__", values)
-    _set(m, "__pydantic_fields_set__", set(values))
-    _set(m, "__pydantic_extra__", None)
-    _set(m, "__pydantic_private__", None)
+    _set_fields_set(m, set(values))
+    _set_extra(m, None)
+    _set_private(m, None)
     return m
 
 

@@ -200,6 +200,23 @@ _ALARM_WORDS = {
 }
 
 
+# The words for each entry of the alarm tuple built in facts_from_intake, in the same order.
+_ALARM_TEXT = tuple(
+    _ALARM_WORDS[name]
+    for name in (
+        "rectal_bleeding",
+        "unintentional_weight_loss",
+        "iron_deficiency_anemia",
+        "persistent_vomiting",
+        "dysphagia",
+        "nocturnal_symptoms",
+        "new_bowel_change_age_50",
+        "family_history_crc_with_symptoms",
+        "family_history_ibd_celiac_with_symptoms",
+    )
+)
+
+
 def kleene_or(values: Iterable[bool | None]) -> bool | None:
     """Three-valued OR: True if any is True, False only if all are known False, else unknown."""
     unknown = False
@@ -224,37 +241,35 @@ def _num(x: float) -> float:
     return float(round(x, 4))
 
 
+_FACT_NAMES = tuple(VOCABULARY)
+_RECORDED_INPUTS = tuple(s.name for s in _SPECS if not s.derived)
+
+
 def facts_from_intake(intake: Intake) -> dict[str, FactValue]:
     """The flat fact dict for one intake. Absent means not recorded (S8)."""
-    raw: dict[str, FactValue | None] = {"age": intake.age, "sex": intake.sex}
-    raw["pregnant"] = intake.pregnant
+    # Sections are read through their __dict__ (the validated field values, nothing else:
+    # extra keys are forbidden), which is what model_dump() returns for these flat sections.
+    age = intake.age
+    raw: dict[str, FactValue | None] = {"age": age, "sex": intake.sex, "pregnant": intake.pregnant}
 
     gi = intake.gi
     if gi is not None:
-        raw.update(
-            bloating=gi.bloating,
-            irregular_bowel=gi.irregular_bowel,
-            abdominal_pain_score=gi.abdominal_pain_score,
-            rectal_bleeding=gi.rectal_bleeding,
-            unintentional_weight_loss=gi.unintentional_weight_loss,
-            nocturnal_symptoms=gi.nocturnal_symptoms,
-            persistent_vomiting=gi.persistent_vomiting,
-            dysphagia=gi.dysphagia,
-            gi_symptom_weeks=gi.symptom_weeks,
-            change_in_bowel_habit=gi.change_in_bowel_habit,
+        raw.update(gi.__dict__)
+        raw["gi_symptom_weeks"] = raw.pop("symptom_weeks")
+        pain = gi.abdominal_pain_score
+        change = _opt_bool(gi.change_in_bowel_habit)
+        gi_symptoms = kleene_or(
+            (
+                _opt_bool(gi.bloating),
+                _opt_bool(gi.irregular_bowel),
+                None if not isinstance(pain, int) else pain >= 1,
+                change,
+            )
         )
-    pain = raw.get("abdominal_pain_score")
-    gi_symptoms = kleene_or(
-        [
-            _opt_bool(raw.get("bloating")),
-            _opt_bool(raw.get("irregular_bowel")),
-            None if not isinstance(pain, int) else pain >= 1,
-            _opt_bool(raw.get("change_in_bowel_habit")),
-        ]
-    )
+    else:
+        change = gi_symptoms = None
     raw["gi_symptoms"] = gi_symptoms
-    change = _opt_bool(raw.get("change_in_bowel_habit"))
-    raw["new_bowel_change_age_50"] = kleene_and(change, intake.age >= 50)
+    raw["new_bowel_change_age_50"] = new_bowel = kleene_and(change, age >= 50)
 
     mood = intake.mood
     if mood is not None:
@@ -264,44 +279,43 @@ def facts_from_intake(intake: Intake) -> dict[str, FactValue]:
             raw["phq9_band"] = phq9_band(total)
             raw["phq9_item9"] = mood.phq9.item9_score
         if mood.gad7 is not None:
-            raw["gad7_total"] = mood.gad7.total_score
-            raw["gad7_band"] = gad7_band(mood.gad7.total_score)
+            raw["gad7_total"] = total = mood.gad7.total_score
+            raw["gad7_band"] = gad7_band(total)
         if mood.hamd17 is not None:
-            raw["hamd17_total"] = mood.hamd17.total
-            raw["hamd17_band"] = hamd17_band(mood.hamd17.total)
+            raw["hamd17_total"] = total = mood.hamd17.total
+            raw["hamd17_band"] = hamd17_band(total)
         raw["suicidal_ideation"] = mood.suicidal_ideation
     raw["phq9_item9_recorded"] = raw.get("phq9_item9") is not None
 
     labs = intake.labs
     if labs is not None:
         if labs.crp is not None:
-            raw["crp_mg_l"] = _num(labs.crp.mg_l)
-            raw["crp_band"] = crp_band(labs.crp.mg_l)
+            mg_l = labs.crp.mg_l
+            raw["crp_mg_l"] = _num(mg_l)
+            raw["crp_band"] = crp_band(mg_l)
         raw["celiac_serology"] = labs.celiac_serology
         raw["iron_deficiency_anemia"] = labs.iron_deficiency_anemia
 
     cond = intake.conditions
     if cond is not None:
-        raw.update(cond.model_dump())
+        raw.update(cond.__dict__)
 
-    fh_crc = kleene_and(_opt_bool(raw.get("family_history_colorectal_cancer")), gi_symptoms)
-    fh_ibd = kleene_and(_opt_bool(raw.get("family_history_ibd_or_celiac")), gi_symptoms)
-    alarms: dict[str, bool | None] = {
-        name: _opt_bool(raw.get(name))
-        for name in (
-            "rectal_bleeding",
-            "unintentional_weight_loss",
-            "iron_deficiency_anemia",
-            "persistent_vomiting",
-            "dysphagia",
-            "nocturnal_symptoms",
-            "new_bowel_change_age_50",
-        )
-    }
-    alarms["family_history_crc_with_symptoms"] = fh_crc
-    alarms["family_history_ibd_celiac_with_symptoms"] = fh_ibd
-    raw["gi_alarm"] = kleene_or(alarms.values())
-    present = [_ALARM_WORDS[k] for k, v in alarms.items() if v is True]
+    get = raw.get
+    fh_crc = kleene_and(_opt_bool(get("family_history_colorectal_cancer")), gi_symptoms)
+    fh_ibd = kleene_and(_opt_bool(get("family_history_ibd_or_celiac")), gi_symptoms)
+    alarms = (
+        _opt_bool(get("rectal_bleeding")),
+        _opt_bool(get("unintentional_weight_loss")),
+        _opt_bool(get("iron_deficiency_anemia")),
+        _opt_bool(get("persistent_vomiting")),
+        _opt_bool(get("dysphagia")),
+        _opt_bool(get("nocturnal_symptoms")),
+        new_bowel,
+        fh_crc,
+        fh_ibd,
+    )
+    raw["gi_alarm"] = kleene_or(alarms)
+    present = [word for word, v in zip(_ALARM_TEXT, alarms, strict=True) if v is True]
     if present:
         raw["gi_alarm_features"] = ", ".join(present)
 
@@ -309,37 +323,29 @@ def facts_from_intake(intake: Intake) -> dict[str, FactValue]:
     if pregnant is None and intake.sex == "male":
         pregnant = False
     raw["probiotic_risk"] = kleene_or(
-        [
-            _opt_bool(raw.get("immunocompromised")),
-            _opt_bool(raw.get("central_venous_catheter")),
-            _opt_bool(raw.get("critically_ill")),
+        (
+            _opt_bool(get("immunocompromised")),
+            _opt_bool(get("central_venous_catheter")),
+            _opt_bool(get("critically_ill")),
             pregnant,
-        ]
+        )
     )
 
     meds = intake.medications
     if meds is not None:
-        raw.update(
-            on_ssri=meds.ssri,
-            recent_antibiotics=meds.recent_antibiotics,
-            taking_probiotic=meds.probiotic,
-        )
+        raw["on_ssri"] = meds.ssri
+        raw["recent_antibiotics"] = meds.recent_antibiotics
+        raw["taking_probiotic"] = meds.probiotic
 
     life = intake.lifestyle
     if life is not None:
-        raw.update(
-            sleep_hours=None if life.sleep_hours is None else _num(life.sleep_hours),
-            sleep_quality_poor=life.sleep_quality_poor,
-            stress_score=life.stress_score,
-            exercise_minutes_per_week=life.exercise_minutes_per_week,
-            fiber_g_per_day=None if life.fiber_g_per_day is None else _num(life.fiber_g_per_day),
-            ultra_processed_food_high=life.ultra_processed_food_high,
-            caffeine_mg_per_day=(
-                None if life.caffeine_mg_per_day is None else _num(life.caffeine_mg_per_day)
-            ),
-        )
+        raw.update(life.__dict__)
+        for name in ("sleep_hours", "fiber_g_per_day", "caffeine_mg_per_day"):
+            v = raw[name]
+            if v is not None:
+                raw[name] = _num(v)  # type: ignore[arg-type]
 
-    return {k: raw[k] for k in VOCABULARY if raw.get(k) is not None}  # type: ignore[misc]
+    return {k: v for k in _FACT_NAMES if (v := get(k)) is not None}
 
 
 def _opt_bool(v: FactValue | None) -> bool | None:
@@ -348,7 +354,7 @@ def _opt_bool(v: FactValue | None) -> bool | None:
 
 def missing_facts(facts: dict[str, FactValue]) -> list[str]:
     """Recorded-input facts that are absent, in vocabulary order (for the 'not recorded' list)."""
-    return [s.name for s in _SPECS if not s.derived and s.name not in facts]
+    return [name for name in _RECORDED_INPUTS if name not in facts]
 
 
 def vocabulary_markdown() -> str:

@@ -220,6 +220,7 @@ def parse_intake(data: Intake | Mapping[str, Any]) -> Intake:
             [FieldError("$", f"an intake must be a JSON object, not {type(data).__name__}")]
         )
     try:
-        return Intake.model_validate(dict(data))
+        # A plain dict is validated as it is (pydantic never mutates its input).
+        return Intake.model_validate(data if type(data) is dict else dict(data))
     except ValidationError as exc:
         raise IntakeError(errors_from_validation(exc)) from None

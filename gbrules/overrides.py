@@ -109,43 +109,61 @@ def describe(leaves: Sequence[Cmp | Recorded], facts: Mapping[str, FactValue]) -
 
 def propose(rule: Rule, facts: Mapping[str, FactValue]) -> Suggestion:
     """One rule's suggestion: the values that triggered it, then the rule's own explanation."""
-    text, triggered = _explain(rule, facts)
+    return _propose(_memo(rule), facts)
+
+
+def _propose(entry: _RuleMemo, facts: Mapping[str, FactValue]) -> Suggestion:
+    text, triggered = _explain(entry, facts)
     # Every value here comes from a validated rule and validated facts: no re-validation.
     return trusted(
         Suggestion,
         {
-            "code": rule.code,
-            "category": rule.category,
-            "priority": rule.priority,
-            "title": rule.suggestion_title,
+            "code": entry.code,
+            "category": entry.category,
+            "priority": entry.priority,
+            "title": entry.title,
             "rationale": text,
-            "rule_id": rule.id,
-            "evidence": list(rule.evidence),
-            "triggered_by": dict(triggered),
+            "rule_id": entry.rule_id,
+            "evidence": list(entry.evidence),
+            "triggered_by": triggered.copy(),
         },
     )
 
 
 def _explain_uncached(
     rule: Rule, facts: Mapping[str, FactValue]
-) -> tuple[str, tuple[tuple[str, FactValue], ...]]:
+) -> tuple[str, dict[str, FactValue]]:
     leaves = basis(rule.condition, facts)
     because = describe(leaves, facts)
     text = rationale(rule, facts)
     triggered = {leaf.fact: facts[leaf.fact] for leaf in leaves if leaf.fact in facts}
-    return (f"{because}. {text}" if because else text), tuple(triggered.items())
+    return (f"{because}. {text}" if because else text), triggered
 
 
 class _RuleMemo:
-    """Per rule: the facts its explanation can depend on, and explanations already written.
+    """Per rule: its static plan data, the facts its explanation can depend on, and the
+    explanations already written.
 
     A rule's rationale and ``triggered_by`` are a pure function of the values of a few facts
     (the ones its condition and template name, plus the band of each instrument total), so
     they are computed once per distinct combination. Floats are keyed by ``repr`` so that
-    ``-0.0`` and ``0.0`` (equal, but shown differently) never share an entry.
+    ``-0.0`` and ``0.0`` (equal, but shown differently) never share an entry. The memo holds
+    the ``triggered_by`` dict itself; every Suggestion gets its own copy.
     """
 
-    __slots__ = ("deps", "memo", "rule")
+    __slots__ = (
+        "category",
+        "code",
+        "deps",
+        "evidence",
+        "floats",
+        "memo",
+        "priority",
+        "rank",
+        "rule",
+        "rule_id",
+        "title",
+    )
     LIMIT = 4096
 
     def __init__(self, rule: Rule) -> None:
@@ -158,66 +176,149 @@ class _RuleMemo:
         ]
         self.rule = rule
         self.deps = tuple(names)
-        self.memo: dict[tuple[object, ...], tuple[str, tuple[tuple[str, FactValue], ...]]] = {}
+        # Whether a dependency can hold a float (then the key needs repr, see above).
+        self.floats = any(n not in VOCABULARY or VOCABULARY[n].type == "number" for n in names)
+        self.code = rule.code
+        self.category = rule.category
+        self.priority = rule.priority
+        self.rank = PRIORITY_RANK[rule.priority]
+        self.title = rule.suggestion_title
+        self.rule_id = rule.id
+        self.evidence = rule.evidence
+        self.memo: dict[tuple[object, ...], tuple[str, dict[str, FactValue]]] = {}
 
 
 _MEMOS: dict[int, _RuleMemo] = {}
 _ABSENT = object()
 
 
-def _explain(
-    rule: Rule, facts: Mapping[str, FactValue]
-) -> tuple[str, tuple[tuple[str, FactValue], ...]]:
+def _memo(rule: Rule) -> _RuleMemo:
     entry = _MEMOS.get(id(rule))
     if entry is None or entry.rule is not rule:
         if len(_MEMOS) > 65536:
             _MEMOS.clear()
         entry = _MEMOS[id(rule)] = _RuleMemo(rule)
-    key = tuple(
-        repr(v) if type(v) is float else v for v in (facts.get(n, _ABSENT) for n in entry.deps)
-    )
+    return entry
+
+
+def _explain(entry: _RuleMemo, facts: Mapping[str, FactValue]) -> tuple[str, dict[str, FactValue]]:
+    get = facts.get
+    if entry.floats:
+        key = tuple(
+            repr(v) if type(v) is float else v for v in (get(n, _ABSENT) for n in entry.deps)
+        )
+    else:
+        key = tuple([get(n, _ABSENT) for n in entry.deps])
     hit = entry.memo.get(key)
     if hit is None:
-        hit = _explain_uncached(rule, facts)
+        hit = _explain_uncached(entry.rule, facts)
         if len(entry.memo) >= _RuleMemo.LIMIT:
             entry.memo.clear()
         entry.memo[key] = hit
     return hit
 
 
+_HITS: dict[tuple[tuple[str, ...], str], bool] = {}
+
+
+def _overridden(patterns: tuple[str, ...], code: str) -> bool:
+    """Whether an override with these patterns takes ``code`` out (never a protected code)."""
+    key = (patterns, code)
+    hit = _HITS.get(key)
+    if hit is None:
+        if len(_HITS) > 65536:
+            _HITS.clear()
+        hit = _HITS[key] = not is_protected(code) and any(matches(p, code) for p in patterns)
+    return hit
+
+
+class _Plan:
+    """What overrides make of one set of fired rules; facts do not enter into it.
+
+    The proposals that survive (in plan order), the suppressions as field values, the
+    active codes and the fired rule ids. Kept per distinct set of fired rules (a few hundred
+    in practice), which also keeps those rules alive, so their ids in the key stay theirs.
+    """
+
+    __slots__ = ("codes", "fired", "fired_ids", "suppressed", "survivors")
+
+    def __init__(self, fired: Sequence[Rule]) -> None:
+        entries = [_memo(r) for r in fired]
+        best: dict[str, _RuleMemo] = {}
+        for entry in entries:
+            current = best.get(entry.code)
+            if current is None or entry.rank < current.rank:
+                best[entry.code] = entry
+
+        suppressed: list[tuple[str, str, str, str, str]] = []
+        overriding = sorted(
+            (e for e in entries if e.rule.overrides), key=lambda e: (e.rank, e.rule.order)
+        )
+        for entry in overriding:
+            for ov in entry.rule.overrides:
+                for code in [c for c in best if _overridden(ov.patterns, c)]:
+                    proposer = best.pop(code)
+                    action = "deferred" if ov.action == "defer" else "suppressed"
+                    suppressed.append((code, proposer.rule_id, entry.rule_id, ov.reason, action))
+
+        self.fired = tuple(fired)
+        self.fired_ids = tuple(r.id for r in fired)
+        self.survivors = tuple(sorted(best.values(), key=lambda e: (e.rank, e.rule.order)))
+        self.codes = frozenset(e.code for e in self.survivors)
+        self.suppressed = tuple(suppressed)
+
+
+_PLANS: dict[tuple[int, ...], _Plan] = {}
+_PLANS_LIMIT = 16384
+
+
+def _plan(fired: Sequence[Rule]) -> _Plan:
+    key = tuple(map(id, fired))
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _Plan(fired)
+        if len(_PLANS) >= _PLANS_LIMIT:
+            _PLANS.clear()
+        _PLANS[key] = plan
+    return plan
+
+
+def clear_caches() -> None:
+    """Forget every memoised explanation and plan (they are rebuilt on demand)."""
+    _MEMOS.clear()
+    _PLANS.clear()
+    _HITS.clear()
+
+
+def plan_parts(
+    fired: Sequence[Rule], facts: Mapping[str, FactValue]
+) -> tuple[list[Suggestion], list[Suppression], frozenset[str], list[str]]:
+    """``build_plan`` plus the active codes and the fired rule ids, for the Evaluation."""
+    plan = _plan(fired)
+    suggestions = [_propose(e, facts) for e in plan.survivors]
+    suppressed = [
+        trusted(
+            Suppression,
+            {
+                "code": code,
+                "rule_id": rule_id,
+                "by_rule": by_rule,
+                "reason": reason,
+                "action": action,
+            },
+        )
+        for code, rule_id, by_rule, reason, action in plan.suppressed
+    ]
+    return suggestions, suppressed, plan.codes, list(plan.fired_ids)
+
+
 def build_plan(
     fired: Sequence[Rule], facts: Mapping[str, FactValue]
 ) -> tuple[list[Suggestion], list[Suppression]]:
-    """Proposals from the fired rules (in rulebook order), overrides applied, then ordered."""
-    best: dict[str, Rule] = {}
-    for rule in fired:
-        current = best.get(rule.code)
-        if current is None or PRIORITY_RANK[rule.priority] < PRIORITY_RANK[current.priority]:
-            best[rule.code] = rule
+    """Proposals from the fired rules (in rulebook order), overrides applied, then ordered.
 
-    suppressed: list[Suppression] = []
-    by_severity = sorted(
-        (r for r in fired if r.overrides), key=lambda r: (PRIORITY_RANK[r.priority], r.order)
-    )
-    for rule in by_severity:
-        for ov in rule.overrides:
-            for code in [c for c in best if any(matches(p, c) for p in ov.patterns)]:
-                if is_protected(code):
-                    continue
-                proposer = best.pop(code)
-                suppressed.append(
-                    trusted(
-                        Suppression,
-                        {
-                            "code": code,
-                            "rule_id": proposer.id,
-                            "by_rule": rule.id,
-                            "reason": ov.reason,
-                            "action": "deferred" if ov.action == "defer" else "suppressed",
-                        },
-                    )
-                )
-
-    # Proposals are pure functions of (rule, facts): only the survivors need their text.
-    ordered = sorted(best.values(), key=lambda r: (PRIORITY_RANK[r.priority], r.order))
-    return [propose(r, facts) for r in ordered], suppressed
+    Overrides depend only on which rules fired, so that part is computed once per distinct
+    set of fired rules; every call still gets its own Suggestion and Suppression objects.
+    """
+    suggestions, suppressed, _, _ = plan_parts(fired, facts)
+    return suggestions, suppressed

@@ -91,7 +91,7 @@ def test_explanations_are_the_same_with_and_without_memo(engine: Engine) -> None
 
     intakes = list(synthetic_intakes(300, FIXED_SEED + 3))
     first = [ev.model_dump_json() for ev in engine.evaluate_many(intakes)]
-    overrides._MEMOS.clear()
+    overrides.clear_caches()
     cold = [engine.evaluate(x).model_dump_json() for x in reversed(intakes)]
     assert first == list(reversed(cold))
 

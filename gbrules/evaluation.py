@@ -89,3 +89,33 @@ class Evaluation(_Frozen):
 
     def suppression(self, code: str) -> Suppression | None:
         return next((s for s in self.suppressed if s.code == code), None)
+
+
+def _trusted_matches_pydantic() -> bool:
+    """Whether ``trusted`` builds exactly what pydantic builds, on this pydantic version.
+
+    ``trusted`` leans on BaseModel's private slots; if a pydantic release changes them, gbrules
+    falls back to the public ``model_construct`` rather than hand out broken models.
+    """
+    values: dict[str, Any] = {
+        "code": "diet.fiber",
+        "category": "diet",
+        "priority": "routine",
+        "title": "t",
+        "rationale": "r",
+        "rule_id": "a.b",
+        "evidence": ["e"],
+        "triggered_by": {"fiber_g_per_day": 12.0},
+    }
+    try:
+        fast = trusted(Suggestion, dict(values))
+        slow = Suggestion.model_validate(values)
+        return fast == slow and fast.model_dump_json() == slow.model_dump_json()
+    except Exception:
+        return False
+
+
+if not _trusted_matches_pydantic():  # pragma: no cover - only on an incompatible pydantic
+
+    def trusted(cls: type[_M], values: dict[str, Any]) -> _M:
+        return cls.model_construct(**values)

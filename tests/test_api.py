@@ -108,3 +108,11 @@ def test_order_is_priority_then_rulebook_order(data: dict[str, object]) -> None:
     assert keys == sorted(keys)
     assert ev.requires_immediate_action == any(s.priority == "critical" for s in ev.suggestions)
     assert len(ev.codes) == len(ev.suggestions)
+
+
+def test_fast_model_building_matches_pydantic_on_this_version() -> None:
+    # If this fails after a pydantic upgrade, gbrules already uses model_construct instead;
+    # the test says the fast path is off, so the speed figures no longer hold.
+    from gbrules.evaluation import _trusted_matches_pydantic
+
+    assert _trusted_matches_pydantic()

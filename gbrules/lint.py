@@ -84,8 +84,47 @@ def lint(directory: str | Path | None = None) -> list[Finding]:
     return sorted(lint_rules(own, book))
 
 
-def lint_rules(rules: Sequence[Rule], book: Rulebook) -> list[Finding]:
+def canonical(cond: Condition) -> str:
+    """A condition's text in negation normal form with and/or operands sorted, so that two
+    conditions that differ only in the order of their parts read the same."""
+
+    def walk(c: Condition) -> str:
+        if isinstance(c, All | AnyOf):
+            parts = sorted({walk(i) for i in c.items})
+            if len(parts) == 1:
+                return parts[0]
+            return "(" + (" and " if isinstance(c, All) else " or ").join(parts) + ")"
+        return c.text()
+
+    return walk(to_nnf(cond))
+
+
+def _twins(rules: Sequence[Rule], book: Rulebook) -> list[Finding]:
+    """Rules with the same code and the same condition as an earlier rule of the rulebook:
+    a duplicate when the priority is the same too, a conflict when it is not (the more urgent
+    one silently wins)."""
+    first: dict[tuple[str, str], Rule] = {}
+    mine = {r.id for r in rules}
     out: list[Finding] = []
+    for rule in book.rules:
+        key = (rule.code, canonical(rule.condition))
+        other = first.setdefault(key, rule)
+        if other is rule or rule.id not in mine:
+            continue
+        if other.priority == rule.priority:
+            kind, text = "duplicate", f"same code and condition as rule {other.id}"
+        else:
+            kind = "conflict"
+            text = (
+                f"same code and condition as rule {other.id} but priority {rule.priority!r} vs "
+                f"{other.priority!r}: only the more urgent one can ever show"
+            )
+        out.append(Finding(rule.file, rule.line, rule.id, kind, text))
+    return out
+
+
+def lint_rules(rules: Sequence[Rule], book: Rulebook) -> list[Finding]:
+    out: list[Finding] = _twins(rules, book)
     produced = {r.code for r in book.rules}
     for rule in rules:
 

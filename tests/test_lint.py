@@ -218,3 +218,26 @@ def test_list_shows_a_table_with_evidence() -> None:
     assert result.exit_code == 0
     for word in ("safety.crisis.self_harm_thoughts", "critical", "phq9_item9 >= 1", "Simon 2013"):
         assert word in result.stdout
+
+
+def test_duplicate_and_conflicting_rules(tmp_path: Path) -> None:
+    first = rule("t.first", '{all: ["sleep_hours < 7", "stress_score >= 7"]}')
+    # The same condition written the other way round, same code and priority: a duplicate.
+    dup = rule("t.dup", '{all: ["stress_score >= 7", "sleep_hours < 7"]}')
+    # Same condition (via De Morgan) and code, another priority: a conflict.
+    clash = rule(
+        "t.clash",
+        '{not: {any: ["sleep_hours >= 7", "stress_score < 7"]}}',
+        code="referral.mental_health",
+    )
+    clash2 = rule(
+        "t.clash2",
+        '{all: ["sleep_hours < 7", "stress_score >= 7"]}',
+        code="referral.mental_health",
+    ).replace("code: referral.mental_health", "code: referral.mental_health\n    priority: urgent")
+    other = rule("t.other", '{all: ["sleep_hours < 6", "stress_score >= 7"]}')
+    findings = lint(book(tmp_path, first, dup, clash, clash2, other))
+    assert ("duplicate", "t.dup") in kinds(findings)
+    conflict = next(f for f in findings if (f.kind, f.rule_id) == ("conflict", "t.clash2"))
+    assert "t.clash" in conflict.message and "urgent" in conflict.message
+    assert not [f for f in findings if f.rule_id in ("t.first", "t.clash", "t.other")]

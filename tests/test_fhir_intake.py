@@ -382,3 +382,27 @@ def test_unknown_element_is_an_error() -> None:
     with pytest.raises(IntakeError) as exc:
         intake_from_fhir(bundle(patient(gendr="female")), as_of=AS_OF)
     assert exc.value.errors[0].path == "entry[0].resource.gendr"
+
+
+V3 = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"interpretation": [{"coding": [{"system": V3, "code": "NEG"}]}]}, "negative"),
+        ({"interpretation": [{"coding": [{"system": V3, "code": "H"}]}]}, "positive"),
+        ({"valueCodeableConcept": {"coding": [{"system": SCT, "code": "10828004"}]}}, "positive"),
+        ({"valueString": "Negative"}, "negative"),
+    ],
+)
+def test_celiac_serology_from_ttg_iga(extra: dict[str, Any], expected: str) -> None:
+    intake, _ = intake_from_fhir(bundle(patient(), obs("31017-7", **extra)), as_of=AS_OF)
+    assert intake.labs is not None and intake.labs.celiac_serology == expected
+
+
+def test_bare_ttg_number_is_noted_not_interpreted() -> None:
+    o = obs("31017-7", **qty(3.1, "U/mL"))
+    intake, notes = intake_from_fhir(bundle(patient(), o), as_of=AS_OF)
+    assert intake.labs is None or intake.labs.celiac_serology is None
+    assert any("assay-specific" in n.message for n in notes)

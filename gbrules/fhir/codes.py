@@ -24,6 +24,14 @@ GAD7_TOTAL = "70274-6"
 GAD7_PANEL = "69737-5"
 CRP = "1988-5"
 HS_CRP = "30522-7"
+# Tissue transglutaminase IgA Ab in serum (units/volume): the celiac screening test. Re-check
+# against LOINC before shipping, as CLINICAL.md asks for every code.
+TTG_IGA = "31017-7"
+# v3 ObservationInterpretation and SNOMED CT qualifiers that say positive or negative. "H"/"A"
+# (high/abnormal) count as positive; only an explicit negative/normal counts as negative, since
+# a negative result is what allows a gluten or FODMAP restriction to be drafted.
+POSITIVE_RESULTS = frozenset({"POS", "H", "HH", "A", "AA", "DET", "10828004", "positive"})
+NEGATIVE_RESULTS = frozenset({"NEG", "N", "ND", "260385009", "negative"})
 
 # PHQ-9 items 1..9 and GAD-7 items 1..7 (LOINC panels 44249-1 and 69737-5), in form order.
 PHQ9_ITEMS: tuple[str, ...] = (

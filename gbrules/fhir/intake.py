@@ -354,6 +354,9 @@ def _observation(st: _State, o: Any, src: _Src) -> None:
         if code in (C.CRP, C.HS_CRP):
             _crp(st, o, src, when)
             used = True
+        elif code == C.TTG_IGA:
+            _celiac(st, o, src, when)
+            used = True
         elif code in (C.PHQ9_TOTAL, C.GAD7_TOTAL) or code in C.PHQ9_ITEMS or code in C.GAD7_ITEMS:
             _score_obs(st, code, o, src, when)
             used = True
@@ -421,6 +424,31 @@ def _crp(st: _State, o: Any, src: _Src, when: datetime | None) -> None:
     if factor != 1.0:
         st.note(src, f"CRP {q.value} {unit} converted to {value:g} mg/L", path)
     st.add("labs.crp", {"value": round(value, 4), "unit": "mg/L"}, when, src)
+
+
+def _celiac(st: _State, o: Any, src: _Src, when: datetime | None) -> None:
+    """tTG-IgA: positive or negative from the lab's interpretation or a coded/text result.
+
+    A bare number is not interpreted: the cut-off is assay-specific.
+    """
+    said: set[str] = set()
+    for cc in o.interpretation or []:
+        said.update(str(c.code) for c in _codings(cc) if c.code)
+    if o.valueCodeableConcept is not None:
+        said.update(str(c.code) for c in _codings(o.valueCodeableConcept) if c.code)
+    if isinstance(o.valueString, str):
+        said.add(o.valueString.strip().lower())
+    positive, negative = bool(said & C.POSITIVE_RESULTS), bool(said & C.NEGATIVE_RESULTS)
+    if positive == negative:
+        why = "contradictory" if positive else "no positive/negative interpretation"
+        st.note(
+            src,
+            f"not used: celiac serology (tTG-IgA) with {why}; the numeric cut-off is "
+            "assay-specific, so a bare value is not interpreted",
+            f"{src.path}.interpretation",
+        )
+        return
+    st.add("labs.celiac_serology", "positive" if positive else "negative", when, src)
 
 
 # --- QuestionnaireResponse --------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """The Engine: a rulebook compiled once into durable_rules, evaluated many times.
 
 ``Engine.evaluate`` runs the one-way flow: intake -> facts -> durable_rules -> proposals ->
-overrides -> Evaluation. Nothing is cached between evaluations except the compiled rulebook,
-so an evaluation depends only on its intake and the rulebook (S9).
+overrides -> Evaluation. Between evaluations gbrules keeps the compiled rulebook and, in
+``gbrules.overrides``, bounded memos of pure functions (a rule's explanation for given fact
+values, the override plan for a given set of fired rules), so an evaluation still depends only
+on its intake and the rulebook (S9).
 """
 
 from __future__ import annotations

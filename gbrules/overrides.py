@@ -218,18 +218,12 @@ def _explain(entry: _RuleMemo, facts: Mapping[str, FactValue]) -> tuple[str, dic
     return hit
 
 
-_HITS: dict[tuple[tuple[str, ...], str], bool] = {}
-
-
 def _overridden(patterns: tuple[str, ...], code: str) -> bool:
-    """Whether an override with these patterns takes ``code`` out (never a protected code)."""
-    key = (patterns, code)
-    hit = _HITS.get(key)
-    if hit is None:
-        if len(_HITS) > 65536:
-            _HITS.clear()
-        hit = _HITS[key] = not is_protected(code) and any(matches(p, code) for p in patterns)
-    return hit
+    """Whether an override with these patterns takes ``code`` out (never a protected code).
+
+    Not memoised: it only runs while a ``_Plan`` is built, and plans are cached already.
+    """
+    return not is_protected(code) and any(matches(p, code) for p in patterns)
 
 
 class _Plan:
@@ -287,7 +281,6 @@ def clear_caches() -> None:
     """Forget every memoised explanation and plan (they are rebuilt on demand)."""
     _MEMOS.clear()
     _PLANS.clear()
-    _HITS.clear()
 
 
 def plan_parts(

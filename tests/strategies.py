@@ -9,6 +9,23 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+#: Every GI alarm feature recorded as absent (sections to merge into an intake).
+ALARM_FREE = {
+    "gi": {
+        "rectal_bleeding": False,
+        "unintentional_weight_loss": False,
+        "nocturnal_symptoms": False,
+        "persistent_vomiting": False,
+        "dysphagia": False,
+        "change_in_bowel_habit": False,
+    },
+    "labs": {"iron_deficiency_anemia": False},
+    "conditions": {
+        "family_history_colorectal_cancer": False,
+        "family_history_ibd_or_celiac": False,
+    },
+}
+
 item = st.integers(0, 3)
 maybe_bool = st.none() | st.booleans()
 

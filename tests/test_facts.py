@@ -7,7 +7,7 @@ from hypothesis import given
 from gbrules.facts import VOCABULARY, facts_from_intake, kleene_or, missing_facts
 from gbrules.intake import parse_intake
 
-from .strategies import intakes
+from .strategies import ALARM_FREE, intakes
 
 
 def facts(data: dict[str, object]) -> dict[str, object]:
@@ -57,23 +57,8 @@ def test_gi_alarm_true_when_any_feature_present_even_if_others_missing() -> None
 
 
 def test_gi_alarm_false_only_when_every_feature_recorded_absent() -> None:
-    base = {
-        "age": 30,
-        "gi": {
-            "bloating": True,
-            "rectal_bleeding": False,
-            "unintentional_weight_loss": False,
-            "nocturnal_symptoms": False,
-            "persistent_vomiting": False,
-            "dysphagia": False,
-            "change_in_bowel_habit": False,
-        },
-        "labs": {"iron_deficiency_anemia": False},
-        "conditions": {
-            "family_history_colorectal_cancer": False,
-            "family_history_ibd_or_celiac": False,
-        },
-    }
+    base = json.loads(json.dumps({"age": 30, **ALARM_FREE}))
+    base["gi"]["bloating"] = True
     assert facts(base)["gi_alarm"] is False
     partial = json.loads(json.dumps(base))
     del partial["gi"]["dysphagia"]

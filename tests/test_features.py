@@ -19,6 +19,7 @@ import gbrules
 from gbrules.evaluation import Evaluation
 
 from .conftest import EXAMPLES
+from .strategies import ALARM_FREE
 
 FEATURES = Path(__file__).resolve().parent.parent / "features"
 scenarios(str(FEATURES))
@@ -76,21 +77,6 @@ NUMBERS: dict[str, tuple[str, str]] = {
     "caffeine mg per day": ("lifestyle", "caffeine_mg_per_day"),
     "HAM-D 17 total": ("mood", "hamd17"),
     "GAD-7 total": ("mood", "gad7"),
-}
-ALARM_FREE = {
-    "gi": {
-        "rectal_bleeding": False,
-        "unintentional_weight_loss": False,
-        "nocturnal_symptoms": False,
-        "persistent_vomiting": False,
-        "dysphagia": False,
-        "change_in_bowel_habit": False,
-    },
-    "labs": {"iron_deficiency_anemia": False},
-    "conditions": {
-        "family_history_colorectal_cancer": False,
-        "family_history_ibd_or_celiac": False,
-    },
 }
 NO_PROBIOTIC_CAUTIONS = {
     "pregnant": False,

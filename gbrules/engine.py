@@ -21,11 +21,13 @@ from gbrules.errors import EngineError
 from gbrules.evaluation import Evaluation, trusted
 from gbrules.facts import VOCABULARY, FactValue, facts_from_intake, missing_facts
 from gbrules.intake import Intake, parse_intake
-from gbrules.overrides import plan_parts
+from gbrules.overrides import Plan, apply_plan, plan_for
+from gbrules.precheck import precheck
 from gbrules.rulebook import Rule, Rulebook, default_rules_dir, load_rulebook
 
 IntakeLike = Intake | Mapping[str, Any]
 _ORDER = operator.attrgetter("order")
+_PLANS_LIMIT = 16384
 
 
 class Engine:
@@ -37,16 +39,17 @@ class Engine:
     def __init__(self, rulebook: Rulebook) -> None:
         self.rulebook = rulebook
         durable.check_hash_collisions(VOCABULARY)
+        # Only facts some rule mentions are sent to the engine (in vocabulary order).
+        mentioned = {name for rule in rulebook.rules for name in rule.facts}
+        self._encoder = durable.FactEncoder(name for name in VOCABULARY if name in mentioned)
         self._rules: dict[str, Rule] = {}
         compiled: list[tuple[str, dict[str, Any]]] = []
         for rule in rulebook.rules:
             name = f"r{rule.order:04d}"
             self._rules[name] = rule
-            compiled.append((name, conditions.to_durable(rule.condition)))
-        # Only facts some rule mentions are sent to the engine (in vocabulary order).
-        mentioned = {name for rule in rulebook.rules for name in rule.facts}
-        self._fact_names = tuple(name for name in VOCABULARY if name in mentioned)
+            compiled.append((name, self._encoder.rename(conditions.to_durable(rule.condition))))
         self._version = rulebook.version_label
+        self._plans: dict[frozenset[str], Plan] = {}
         label = rulebook.content_hash[:12]
         self._rulesets = [
             durable.CompiledRuleset(label, compiled[i : i + durable.CHUNK])
@@ -70,27 +73,54 @@ class Engine:
 
     def fire(self, facts: Mapping[str, FactValue]) -> list[Rule]:
         """The rules whose conditions hold for these facts, in rulebook order."""
-        payload = durable.fact_payload(facts, self._fact_names)
+        return self._ordered(self._fired_names(facts))
+
+    def _fired_names(self, facts: Mapping[str, FactValue]) -> frozenset[str]:
+        payload = self._encoder.payload(facts)
         rulesets = self._rulesets
         names = rulesets[0].fire(payload)
         for rs in rulesets[1:]:
             names |= rs.fire(payload)
+        return frozenset(names)
+
+    def _ordered(self, names: Iterable[str]) -> list[Rule]:
         try:
             return sorted([self._rules[n] for n in names], key=_ORDER)
         except KeyError as exc:
             raise EngineError(f"the rule engine reported an unknown rule {exc}") from None
 
+    def _plan(self, names: frozenset[str]) -> Plan:
+        """The override plan for this set of fired rules, cached per engine.
+
+        Which rules fired is all a plan depends on, so it is looked up by the engine's own
+        answer (a frozenset of rule names) without sorting rules on every evaluation.
+        """
+        plan = self._plans.get(names)
+        if plan is None:
+            plan = plan_for(self._ordered(names))
+            if len(self._plans) >= _PLANS_LIMIT:
+                self._plans.clear()
+            self._plans[names] = plan
+        return plan
+
     def evaluate(self, intake: IntakeLike) -> Evaluation:
         """One intake to one Evaluation. Raises IntakeError on bad input, never a partial plan."""
-        model = parse_intake(intake)
-        facts = facts_from_intake(model)
-        fired = self.fire(facts)
-        suggestions, suppressed, codes, fired_ids = plan_parts(fired, facts)
+        # A clean dict skips building the pydantic model (same facts; tests/test_precheck.py).
+        data = precheck(intake)
+        if data is None:
+            model = parse_intake(intake)
+            patient_id = model.patient_id
+            facts = facts_from_intake(model)
+        else:
+            patient_id = data.get("patient_id")
+            facts = facts_from_intake(data)
+        plan = self._plan(self._fired_names(facts))
+        suggestions, suppressed, codes, fired_ids = apply_plan(plan, facts)
         # Built from validated parts only, so it is constructed without re-validation.
         return trusted(
             Evaluation,
             {
-                "patient_id": model.patient_id,
+                "patient_id": patient_id,
                 "suggestions": suggestions,
                 "suppressed": suppressed,
                 "codes": codes,

@@ -39,6 +39,49 @@ def trusted(cls: type[_M], values: dict[str, Any]) -> _M:
     return m
 
 
+def _read_only(self: object, *args: object, **kwargs: object) -> None:
+    raise TypeError(f"{type(self).__name__} is read-only: copy it (list(x), dict(x)) to change it")
+
+
+class FrozenList(list[str]):
+    """A list that refuses changes: a Suggestion's evidence.
+
+    Suggestions are memoised and shared between evaluations (they are a pure function of the
+    rule and a few fact values), so nothing inside one may change. It is still a ``list``
+    (``isinstance``, JSON, pydantic) and compares equal to a list with the same items.
+    """
+
+    __slots__ = ()
+    append = extend = insert = remove = pop = clear = sort = reverse = _read_only  # type: ignore[assignment]
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _read_only  # type: ignore[assignment]
+
+    def __copy__(self) -> FrozenList:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FrozenList:
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenList, (list(self),))
+
+
+class FrozenDict(dict[str, FactValue]):
+    """A dict that refuses changes: a Suggestion's ``triggered_by`` (see FrozenList)."""
+
+    __slots__ = ()
+    clear = pop = popitem = setdefault = update = _read_only  # type: ignore[assignment]
+    __setitem__ = __delitem__ = __ior__ = _read_only  # type: ignore[assignment]
+
+    def __copy__(self) -> FrozenDict:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FrozenDict:
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenDict, (dict(self),))
+
+
 class Suggestion(_Frozen):
     """One item of the draft plan, phrased as advice to a clinician, with its basis."""
 

@@ -12,12 +12,15 @@ reach it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from types import MappingProxyType
+from typing import Any, Literal
+
+from pydantic import BaseModel
 
 from gbrules.intake import Intake
-from gbrules.scoring import crp_band, gad7_band, hamd17_band, phq9_band
+from gbrules.scoring import crp_band, crp_to_mg_l, gad7_band, hamd17_band, phq9_band
 
 FactType = Literal["bool", "int", "number", "enum", "text"]
 FactValue = bool | int | float | str
@@ -217,15 +220,15 @@ _ALARM_TEXT = tuple(
 )
 
 
-def kleene_or(values: Iterable[bool | None]) -> bool | None:
-    """Three-valued OR: True if any is True, False only if all are known False, else unknown."""
-    unknown = False
-    for v in values:
-        if v is True:
-            return True
-        if v is None:
-            unknown = True
-    return None if unknown else False
+def kleene_or(values: Sequence[bool | None]) -> bool | None:
+    """Three-valued OR: True if any is True, False only if all are known False, else unknown.
+
+    ``values`` hold only True, False and None (``in`` compares by equality, so 1 would count
+    as True).
+    """
+    if True in values:
+        return True
+    return None if None in values else False
 
 
 def kleene_and(a: bool | None, b: bool | None) -> bool | None:
@@ -237,124 +240,155 @@ def kleene_and(a: bool | None, b: bool | None) -> bool | None:
 
 
 def _num(x: float) -> float:
-    # 4 decimals keeps every value printable without an exponent (the engine rejects 1e-05).
-    return float(round(x, 4))
+    # 4 decimals keeps every value printable without an exponent (the engine rejects 1e-05);
+    # + 0.0 turns -0.0 (which validation lets through) into 0.0: a measurement has no sign
+    # of zero, and one value then has one spelling everywhere.
+    return float(round(x, 4)) + 0.0
 
 
 _FACT_NAMES = tuple(VOCABULARY)
 _RECORDED_INPUTS = tuple(s.name for s in _SPECS if not s.derived)
 
 
-def facts_from_intake(intake: Intake) -> dict[str, FactValue]:
-    """The flat fact dict for one intake. Absent means not recorded (S8)."""
-    # Sections are read through their __dict__ (the validated field values, nothing else:
-    # extra keys are forbidden), which is what model_dump() returns for these flat sections.
-    age = intake.age
-    raw: dict[str, FactValue | None] = {"age": age, "sex": intake.sex, "pregnant": intake.pregnant}
+def facts_from_intake(intake: Intake | Mapping[str, Any]) -> dict[str, FactValue]:
+    """The flat fact dict for one intake. Absent means not recorded (S8).
 
-    gi = intake.gi
-    if gi is not None:
-        raw.update(gi.__dict__)
-        raw["gi_symptom_weeks"] = raw.pop("symptom_weeks")
-        pain = gi.abdominal_pain_score
-        change = _opt_bool(gi.change_in_bowel_habit)
-        gi_symptoms = kleene_or(
-            (
-                _opt_bool(gi.bloating),
-                _opt_bool(gi.irregular_bowel),
-                None if not isinstance(pain, int) else pain >= 1,
-                change,
-            )
-        )
+    ``intake`` is a validated ``Intake`` or a dict that ``gbrules.precheck`` accepted: both are
+    read as plain mappings (a section's ``__dict__`` holds its validated field values and
+    nothing else, extra keys being forbidden), so the two paths share every line below.
+    Validated values are already of their fact's type (bool, int, enum text) or None, except
+    numbers, which go through ``_num``.
+    """
+    top = _plain(intake)
+    get_top = top.get
+    age = top["age"]
+    sex = get_top("sex")
+    pregnant = get_top("pregnant")
+    # Every vocabulary name up front, in vocabulary order, so the result keeps that order.
+    raw: dict[str, Any] = _ALL_NONE.copy()  # a flat copy: far cheaper than dict.fromkeys
+    raw["age"] = age
+    raw["sex"] = sex
+    raw["pregnant"] = pregnant
+
+    gi = _plain(get_top("gi"))
+    if gi:
+        raw.update(gi)
+        raw["gi_symptom_weeks"] = raw.pop("symptom_weeks", None)
+        pain = gi.get("abdominal_pain_score")
+        change = gi.get("change_in_bowel_habit")
+        pain_now = None if pain is None else pain >= 1
+        gi_symptoms = kleene_or((gi.get("bloating"), gi.get("irregular_bowel"), pain_now, change))
     else:
         change = gi_symptoms = None
     raw["gi_symptoms"] = gi_symptoms
     raw["new_bowel_change_age_50"] = new_bowel = kleene_and(change, age >= 50)
 
-    mood = intake.mood
-    if mood is not None:
-        if mood.phq9 is not None:
-            total = mood.phq9.total_score
+    mood = _plain(get_top("mood"))
+    if mood:
+        phq9 = _plain(mood.get("phq9"))
+        if phq9:
+            items = phq9.get("items")
+            total = sum(items) if items is not None else phq9["total"]
             raw["phq9_total"] = total
             raw["phq9_band"] = phq9_band(total)
-            raw["phq9_item9"] = mood.phq9.item9_score
-        if mood.gad7 is not None:
-            raw["gad7_total"] = total = mood.gad7.total_score
+            raw["phq9_item9"] = items[8] if items is not None else phq9.get("item9")
+        gad7 = _plain(mood.get("gad7"))
+        if gad7:
+            items = gad7.get("items")
+            raw["gad7_total"] = total = sum(items) if items is not None else gad7["total"]
             raw["gad7_band"] = gad7_band(total)
-        if mood.hamd17 is not None:
-            raw["hamd17_total"] = total = mood.hamd17.total
+        hamd17 = _plain(mood.get("hamd17"))
+        if hamd17:
+            raw["hamd17_total"] = total = hamd17["total"]
             raw["hamd17_band"] = hamd17_band(total)
-        raw["suicidal_ideation"] = mood.suicidal_ideation
-    raw["phq9_item9_recorded"] = raw.get("phq9_item9") is not None
+        raw["suicidal_ideation"] = mood.get("suicidal_ideation")
+    raw["phq9_item9_recorded"] = raw["phq9_item9"] is not None
 
-    labs = intake.labs
-    if labs is not None:
-        if labs.crp is not None:
-            mg_l = labs.crp.mg_l
+    labs = _plain(get_top("labs"))
+    if labs:
+        crp = _plain(labs.get("crp"))
+        if crp:
+            mg_l = crp_to_mg_l(crp["value"], crp["unit"])
             raw["crp_mg_l"] = _num(mg_l)
             raw["crp_band"] = crp_band(mg_l)
-        raw["celiac_serology"] = labs.celiac_serology
-        raw["iron_deficiency_anemia"] = labs.iron_deficiency_anemia
+        raw["celiac_serology"] = labs.get("celiac_serology")
+        raw["iron_deficiency_anemia"] = labs.get("iron_deficiency_anemia")
 
-    cond = intake.conditions
-    if cond is not None:
-        raw.update(cond.__dict__)
+    cond = _plain(get_top("conditions"))
+    if cond:
+        raw.update(cond)
 
-    get = raw.get
-    fh_crc = kleene_and(_opt_bool(get("family_history_colorectal_cancer")), gi_symptoms)
-    fh_ibd = kleene_and(_opt_bool(get("family_history_ibd_or_celiac")), gi_symptoms)
     alarms = (
-        _opt_bool(get("rectal_bleeding")),
-        _opt_bool(get("unintentional_weight_loss")),
-        _opt_bool(get("iron_deficiency_anemia")),
-        _opt_bool(get("persistent_vomiting")),
-        _opt_bool(get("dysphagia")),
-        _opt_bool(get("nocturnal_symptoms")),
+        raw["rectal_bleeding"],
+        raw["unintentional_weight_loss"],
+        raw["iron_deficiency_anemia"],
+        raw["persistent_vomiting"],
+        raw["dysphagia"],
+        raw["nocturnal_symptoms"],
         new_bowel,
-        fh_crc,
-        fh_ibd,
+        kleene_and(raw["family_history_colorectal_cancer"], gi_symptoms),
+        kleene_and(raw["family_history_ibd_or_celiac"], gi_symptoms),
     )
-    raw["gi_alarm"] = kleene_or(alarms)
-    present = [word for word, v in zip(_ALARM_TEXT, alarms, strict=True) if v is True]
-    if present:
+    raw["gi_alarm"] = alarm = kleene_or(alarms)
+    if alarm:
+        present = [word for word, v in zip(_ALARM_TEXT, alarms, strict=True) if v is True]
         raw["gi_alarm_features"] = ", ".join(present)
 
-    pregnant: bool | None = intake.pregnant
-    if pregnant is None and intake.sex == "male":
+    if pregnant is None and sex == "male":
         pregnant = False
     raw["probiotic_risk"] = kleene_or(
-        (
-            _opt_bool(get("immunocompromised")),
-            _opt_bool(get("central_venous_catheter")),
-            _opt_bool(get("critically_ill")),
-            pregnant,
-        )
+        (raw["immunocompromised"], raw["central_venous_catheter"], raw["critically_ill"], pregnant)
     )
 
-    meds = intake.medications
-    if meds is not None:
-        raw["on_ssri"] = meds.ssri
-        raw["recent_antibiotics"] = meds.recent_antibiotics
-        raw["taking_probiotic"] = meds.probiotic
+    meds = _plain(get_top("medications"))
+    if meds:
+        raw["on_ssri"] = meds.get("ssri")
+        raw["recent_antibiotics"] = meds.get("recent_antibiotics")
+        raw["taking_probiotic"] = meds.get("probiotic")
 
-    life = intake.lifestyle
-    if life is not None:
-        raw.update(life.__dict__)
-        for name in ("sleep_hours", "fiber_g_per_day", "caffeine_mg_per_day"):
+    life = _plain(get_top("lifestyle"))
+    if life:
+        raw.update(life)
+        for name in _NUMBER_INPUTS:
             v = raw[name]
             if v is not None:
-                raw[name] = _num(v)  # type: ignore[arg-type]
+                raw[name] = _num(v)
 
-    return {k: v for k in _FACT_NAMES if (v := get(k)) is not None}
+    return {k: v for k, v in raw.items() if v is not None}
 
 
-def _opt_bool(v: FactValue | None) -> bool | None:
-    return v if isinstance(v, bool) else None
+# Lifestyle inputs that are numbers (pydantic gives floats; a pre-checked dict may hold ints).
+_NUMBER_INPUTS = ("sleep_hours", "fiber_g_per_day", "caffeine_mg_per_day")
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+_ALL_NONE: dict[str, Any] = dict.fromkeys(_FACT_NAMES)
+
+
+def _plain(section: BaseModel | Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """A validated section as a mapping of its field values (empty when absent)."""
+    if section is None:
+        return _EMPTY
+    if type(section) is dict:
+        return section
+    return section.__dict__ if isinstance(section, BaseModel) else section
 
 
 def missing_facts(facts: dict[str, FactValue]) -> list[str]:
-    """Recorded-input facts that are absent, in vocabulary order (for the 'not recorded' list)."""
-    return [name for name in _RECORDED_INPUTS if name not in facts]
+    """Recorded-input facts that are absent, in vocabulary order (for the 'not recorded' list).
+
+    The answer depends only on which names are present (in vocabulary order, as every fact
+    dict here is built), and few distinct sets occur, so it is memoised by that key tuple.
+    """
+    key = tuple(facts)
+    hit = _MISSING.get(key)
+    if hit is None:
+        hit = tuple(name for name in _RECORDED_INPUTS if name not in facts)
+        if len(_MISSING) >= 4096:
+            _MISSING.clear()
+        _MISSING[key] = hit
+    return list(hit)
+
+
+_MISSING: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 
 def vocabulary_markdown() -> str:

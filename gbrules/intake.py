@@ -35,6 +35,20 @@ Item = _int(0, 3)
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @staticmethod
+    def problem(v: Mapping[str, Any]) -> str | None:
+        """A cross-field inconsistency in a section's values (none by default).
+
+        Sections with a model validator override this, and their validator only calls it.
+        """
+        return None
+
+
+def _raise_problem(section: _Section) -> None:
+    message = section.problem(section.__dict__)
+    if message is not None:
+        raise ValueError(message)
+
 
 class GI(_Section):
     bloating: StrictBool | None = None
@@ -56,19 +70,28 @@ class PHQ9(_Section):
     total: _int(0, 27) | None = None  # type: ignore[valid-type]
     item9: Item | None = None  # type: ignore[valid-type]
 
+    @staticmethod
+    def problem(v: Mapping[str, Any]) -> str | None:
+        """What is inconsistent in these (type-checked) values, if anything.
+
+        A plain function of the field values, so the fast pre-check (gbrules.precheck) asks
+        exactly the question this model's validator asks.
+        """
+        items, total, item9 = v.get("items"), v.get("total"), v.get("item9")
+        if items is None and total is None:
+            return "give either 'items' (9 scores) or 'total'"
+        if items is not None:
+            if total is not None and total != sum(items):
+                return f"'total' {total} disagrees with the sum of 'items' {sum(items)}"
+            if item9 is not None and item9 != items[8]:
+                return f"'item9' {item9} disagrees with items[8] {items[8]}"
+        elif item9 is not None and total is not None and item9 > total:
+            return f"'item9' {item9} is larger than 'total' {total}"
+        return None
+
     @model_validator(mode="after")
     def _consistent(self) -> PHQ9:
-        if self.items is None and self.total is None:
-            raise ValueError("give either 'items' (9 scores) or 'total'")
-        if self.items is not None:
-            if self.total is not None and self.total != sum(self.items):
-                raise ValueError(
-                    f"'total' {self.total} disagrees with the sum of 'items' {sum(self.items)}"
-                )
-            if self.item9 is not None and self.item9 != self.items[8]:
-                raise ValueError(f"'item9' {self.item9} disagrees with items[8] {self.items[8]}")
-        elif self.item9 is not None and self.total is not None and self.item9 > self.total:
-            raise ValueError(f"'item9' {self.item9} is larger than 'total' {self.total}")
+        _raise_problem(self)
         return self
 
     @property
@@ -84,14 +107,19 @@ class GAD7(_Section):
     items: list[Item] | None = Field(default=None, min_length=7, max_length=7)  # type: ignore[valid-type]
     total: _int(0, 21) | None = None  # type: ignore[valid-type]
 
+    @staticmethod
+    def problem(v: Mapping[str, Any]) -> str | None:
+        """What is inconsistent in these (type-checked) values, if anything."""
+        items, total = v.get("items"), v.get("total")
+        if items is None and total is None:
+            return "give either 'items' (7 scores) or 'total'"
+        if items is not None and total is not None and total != sum(items):
+            return f"'total' {total} disagrees with the sum of 'items' {sum(items)}"
+        return None
+
     @model_validator(mode="after")
     def _consistent(self) -> GAD7:
-        if self.items is None and self.total is None:
-            raise ValueError("give either 'items' (7 scores) or 'total'")
-        if self.items is not None and self.total is not None and self.total != sum(self.items):
-            raise ValueError(
-                f"'total' {self.total} disagrees with the sum of 'items' {sum(self.items)}"
-            )
+        _raise_problem(self)
         return self
 
     @property
@@ -114,10 +142,16 @@ class CRP(_Section):
     value: _num(0, 1000)  # type: ignore[valid-type]
     unit: Literal["mg/L", "mg/dL"]
 
+    @staticmethod
+    def problem(v: Mapping[str, Any]) -> str | None:
+        """What is implausible in these (type-checked) values, if anything."""
+        if crp_to_mg_l(v["value"], v["unit"]) > 1000:
+            return "CRP above 1000 mg/L is not a plausible result; check the unit"
+        return None
+
     @model_validator(mode="after")
     def _plausible(self) -> CRP:
-        if crp_to_mg_l(self.value, self.unit) > 1000:
-            raise ValueError("CRP above 1000 mg/L is not a plausible result; check the unit")
+        _raise_problem(self)
         return self
 
     @property
@@ -174,10 +208,16 @@ class Intake(_Section):
     medications: Medications | None = None
     lifestyle: Lifestyle | None = None
 
+    @staticmethod
+    def problem(v: Mapping[str, Any]) -> str | None:
+        """What contradicts itself in these (type-checked) values, if anything."""
+        if v.get("pregnant") is True and v.get("sex") == "male":
+            return "'pregnant' is true but 'sex' is 'male'; check the record"
+        return None
+
     @model_validator(mode="after")
     def _pregnancy(self) -> Intake:
-        if self.pregnant is True and self.sex == "male":
-            raise ValueError("'pregnant' is true but 'sex' is 'male'; check the record")
+        _raise_problem(self)
         return self
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from gbrules.codes import PRIORITY_RANK, is_protected, matches
 from gbrules.conditions import Cmp, Recorded, basis
-from gbrules.evaluation import Suggestion, Suppression, trusted
+from gbrules.evaluation import FrozenDict, FrozenList, Suggestion, Suppression, trusted
 from gbrules.facts import VOCABULARY, FactValue
 from gbrules.rulebook import Rule
 
@@ -113,21 +113,33 @@ def propose(rule: Rule, facts: Mapping[str, FactValue]) -> Suggestion:
 
 
 def _propose(entry: _RuleMemo, facts: Mapping[str, FactValue]) -> Suggestion:
-    text, triggered = _explain(entry, facts)
-    # Every value here comes from a validated rule and validated facts: no re-validation.
-    return trusted(
-        Suggestion,
-        {
-            "code": entry.code,
-            "category": entry.category,
-            "priority": entry.priority,
-            "title": entry.title,
-            "rationale": text,
-            "rule_id": entry.rule_id,
-            "evidence": list(entry.evidence),
-            "triggered_by": triggered.copy(),
-        },
-    )
+    """The memoised Suggestion for this rule and the values of the facts it depends on.
+
+    A Suggestion is immutable all the way down (frozen model, FrozenList evidence, FrozenDict
+    ``triggered_by``), so one instance is safely shared by every evaluation that needs it.
+    """
+    key = tuple(map(facts.get, entry.deps))
+    hit = entry.memo.get(key)
+    if hit is None:
+        text, triggered = _explain_uncached(entry.rule, facts)
+        # Every value here comes from a validated rule and validated facts: no re-validation.
+        hit = trusted(
+            Suggestion,
+            {
+                "code": entry.code,
+                "category": entry.category,
+                "priority": entry.priority,
+                "title": entry.title,
+                "rationale": text,
+                "rule_id": entry.rule_id,
+                "evidence": FrozenList(entry.evidence),
+                "triggered_by": FrozenDict(triggered),
+            },
+        )
+        if len(entry.memo) >= _RuleMemo.LIMIT:
+            entry.memo.clear()
+        entry.memo[key] = hit
+    return hit
 
 
 def _explain_uncached(
@@ -142,13 +154,15 @@ def _explain_uncached(
 
 class _RuleMemo:
     """Per rule: its static plan data, the facts its explanation can depend on, and the
-    explanations already written.
+    Suggestions already built.
 
     A rule's rationale and ``triggered_by`` are a pure function of the values of a few facts
     (the ones its condition and template name, plus the band of each instrument total), so
-    they are computed once per distinct combination. Floats are keyed by ``repr`` so that
-    ``-0.0`` and ``0.0`` (equal, but shown differently) never share an entry. The memo holds
-    the ``triggered_by`` dict itself; every Suggestion gets its own copy.
+    they are computed once per distinct combination. The key is the tuple of those values
+    (None when absent). That is exact for facts built by ``facts_from_intake``, the only
+    facts the plan is built from: no value is None, each fact has one type (so True and 1
+    never meet in one position) and numbers carry no -0.0. The memo holds whole Suggestions,
+    which are immutable and so shared.
     """
 
     __slots__ = (
@@ -156,7 +170,6 @@ class _RuleMemo:
         "code",
         "deps",
         "evidence",
-        "floats",
         "memo",
         "priority",
         "rank",
@@ -176,8 +189,6 @@ class _RuleMemo:
         ]
         self.rule = rule
         self.deps = tuple(names)
-        # Whether a dependency can hold a float (then the key needs repr, see above).
-        self.floats = any(n not in VOCABULARY or VOCABULARY[n].type == "number" for n in names)
         self.code = rule.code
         self.category = rule.category
         self.priority = rule.priority
@@ -185,11 +196,10 @@ class _RuleMemo:
         self.title = rule.suggestion_title
         self.rule_id = rule.id
         self.evidence = rule.evidence
-        self.memo: dict[tuple[object, ...], tuple[str, dict[str, FactValue]]] = {}
+        self.memo: dict[tuple[object, ...], Suggestion] = {}
 
 
 _MEMOS: dict[int, _RuleMemo] = {}
-_ABSENT = object()
 
 
 def _memo(rule: Rule) -> _RuleMemo:
@@ -201,36 +211,19 @@ def _memo(rule: Rule) -> _RuleMemo:
     return entry
 
 
-def _explain(entry: _RuleMemo, facts: Mapping[str, FactValue]) -> tuple[str, dict[str, FactValue]]:
-    get = facts.get
-    if entry.floats:
-        key = tuple(
-            repr(v) if type(v) is float else v for v in (get(n, _ABSENT) for n in entry.deps)
-        )
-    else:
-        key = tuple([get(n, _ABSENT) for n in entry.deps])
-    hit = entry.memo.get(key)
-    if hit is None:
-        hit = _explain_uncached(entry.rule, facts)
-        if len(entry.memo) >= _RuleMemo.LIMIT:
-            entry.memo.clear()
-        entry.memo[key] = hit
-    return hit
-
-
 def _overridden(patterns: tuple[str, ...], code: str) -> bool:
     """Whether an override with these patterns takes ``code`` out (never a protected code).
 
-    Not memoised: it only runs while a ``_Plan`` is built, and plans are cached already.
+    Not memoised: it only runs while a ``Plan`` is built, and plans are cached already.
     """
     return not is_protected(code) and any(matches(p, code) for p in patterns)
 
 
-class _Plan:
+class Plan:
     """What overrides make of one set of fired rules; facts do not enter into it.
 
-    The proposals that survive (in plan order), the suppressions as field values, the
-    active codes and the fired rule ids. Kept per distinct set of fired rules (a few hundred
+    The proposals that survive (in plan order), the suppressions, the active codes and the
+    fired rule ids. Kept per distinct set of fired rules (a few hundred
     in practice), which also keeps those rules alive, so their ids in the key stay theirs.
     """
 
@@ -244,7 +237,7 @@ class _Plan:
             if current is None or entry.rank < current.rank:
                 best[entry.code] = entry
 
-        suppressed: list[tuple[str, str, str, str, str]] = []
+        suppressed: list[Suppression] = []
         overriding = sorted(
             (e for e in entries if e.rule.overrides), key=lambda e: (e.rank, e.rule.order)
         )
@@ -252,8 +245,15 @@ class _Plan:
             for ov in entry.rule.overrides:
                 for code in [c for c in best if _overridden(ov.patterns, c)]:
                     proposer = best.pop(code)
-                    action = "deferred" if ov.action == "defer" else "suppressed"
-                    suppressed.append((code, proposer.rule_id, entry.rule_id, ov.reason, action))
+                    # Immutable (frozen, all strings): one instance serves every evaluation.
+                    record = {
+                        "code": code,
+                        "rule_id": proposer.rule_id,
+                        "by_rule": entry.rule_id,
+                        "reason": ov.reason,
+                        "action": "deferred" if ov.action == "defer" else "suppressed",
+                    }
+                    suppressed.append(trusted(Suppression, record))
 
         self.fired = tuple(fired)
         self.fired_ids = tuple(r.id for r in fired)
@@ -262,15 +262,16 @@ class _Plan:
         self.suppressed = tuple(suppressed)
 
 
-_PLANS: dict[tuple[int, ...], _Plan] = {}
+_PLANS: dict[tuple[int, ...], Plan] = {}
 _PLANS_LIMIT = 16384
 
 
-def _plan(fired: Sequence[Rule]) -> _Plan:
+def plan_for(fired: Sequence[Rule]) -> Plan:
+    """The (cached) override plan for these fired rules, in rulebook order."""
     key = tuple(map(id, fired))
     plan = _PLANS.get(key)
     if plan is None:
-        plan = _Plan(fired)
+        plan = Plan(fired)
         if len(_PLANS) >= _PLANS_LIMIT:
             _PLANS.clear()
         _PLANS[key] = plan
@@ -286,23 +287,20 @@ def clear_caches() -> None:
 def plan_parts(
     fired: Sequence[Rule], facts: Mapping[str, FactValue]
 ) -> tuple[list[Suggestion], list[Suppression], frozenset[str], list[str]]:
-    """``build_plan`` plus the active codes and the fired rule ids, for the Evaluation."""
-    plan = _plan(fired)
+    """``build_plan`` plus the active codes and the fired rule ids, for the Evaluation.
+
+    ``facts`` must be as ``facts_from_intake`` builds them (the explanation memo relies on it,
+    see ``_RuleMemo``).
+    """
+    return apply_plan(plan_for(fired), facts)
+
+
+def apply_plan(
+    plan: Plan, facts: Mapping[str, FactValue]
+) -> tuple[list[Suggestion], list[Suppression], frozenset[str], list[str]]:
+    """A plan's suggestions (explained with these facts), suppressions, codes and rule ids."""
     suggestions = [_propose(e, facts) for e in plan.survivors]
-    suppressed = [
-        trusted(
-            Suppression,
-            {
-                "code": code,
-                "rule_id": rule_id,
-                "by_rule": by_rule,
-                "reason": reason,
-                "action": action,
-            },
-        )
-        for code, rule_id, by_rule, reason, action in plan.suppressed
-    ]
-    return suggestions, suppressed, plan.codes, list(plan.fired_ids)
+    return suggestions, list(plan.suppressed), plan.codes, list(plan.fired_ids)
 
 
 def build_plan(

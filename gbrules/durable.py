@@ -11,8 +11,13 @@ and handles each sharp edge by design:
 * Facts are asserted (not posted), so every matching rule fires; firings are collected by
   walking the action queue with ``start_action_for_state`` / ``complete_and_start_action``,
   with no Python closure per action and no state JSON round trip.
-* One evaluation, one fresh sid, deleted in ``finally``: live sessions never accumulate toward
-  the 1,024-state limit.
+* One patient at a time per state. A state is reused: after the firings are collected the
+  fact is retracted, which leaves the state as a fresh one would be (checked: the assert must
+  report the fact as new, and the retraction must start no action), and the next patient's
+  fact goes into it. Creating and deleting a state per patient cost about a third of the
+  engine's time (the C code sets up every beta node's frame pools). Any fault, or
+  ``RECYCLE_AFTER`` evaluations, and the state is deleted and replaced by a fresh one, so
+  states never accumulate toward the 1,024-state limit and nothing can build up in one.
 * At most ``CHUNK`` rules per ruleset: more than ~64 simultaneously true rules fail with error
   303, so a bigger rulebook is split and the results are merged in rulebook order.
 * Field names are hashed with 32-bit FNV-1a inside the engine; colliding names would silently
@@ -42,15 +47,28 @@ CHUNK = 48
 STATE_NOT_FOUND = "error code: 309"  # delete_state on a sid the engine does not hold
 _RESERVED = ("sid", "id", MARKER)
 
+RECYCLE_AFTER = 1000  # evaluations on one reused state before a fresh one replaces it
+RULES_OK = 0  # assert_fact's result code for a fact the state did not hold yet
+
 LOCK = threading.RLock()
 _names = itertools.count(1)
 _sids = itertools.count(1)
 _live = 0
+_parked = 0
 
 
 def live_sessions() -> int:
-    """Durable states created by gbrules and not yet deleted (0 between evaluations)."""
+    """Durable states in use or left behind by a failure (0 between evaluations).
+
+    The one empty, reusable state each open ruleset keeps between evaluations is counted by
+    ``parked_sessions`` instead.
+    """
     return _live
+
+
+def parked_sessions() -> int:
+    """Empty states kept for reuse: at most one per open ruleset."""
+    return _parked
 
 
 def fnv1a_32(text: str) -> int:
@@ -92,11 +110,12 @@ class CompiledRuleset:
                 raise RulebookError([f"the engine refused the compiled ruleset: {exc}"]) from None
         self._closed = False
         self._orphans: list[str] = []  # sids whose delete_state failed; retried, counted live
+        self._sid: str | None = None  # the parked state, empty, for the next evaluation
+        self._uses = 0  # evaluations on the current state
 
     def fire(self, payload_without_sid: str) -> set[str]:
         """Assert one fact (JSON object text, without its closing brace) and collect firings."""
-        global _live
-        sid = str(next(_sids))
+        global _live, _parked
         fired: set[str] = set()
         with LOCK:
             if self._closed:
@@ -104,28 +123,60 @@ class CompiledRuleset:
             if self._orphans:
                 for old_sid in list(self._orphans):  # retry what an earlier failure left behind
                     self._delete(old_sid)
-            try:
-                result = _dre.assert_fact(self._handle, f'{payload_without_sid}, "sid": "{sid}"}}')
-            except Exception as exc:
-                # No state to delete safely: deleting a half-built state is what segfaults.
-                raise EngineError(f"the rule engine rejected the facts: {exc}") from None
+            sid, self._sid = self._sid, None
+            fresh = sid is None
+            if sid is None:
+                sid, self._uses = str(next(_sids)), 0
+            else:
+                _parked -= 1
             _live += 1
+            message = f'{payload_without_sid}, "sid": "{sid}"}}'
             try:
+                result = _dre.assert_fact(self._handle, message)
+            except Exception as exc:
+                if fresh:
+                    # No state to delete safely: deleting a half-built state is what segfaults.
+                    _live -= 1
+                else:
+                    self._drop(sid)
+                raise EngineError(f"the rule engine rejected the facts: {exc}") from None
+            try:
+                if result[0] != RULES_OK:  # e.g. 2: the state already held this very fact
+                    raise EngineError(f"the rule engine did not take the facts (code {result[0]})")
                 state = result[1]
                 started = _dre.start_action_for_state(self._handle, state)
-                message = started[1] if started else None
-                while message:
+                message_out = started[1] if started else None
+                while message_out:
                     # message is '{"<rule name>":{...}}'; only the name is needed.
-                    fired.add(message[2 : message.index('"', 2)])
-                    message = _dre.complete_and_start_action(self._handle, state)
+                    fired.add(message_out[2 : message_out.index('"', 2)])
+                    message_out = _dre.complete_and_start_action(self._handle, state)
+                if SENTINEL not in fired:
+                    raise EngineError(
+                        "the rule engine did not complete the evaluation (sentinel missing)"
+                    )
+                _dre.retract_fact(self._handle, message)
+                if _dre.start_action_for_state(self._handle, state):
+                    raise EngineError("the rule engine started an action on retraction")
             except Exception as exc:
+                self._drop(sid)  # never reuse a state after a fault
+                if isinstance(exc, EngineError):
+                    raise
                 raise EngineError(f"the rule engine failed mid-evaluation: {exc}") from None
-            finally:
-                self._delete(sid)
-        if SENTINEL not in fired:
-            raise EngineError("the rule engine did not complete the evaluation (sentinel missing)")
+            self._uses += 1
+            if self._uses >= RECYCLE_AFTER:
+                self._drop(sid)  # a failed delete is kept as an orphan and retried next time
+            else:
+                _live -= 1
+                _parked += 1
+                self._sid = sid
         fired.discard(SENTINEL)
         return fired
+
+    def _drop(self, sid: str) -> None:
+        """Delete a used state after a fault or at recycling, keeping the first error quiet:
+        a failed delete leaves an orphan (counted live) that the next evaluation retries."""
+        with contextlib.suppress(EngineError):
+            self._delete(sid)
 
     def _delete(self, sid: str) -> None:
         """Delete one state (LOCK held). A failed delete is kept, counted live, and retried."""
@@ -142,7 +193,7 @@ class CompiledRuleset:
             self._orphans.remove(sid)
 
     def close(self) -> None:
-        global _live
+        global _live, _parked
         with LOCK:
             if not self._closed:
                 self._closed = True
@@ -150,6 +201,9 @@ class CompiledRuleset:
                     _dre.delete_ruleset(self._handle)
                 _live -= len(self._orphans)  # freed with the ruleset
                 self._orphans.clear()
+                if self._sid is not None:
+                    _parked -= 1
+                    self._sid = None
 
 
 class FactEncoder:

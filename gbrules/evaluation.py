@@ -29,18 +29,22 @@ def trusted(cls: type[_M], values: dict[str, Any]) -> _M:
     What ``model_construct`` does, without its per-field alias and default handling (about
     ten times cheaper): ``values`` must hold every field, in declaration order, with values of
     the declared types. Used only on the evaluation hot path; anything from outside is
-    validated normally.
+    validated normally. Every field is set, so all instances of a class share one read-only
+    ``model_fields_set`` (a copy, which pydantic takes in ``model_copy``, is a plain set).
     """
     m = _new(cls)
     _set(m, "__dict__", values)
-    _set_fields_set(m, set(values))
+    names = _ALL_FIELDS.get(cls)
+    if names is None:
+        names = _ALL_FIELDS[cls] = _FieldNames(cls.model_fields)
+    _set_fields_set(m, names)
     _set_extra(m, None)
     _set_private(m, None)
     return m
 
 
 def _read_only(self: object, *args: object, **kwargs: object) -> None:
-    raise TypeError(f"{type(self).__name__} is read-only: copy it (list(x), dict(x)) to change it")
+    raise TypeError(f"{type(self).__name__} is read-only: change a copy (list, dict or set of it)")
 
 
 class FrozenList(list[str]):
@@ -63,6 +67,27 @@ class FrozenList(list[str]):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (FrozenList, (list(self),))
+
+
+class _FieldNames(set[str]):
+    """The shared ``model_fields_set`` of trusted instances: read-only, copies are plain."""
+
+    __slots__ = ()
+    add = clear = discard = pop = remove = update = _read_only  # type: ignore[assignment]
+    difference_update = intersection_update = symmetric_difference_update = _read_only
+    __ior__ = __iand__ = __isub__ = __ixor__ = _read_only  # type: ignore[assignment]
+
+    def __copy__(self) -> set[str]:
+        return set(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> set[str]:
+        return set(self)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (set, (list(self),))
+
+
+_ALL_FIELDS: dict[type[BaseModel], _FieldNames] = {}
 
 
 class FrozenDict(dict[str, FactValue]):

@@ -193,7 +193,7 @@ def _boom(*args: object) -> object:
 
 
 @pytest.mark.parametrize(
-    "function", ["assert_fact", "start_action_for_state", "delete_state"]
+    "function", ["assert_fact", "start_action_for_state", "retract_fact"]
 )  # complete_and_start_action: test_engine.py
 def test_engine_fault_gives_engine_error_then_recovers(
     function: str, engine: gbrules.Engine, monkeypatch: pytest.MonkeyPatch
@@ -204,16 +204,49 @@ def test_engine_fault_gives_engine_error_then_recovers(
     with pytest.raises(EngineError):
         engine.evaluate(data)
     monkeypatch.undo()
-    if function == "delete_state":
-        assert durable.live_sessions() == 1  # honest: one state is still held, to be retried
-    else:
-        assert durable.live_sessions() == 0
+    assert durable.live_sessions() == 0  # the faulty state was deleted, not kept for reuse
     assert engine.evaluate(data).model_dump_json() == good
     assert durable.live_sessions() == 0
     for name in ("case1", "crisis"):
         ev = engine.evaluate(load_example(name))
         assert ev.suggestions
     assert durable.live_sessions() == 0
+
+
+def test_a_fault_and_a_failing_delete_leave_one_orphan_that_is_retried(
+    engine: gbrules.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = load_example("case2")
+    good = engine.evaluate(data).model_dump_json()
+    monkeypatch.setattr(durable._dre, "retract_fact", _boom)
+    monkeypatch.setattr(durable._dre, "delete_state", _boom)
+    with pytest.raises(EngineError, match="mid-evaluation"):
+        engine.evaluate(data)
+    assert durable.live_sessions() == 1  # honest: one state is still held, to be retried
+    monkeypatch.undo()
+    assert engine.evaluate(data).model_dump_json() == good
+    assert durable.live_sessions() == 0
+
+
+def test_reused_states_are_recycled_and_stay_exact(
+    engine: gbrules.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(durable, "RECYCLE_AFTER", 7)
+    deleted: list[str] = []
+    real = durable._dre.delete_state
+
+    def counting(handle: int, sid: str) -> object:
+        deleted.append(sid)
+        return real(handle, sid)
+
+    monkeypatch.setattr(durable._dre, "delete_state", counting)
+    data = list(synthetic_intakes(100, seed=5))
+    expected = [engine.evaluate(d).model_dump_json() for d in data]
+    assert len(deleted) >= 100 // 7 - 1  # a fresh state every 7 evaluations
+    assert len(set(deleted)) == len(deleted)
+    assert [engine.evaluate(d).model_dump_json() for d in data] == expected
+    assert durable.live_sessions() == 0
+    assert durable.parked_sessions() >= 1
 
 
 def test_fault_in_the_second_ruleset_gives_no_partial_plan(
@@ -252,7 +285,9 @@ def test_delete_state_failing_repeatedly_is_retried_until_it_works(
 ) -> None:
     data = load_example("case1")
     good = engine.evaluate(data)
+    monkeypatch.setattr(durable, "RECYCLE_AFTER", 1)  # every evaluation deletes its state
     monkeypatch.setattr(durable._dre, "delete_state", _boom)
+    assert engine.evaluate(data) == good  # its result stands; its state is kept as an orphan
     for _ in range(3):
         with pytest.raises(EngineError, match="release"):
             engine.evaluate(data)

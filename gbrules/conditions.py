@@ -306,7 +306,7 @@ def basis(cond: Condition, facts: Mapping[str, FactValue]) -> list[Cmp | Recorde
         else:
             v = evaluate(c, facts)
             if v is (not negated):
-                leaf = c if not negated else _negate_leaf(c)
+                leaf = c if not negated else negate_leaf(c)
                 if leaf not in out:
                     out.append(leaf)
 
@@ -314,7 +314,8 @@ def basis(cond: Condition, facts: Mapping[str, FactValue]) -> list[Cmp | Recorde
     return out
 
 
-def _negate_leaf(c: Cmp | Recorded) -> Cmp | Recorded:
+def negate_leaf(c: Cmp | Recorded) -> Cmp | Recorded:
+    """The positive statement of a leaf that holds because it is false ("x >= 10" -> "x < 10")."""
     if isinstance(c, Recorded):
         return Recorded(c.fact, not c.recorded)
     return Cmp(c.fact, _NEGATE[c.op], c.value)

@@ -10,7 +10,6 @@ on its intake and the rulebook (S9).
 from __future__ import annotations
 
 import contextlib
-import operator
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -21,13 +20,12 @@ from gbrules.errors import EngineError
 from gbrules.evaluation import Evaluation, trusted
 from gbrules.facts import VOCABULARY, FactValue, facts_from_intake, missing_facts
 from gbrules.intake import Intake, parse_intake
-from gbrules.overrides import Plan, apply_plan, plan_for
+from gbrules.memo import Memo
+from gbrules.overrides import Plan, apply_plan
 from gbrules.precheck import precheck
 from gbrules.rulebook import Rule, Rulebook, default_rules_dir, load_rulebook
 
 IntakeLike = Intake | Mapping[str, Any]
-_ORDER = operator.attrgetter("order")
-_PLANS_LIMIT = 16384
 
 
 class Engine:
@@ -44,12 +42,13 @@ class Engine:
         self._encoder = durable.FactEncoder(name for name in VOCABULARY if name in mentioned)
         self._rules: dict[str, Rule] = {}
         compiled: list[tuple[str, dict[str, Any]]] = []
+        width = max(4, len(str(max((r.order for r in rulebook.rules), default=0))))
         for rule in rulebook.rules:
-            name = f"r{rule.order:04d}"
+            name = f"r{rule.order:0{width}d}"  # fixed width: name order is rule order
             self._rules[name] = rule
             compiled.append((name, self._encoder.rename(conditions.to_durable(rule.condition))))
         self._version = rulebook.version_label
-        self._plans: dict[frozenset[str], Plan] = {}
+        self._plans: Memo[Plan] = Memo(limit=16384)
         label = rulebook.content_hash[:12]
         self._rulesets = [
             durable.CompiledRuleset(label, compiled[i : i + durable.CHUNK])
@@ -85,7 +84,7 @@ class Engine:
 
     def _ordered(self, names: Iterable[str]) -> list[Rule]:
         try:
-            return sorted([self._rules[n] for n in names], key=_ORDER)
+            return [self._rules[n] for n in sorted(names)]  # "r0007": name order is rule order
         except KeyError as exc:
             raise EngineError(f"the rule engine reported an unknown rule {exc}") from None
 
@@ -97,10 +96,8 @@ class Engine:
         """
         plan = self._plans.get(names)
         if plan is None:
-            plan = plan_for(self._ordered(names))
-            if len(self._plans) >= _PLANS_LIMIT:
-                self._plans.clear()
-            self._plans[names] = plan
+            plan = Plan(self._ordered(names))
+            self._plans.put(names, plan)
         return plan
 
     def evaluate(self, intake: IntakeLike) -> Evaluation:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -259,7 +258,7 @@ def facts_from_intake(intake: Intake | Mapping[str, Any]) -> dict[str, FactValue
     Validated values are already of their fact's type (bool, int, enum text) or None, except
     numbers, which go through ``_num``.
     """
-    top = _plain(intake)
+    top = intake if type(intake) is dict else _as_dicts(intake)
     get_top = top.get
     age = top["age"]
     sex = get_top("sex")
@@ -270,7 +269,7 @@ def facts_from_intake(intake: Intake | Mapping[str, Any]) -> dict[str, FactValue
     raw["sex"] = sex
     raw["pregnant"] = pregnant
 
-    gi = _plain(get_top("gi"))
+    gi = get_top("gi")
     if gi:
         raw.update(gi)
         raw["gi_symptom_weeks"] = raw.pop("symptom_weeks", None)
@@ -283,30 +282,30 @@ def facts_from_intake(intake: Intake | Mapping[str, Any]) -> dict[str, FactValue
     raw["gi_symptoms"] = gi_symptoms
     raw["new_bowel_change_age_50"] = new_bowel = kleene_and(change, age >= 50)
 
-    mood = _plain(get_top("mood"))
+    mood = get_top("mood")
     if mood:
-        phq9 = _plain(mood.get("phq9"))
+        phq9 = mood.get("phq9")
         if phq9:
             items = phq9.get("items")
             total = sum(items) if items is not None else phq9["total"]
             raw["phq9_total"] = total
             raw["phq9_band"] = phq9_band(total)
             raw["phq9_item9"] = items[8] if items is not None else phq9.get("item9")
-        gad7 = _plain(mood.get("gad7"))
+        gad7 = mood.get("gad7")
         if gad7:
             items = gad7.get("items")
             raw["gad7_total"] = total = sum(items) if items is not None else gad7["total"]
             raw["gad7_band"] = gad7_band(total)
-        hamd17 = _plain(mood.get("hamd17"))
+        hamd17 = mood.get("hamd17")
         if hamd17:
             raw["hamd17_total"] = total = hamd17["total"]
             raw["hamd17_band"] = hamd17_band(total)
         raw["suicidal_ideation"] = mood.get("suicidal_ideation")
     raw["phq9_item9_recorded"] = raw["phq9_item9"] is not None
 
-    labs = _plain(get_top("labs"))
+    labs = get_top("labs")
     if labs:
-        crp = _plain(labs.get("crp"))
+        crp = labs.get("crp")
         if crp:
             mg_l = crp_to_mg_l(crp["value"], crp["unit"])
             raw["crp_mg_l"] = _num(mg_l)
@@ -314,7 +313,7 @@ def facts_from_intake(intake: Intake | Mapping[str, Any]) -> dict[str, FactValue
         raw["celiac_serology"] = labs.get("celiac_serology")
         raw["iron_deficiency_anemia"] = labs.get("iron_deficiency_anemia")
 
-    cond = _plain(get_top("conditions"))
+    cond = get_top("conditions")
     if cond:
         raw.update(cond)
 
@@ -340,13 +339,13 @@ def facts_from_intake(intake: Intake | Mapping[str, Any]) -> dict[str, FactValue
         (raw["immunocompromised"], raw["central_venous_catheter"], raw["critically_ill"], pregnant)
     )
 
-    meds = _plain(get_top("medications"))
+    meds = get_top("medications")
     if meds:
         raw["on_ssri"] = meds.get("ssri")
         raw["recent_antibiotics"] = meds.get("recent_antibiotics")
         raw["taking_probiotic"] = meds.get("probiotic")
 
-    life = _plain(get_top("lifestyle"))
+    life = get_top("lifestyle")
     if life:
         raw.update(life)
         for name in _NUMBER_INPUTS:
@@ -359,36 +358,21 @@ def facts_from_intake(intake: Intake | Mapping[str, Any]) -> dict[str, FactValue
 
 # Lifestyle inputs that are numbers (pydantic gives floats; a pre-checked dict may hold ints).
 _NUMBER_INPUTS = ("sleep_hours", "fiber_g_per_day", "caffeine_mg_per_day")
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
 _ALL_NONE: dict[str, Any] = dict.fromkeys(_FACT_NAMES)
 
 
-def _plain(section: BaseModel | Mapping[str, Any] | None) -> Mapping[str, Any]:
-    """A validated section as a mapping of its field values (empty when absent)."""
-    if section is None:
-        return _EMPTY
-    if type(section) is dict:
-        return section
-    return section.__dict__ if isinstance(section, BaseModel) else section
+def _as_dicts(data: BaseModel | Mapping[str, Any]) -> Mapping[str, Any]:
+    """A validated model as nested plain dicts (a model's ``__dict__`` holds its validated
+    field values and nothing else, extra keys being forbidden), the shape a pre-checked dict
+    already has."""
+    if not isinstance(data, BaseModel):
+        return data
+    return {k: _as_dicts(v) if isinstance(v, BaseModel) else v for k, v in data.__dict__.items()}
 
 
 def missing_facts(facts: dict[str, FactValue]) -> list[str]:
-    """Recorded-input facts that are absent, in vocabulary order (for the 'not recorded' list).
-
-    The answer depends only on which names are present (in vocabulary order, as every fact
-    dict here is built), and few distinct sets occur, so it is memoised by that key tuple.
-    """
-    key = tuple(facts)
-    hit = _MISSING.get(key)
-    if hit is None:
-        hit = tuple(name for name in _RECORDED_INPUTS if name not in facts)
-        if len(_MISSING) >= 4096:
-            _MISSING.clear()
-        _MISSING[key] = hit
-    return list(hit)
-
-
-_MISSING: dict[tuple[str, ...], tuple[str, ...]] = {}
+    """Recorded-input facts that are absent, in vocabulary order (for the 'not recorded' list)."""
+    return [name for name in _RECORDED_INPUTS if name not in facts]
 
 
 def vocabulary_markdown() -> str:

@@ -7,15 +7,17 @@ Protected codes (safety.*, referral.urgent_gi) are refused at load time and skip
 
 from __future__ import annotations
 
+import operator
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
 from gbrules.codes import PRIORITY_RANK, is_protected, matches
-from gbrules.conditions import Cmp, Recorded, basis
+from gbrules.conditions import All, AnyOf, Cmp, Condition, Not, Recorded, negate_leaf
 from gbrules.evaluation import FrozenDict, FrozenList, Suggestion, Suppression, trusted
 from gbrules.facts import VOCABULARY, FactValue
+from gbrules.memo import Memo
 from gbrules.rulebook import Rule
 
 
@@ -80,6 +82,15 @@ def describe(leaves: Sequence[Cmp | Recorded], facts: Mapping[str, FactValue]) -
     Thresholds on the same fact are merged ("CRP (mg/L) 4.2 (> 3, <= 10)"), and instrument
     totals carry their severity band.
     """
+    return _say(_wording(leaves), facts)
+
+
+# Per fact of a basis: (fact, label, its band fact or "", thresholds in words).
+_Wording = tuple[tuple[str, str, str, str], ...]
+
+
+def _wording(leaves: Sequence[Cmp | Recorded]) -> _Wording:
+    """What ``describe`` says about these leaves, before any fact value is known."""
     parts: dict[str, list[str]] = {}
     for leaf in leaves:
         parts.setdefault(leaf.fact, [])
@@ -87,24 +98,104 @@ def describe(leaves: Sequence[Cmp | Recorded], facts: Mapping[str, FactValue]) -
             parts[leaf.fact].append("recorded" if leaf.recorded else "not recorded")
         elif leaf.op not in ("==", "!=", "in", "not in") and not isinstance(leaf.value, tuple):
             parts[leaf.fact].append(f"{leaf.op} {show(leaf.value)}")
+    return tuple(
+        (
+            fact,
+            VOCABULARY[fact].label,
+            fact.replace("_total", "_band") if fact.endswith("_total") else "",
+            ", ".join(thresholds),
+        )
+        for fact, thresholds in parts.items()
+    )
+
+
+def _say(wording: _Wording, facts: Mapping[str, FactValue]) -> str:
     out = []
-    for fact, thresholds in parts.items():
-        label = VOCABULARY[fact].label
+    for fact, label, band_fact, thresholds in wording:
         if fact not in facts:
-            out.append(f"{label} {', '.join(thresholds) or 'not recorded'}")
+            out.append(f"{label} {thresholds or 'not recorded'}")
             continue
         value = facts[fact]
-        band = facts.get(fact.replace("_total", "_band")) if fact.endswith("_total") else None
-        notes = ([show(band)] if band is not None else []) + (
-            [", ".join(thresholds)] if thresholds else []
-        )
+        band = facts.get(band_fact) if band_fact else None
+        notes = ([show(band)] if band is not None else []) + ([thresholds] if thresholds else [])
         suffix = f" ({'; '.join(notes)})" if notes else ""
         out.append(
-            f"{label}: {show(value)}{suffix}"
-            if not thresholds
-            else f"{label} {show(value)}{suffix}"
+            f"{label} {show(value)}{suffix}" if thresholds else f"{label}: {show(value)}{suffix}"
         )
     return "; ".join(out)
+
+
+_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "in": lambda a, b: a in b,
+    "not in": lambda a, b: a not in b,
+}
+
+
+class _Explainer:
+    """One rule's explanation, compiled: ``conditions.basis`` and ``describe`` for it.
+
+    The condition's leaves are flattened once (with the negations above them), so finding
+    the basis is one pass over a list; the wording of each distinct basis (which leaves held)
+    is prepared once. Facts here are as ``facts_from_intake`` builds them (absent, never
+    None). ``tests/test_explain.py`` checks it against the reference functions.
+    """
+
+    __slots__ = ("shown", "tests", "wordings")
+
+    def __init__(self, condition: Condition) -> None:
+        pairs: list[tuple[Cmp | Recorded, bool]] = []
+
+        def flatten(c: Condition, negated: bool) -> None:
+            if isinstance(c, Not):
+                flatten(c.item, not negated)
+            elif isinstance(c, All | AnyOf):
+                for item in c.items:
+                    flatten(item, negated)
+            else:
+                pairs.append((c, negated))
+
+        flatten(condition, False)
+        self.shown: list[Cmp | Recorded] = []
+        self.tests: list[tuple[str, Callable[[Any, Any], Any] | None, Any, bool, int]] = []
+        for leaf, negated in pairs:
+            positive = negate_leaf(leaf) if negated else leaf
+            if positive not in self.shown:
+                self.shown.append(positive)
+            index = self.shown.index(positive)
+            if isinstance(leaf, Recorded):
+                self.tests.append((leaf.fact, None, leaf.recorded, not negated, index))
+            else:
+                self.tests.append((leaf.fact, _OPS[leaf.op], leaf.value, not negated, index))
+        self.wordings: dict[tuple[int, ...], tuple[_Wording, tuple[str, ...]]] = {}
+
+    def explain(self, facts: Mapping[str, FactValue]) -> tuple[str, dict[str, FactValue]]:
+        """The basis in words, and the values that triggered the rule."""
+        held: list[int] = []
+        for fact, op, value, want, index in self.tests:
+            if op is None:
+                truth = (fact in facts) == value
+            else:
+                x = facts.get(fact)
+                if x is None:
+                    continue  # unknown: never part of the basis
+                truth = bool(op(x, value))
+            if truth is want and index not in held:
+                held.append(index)
+        key = tuple(held)
+        prepared = self.wordings.get(key)
+        if prepared is None:
+            leaves = [self.shown[i] for i in key]
+            names = tuple(dict.fromkeys(leaf.fact for leaf in leaves))
+            prepared = self.wordings[key] = (_wording(leaves), names)
+        wording, names = prepared
+        triggered = {name: facts[name] for name in names if name in facts}
+        return _say(wording, facts), triggered
 
 
 def propose(rule: Rule, facts: Mapping[str, FactValue]) -> Suggestion:
@@ -119,9 +210,10 @@ def _propose(entry: _RuleMemo, facts: Mapping[str, FactValue]) -> Suggestion:
     ``triggered_by``), so one instance is safely shared by every evaluation that needs it.
     """
     key = tuple(map(facts.get, entry.deps))
-    hit = entry.memo.get(key)
+    memo = entry.memo
+    hit = memo.get(key)
     if hit is None:
-        text, triggered = _explain_uncached(entry.rule, facts)
+        text, triggered = _explain_uncached(entry, facts)
         # Every value here comes from a validated rule and validated facts: no re-validation.
         hit = trusted(
             Suggestion,
@@ -132,23 +224,19 @@ def _propose(entry: _RuleMemo, facts: Mapping[str, FactValue]) -> Suggestion:
                 "title": entry.title,
                 "rationale": text,
                 "rule_id": entry.rule_id,
-                "evidence": FrozenList(entry.evidence),
+                "evidence": entry.evidence,
                 "triggered_by": FrozenDict(triggered),
             },
         )
-        if len(entry.memo) >= _RuleMemo.LIMIT:
-            entry.memo.clear()
-        entry.memo[key] = hit
+        memo.put(key, hit)
     return hit
 
 
 def _explain_uncached(
-    rule: Rule, facts: Mapping[str, FactValue]
+    entry: _RuleMemo, facts: Mapping[str, FactValue]
 ) -> tuple[str, dict[str, FactValue]]:
-    leaves = basis(rule.condition, facts)
-    because = describe(leaves, facts)
-    text = rationale(rule, facts)
-    triggered = {leaf.fact: facts[leaf.fact] for leaf in leaves if leaf.fact in facts}
+    because, triggered = entry.explainer.explain(facts)
+    text = rationale(entry.rule, facts)
     return (f"{because}. {text}" if because else text), triggered
 
 
@@ -170,14 +258,16 @@ class _RuleMemo:
         "code",
         "deps",
         "evidence",
+        "explainer",
         "memo",
+        "overrides",
+        "plan_order",
         "priority",
         "rank",
         "rule",
         "rule_id",
         "title",
     )
-    LIMIT = 4096
 
     def __init__(self, rule: Rule) -> None:
         names = list(rule.facts)
@@ -193,10 +283,13 @@ class _RuleMemo:
         self.category = rule.category
         self.priority = rule.priority
         self.rank = PRIORITY_RANK[rule.priority]
+        self.plan_order = (self.rank, rule.order)  # most critical first, then rulebook order
+        self.overrides = rule.overrides
         self.title = rule.suggestion_title
         self.rule_id = rule.id
-        self.evidence = rule.evidence
-        self.memo: dict[tuple[object, ...], Suggestion] = {}
+        self.evidence = FrozenList(rule.evidence)  # immutable, so shared by its Suggestions
+        self.explainer = _Explainer(rule.condition)
+        self.memo: Memo[Suggestion] = Memo()
 
 
 _MEMOS: dict[int, _RuleMemo] = {}
@@ -211,10 +304,12 @@ def _memo(rule: Rule) -> _RuleMemo:
     return entry
 
 
+@lru_cache(maxsize=16384)
 def _overridden(patterns: tuple[str, ...], code: str) -> bool:
     """Whether an override with these patterns takes ``code`` out (never a protected code).
 
-    Not memoised: it only runs while a ``Plan`` is built, and plans are cached already.
+    Memoised: a screen of distinct patients builds thousands of distinct plans, and there are
+    only as many (patterns, code) pairs as the rulebook has overrides times codes.
     """
     return not is_protected(code) and any(matches(p, code) for p in patterns)
 
@@ -230,19 +325,20 @@ class Plan:
     __slots__ = ("codes", "fired", "fired_ids", "suppressed", "survivors")
 
     def __init__(self, fired: Sequence[Rule]) -> None:
-        entries = [_memo(r) for r in fired]
+        entries = list(map(_memo, fired))
         best: dict[str, _RuleMemo] = {}
+        overriding = []
         for entry in entries:
             current = best.get(entry.code)
             if current is None or entry.rank < current.rank:
                 best[entry.code] = entry
+            if entry.overrides:
+                overriding.append(entry)
 
         suppressed: list[Suppression] = []
-        overriding = sorted(
-            (e for e in entries if e.rule.overrides), key=lambda e: (e.rank, e.rule.order)
-        )
+        overriding.sort(key=_PLAN_ORDER)
         for entry in overriding:
-            for ov in entry.rule.overrides:
+            for ov in entry.overrides:
                 for code in [c for c in best if _overridden(ov.patterns, c)]:
                     proposer = best.pop(code)
                     # Immutable (frozen, all strings): one instance serves every evaluation.
@@ -256,25 +352,25 @@ class Plan:
                     suppressed.append(trusted(Suppression, record))
 
         self.fired = tuple(fired)
-        self.fired_ids = tuple(r.id for r in fired)
-        self.survivors = tuple(sorted(best.values(), key=lambda e: (e.rank, e.rule.order)))
-        self.codes = frozenset(e.code for e in self.survivors)
+        self.fired_ids = tuple([e.rule_id for e in entries])
+        self.survivors = tuple(sorted(best.values(), key=_PLAN_ORDER))
+        self.codes = frozenset(best)
         self.suppressed = tuple(suppressed)
 
 
-_PLANS: dict[tuple[int, ...], Plan] = {}
-_PLANS_LIMIT = 16384
+_PLAN_ORDER = operator.attrgetter("plan_order")
+
+
+_PLANS: Memo[Plan] = Memo(limit=16384)
 
 
 def plan_for(fired: Sequence[Rule]) -> Plan:
-    """The (cached) override plan for these fired rules, in rulebook order."""
+    """The (memoised) override plan for these fired rules, in rulebook order."""
     key = tuple(map(id, fired))
     plan = _PLANS.get(key)
     if plan is None:
         plan = Plan(fired)
-        if len(_PLANS) >= _PLANS_LIMIT:
-            _PLANS.clear()
-        _PLANS[key] = plan
+        _PLANS.put(key, plan)
     return plan
 
 

@@ -21,7 +21,7 @@ from gbrules.evaluation import Evaluation, trusted
 from gbrules.facts import VOCABULARY, FactValue, facts_from_intake, missing_facts
 from gbrules.intake import Intake, parse_intake
 from gbrules.memo import Memo
-from gbrules.overrides import Plan, apply_plan
+from gbrules.overrides import Plan, apply_plan, memo_for
 from gbrules.precheck import precheck
 from gbrules.rulebook import Rule, Rulebook, default_rules_dir, load_rulebook
 
@@ -41,11 +41,13 @@ class Engine:
         mentioned = {name for rule in rulebook.rules for name in rule.facts}
         self._encoder = durable.FactEncoder(name for name in VOCABULARY if name in mentioned)
         self._rules: dict[str, Rule] = {}
+        self._entries: dict[str, Any] = {}  # name -> the rule's plan data (overrides.memo_for)
         compiled: list[tuple[str, dict[str, Any]]] = []
         width = max(4, len(str(max((r.order for r in rulebook.rules), default=0))))
         for rule in rulebook.rules:
             name = f"r{rule.order:0{width}d}"  # fixed width: name order is rule order
             self._rules[name] = rule
+            self._entries[name] = memo_for(rule)
             compiled.append((name, self._encoder.rename(conditions.to_durable(rule.condition))))
         self._version = rulebook.version_label
         self._plans: Memo[Plan] = Memo(limit=16384)
@@ -96,7 +98,10 @@ class Engine:
         """
         plan = self._plans.get(names)
         if plan is None:
-            plan = Plan(self._ordered(names))
+            try:
+                plan = Plan([self._entries[n] for n in sorted(names)])  # name order: rule order
+            except KeyError as exc:
+                raise EngineError(f"the rule engine reported an unknown rule {exc}") from None
             self._plans.put(names, plan)
         return plan
 

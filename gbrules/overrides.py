@@ -28,13 +28,18 @@ class _Shown(dict[str, str]):
 
 def show(value: FactValue) -> str:
     """A fact value in plain words for a rationale."""
-    if isinstance(value, bool):
+    kind = type(value)
+    if kind is bool:
         return "yes" if value else "no"
+    if kind is int:
+        return str(value)
+    if kind is str:
+        return value.replace("_", " ")  # type: ignore[union-attr]
     if isinstance(value, float):
         return f"{value:g}"
-    if isinstance(value, str):
-        return value.replace("_", " ")
-    return str(value)
+    if isinstance(value, bool):  # subclasses, never from facts_from_intake
+        return "yes" if value else "no"
+    return value.replace("_", " ") if isinstance(value, str) else str(value)
 
 
 class _Formatter(string.Formatter):
@@ -82,7 +87,7 @@ def describe(leaves: Sequence[Cmp | Recorded], facts: Mapping[str, FactValue]) -
     Thresholds on the same fact are merged ("CRP (mg/L) 4.2 (> 3, <= 10)"), and instrument
     totals carry their severity band.
     """
-    return _say(_wording(leaves), facts)
+    return _say(_pieces(_wording(leaves)), facts)
 
 
 # Per fact of a basis: (fact, label, its band fact or "", thresholds in words).
@@ -109,19 +114,38 @@ def _wording(leaves: Sequence[Cmp | Recorded]) -> _Wording:
     )
 
 
-def _say(wording: _Wording, facts: Mapping[str, FactValue]) -> str:
-    out = []
-    for fact, label, band_fact, thresholds in wording:
-        if fact not in facts:
-            out.append(f"{label} {thresholds or 'not recorded'}")
-            continue
-        value = facts[fact]
-        band = facts.get(band_fact) if band_fact else None
-        notes = ([show(band)] if band is not None else []) + ([thresholds] if thresholds else [])
-        suffix = f" ({'; '.join(notes)})" if notes else ""
-        out.append(
-            f"{label} {show(value)}{suffix}" if thresholds else f"{label}: {show(value)}{suffix}"
+# The same, ready to fill in: (fact, text when absent, head, band fact, tail, thresholds).
+_Pieces = tuple[tuple[str, str, str, str, str, str], ...]
+
+
+def _pieces(wording: _Wording) -> _Pieces:
+    return tuple(
+        (
+            fact,
+            f"{label} {thresholds or 'not recorded'}",
+            f"{label} " if thresholds else f"{label}: ",
+            band_fact,
+            f" ({thresholds})" if thresholds else "",
+            thresholds,
         )
+        for fact, label, band_fact, thresholds in wording
+    )
+
+
+def _say(pieces: _Pieces, facts: Mapping[str, FactValue]) -> str:
+    out = []
+    for fact, absent, head, band_fact, tail, thresholds in pieces:
+        if fact not in facts:
+            out.append(absent)
+            continue
+        value = show(facts[fact])
+        band = facts.get(band_fact) if band_fact else None
+        if band is None:
+            out.append(head + value + tail)
+        elif thresholds:
+            out.append(f"{head}{value} ({show(band)}; {thresholds})")
+        else:
+            out.append(f"{head}{value} ({show(band)})")
     return "; ".join(out)
 
 
@@ -172,7 +196,7 @@ class _Explainer:
                 self.tests.append((leaf.fact, None, leaf.recorded, not negated, index))
             else:
                 self.tests.append((leaf.fact, _OPS[leaf.op], leaf.value, not negated, index))
-        self.wordings: dict[tuple[int, ...], tuple[_Wording, tuple[str, ...]]] = {}
+        self.wordings: dict[tuple[int, ...], tuple[_Pieces, tuple[str, ...]]] = {}
 
     def explain(self, facts: Mapping[str, FactValue]) -> tuple[str, dict[str, FactValue]]:
         """The basis in words, and the values that triggered the rule."""
@@ -184,7 +208,7 @@ class _Explainer:
                 x = facts.get(fact)
                 if x is None:
                     continue  # unknown: never part of the basis
-                truth = bool(op(x, value))
+                truth = op(x, value)  # a bool: facts are bools, numbers and strings
             if truth is want and index not in held:
                 held.append(index)
         key = tuple(held)
@@ -192,10 +216,10 @@ class _Explainer:
         if prepared is None:
             leaves = [self.shown[i] for i in key]
             names = tuple(dict.fromkeys(leaf.fact for leaf in leaves))
-            prepared = self.wordings[key] = (_wording(leaves), names)
-        wording, names = prepared
+            prepared = self.wordings[key] = (_pieces(_wording(leaves)), names)
+        pieces, names = prepared
         triggered = {name: facts[name] for name in names if name in facts}
-        return _say(wording, facts), triggered
+        return _say(pieces, facts), triggered
 
 
 def propose(rule: Rule, facts: Mapping[str, FactValue]) -> Suggestion:
@@ -215,19 +239,10 @@ def _propose(entry: _RuleMemo, facts: Mapping[str, FactValue]) -> Suggestion:
     if hit is None:
         text, triggered = _explain_uncached(entry, facts)
         # Every value here comes from a validated rule and validated facts: no re-validation.
-        hit = trusted(
-            Suggestion,
-            {
-                "code": entry.code,
-                "category": entry.category,
-                "priority": entry.priority,
-                "title": entry.title,
-                "rationale": text,
-                "rule_id": entry.rule_id,
-                "evidence": entry.evidence,
-                "triggered_by": FrozenDict(triggered),
-            },
-        )
+        values = entry.fields.copy()
+        values["rationale"] = text
+        values["triggered_by"] = FrozenDict(triggered)
+        hit = trusted(Suggestion, values)
         memo.put(key, hit)
     return hit
 
@@ -236,7 +251,7 @@ def _explain_uncached(
     entry: _RuleMemo, facts: Mapping[str, FactValue]
 ) -> tuple[str, dict[str, FactValue]]:
     because, triggered = entry.explainer.explain(facts)
-    text = rationale(entry.rule, facts)
+    text = entry.constant_rationale or rationale(entry.rule, facts)
     return (f"{because}. {text}" if because else text), triggered
 
 
@@ -256,9 +271,11 @@ class _RuleMemo:
     __slots__ = (
         "category",
         "code",
+        "constant_rationale",
         "deps",
         "evidence",
         "explainer",
+        "fields",
         "memo",
         "overrides",
         "plan_order",
@@ -289,10 +306,27 @@ class _RuleMemo:
         self.rule_id = rule.id
         self.evidence = FrozenList(rule.evidence)  # immutable, so shared by its Suggestions
         self.explainer = _Explainer(rule.condition)
+        self.constant_rationale = _template(rule.rationale)[1]
+        # A Suggestion's fields in declaration order; rationale and triggered_by vary.
+        self.fields: dict[str, Any] = {
+            "code": self.code,
+            "category": self.category,
+            "priority": self.priority,
+            "title": self.title,
+            "rationale": "",
+            "rule_id": self.rule_id,
+            "evidence": self.evidence,
+            "triggered_by": None,
+        }
         self.memo: Memo[Suggestion] = Memo()
 
 
 _MEMOS: dict[int, _RuleMemo] = {}
+
+
+def memo_for(rule: Rule) -> _RuleMemo:
+    """The plan data and memoised Suggestions of a rule (one entry per Rule object)."""
+    return _memo(rule)
 
 
 def _memo(rule: Rule) -> _RuleMemo:
@@ -324,8 +358,8 @@ class Plan:
 
     __slots__ = ("codes", "fired", "fired_ids", "suppressed", "survivors")
 
-    def __init__(self, fired: Sequence[Rule]) -> None:
-        entries = list(map(_memo, fired))
+    def __init__(self, entries: Sequence[_RuleMemo]) -> None:
+        """``entries``: the fired rules' memo entries (``memo_for``), in rulebook order."""
         best: dict[str, _RuleMemo] = {}
         overriding = []
         for entry in entries:
@@ -351,7 +385,7 @@ class Plan:
                     }
                     suppressed.append(trusted(Suppression, record))
 
-        self.fired = tuple(fired)
+        self.fired = tuple([e.rule for e in entries])
         self.fired_ids = tuple([e.rule_id for e in entries])
         self.survivors = tuple(sorted(best.values(), key=_PLAN_ORDER))
         self.codes = frozenset(best)
@@ -369,13 +403,15 @@ def plan_for(fired: Sequence[Rule]) -> Plan:
     key = tuple(map(id, fired))
     plan = _PLANS.get(key)
     if plan is None:
-        plan = Plan(fired)
+        plan = Plan(list(map(_memo, fired)))
         _PLANS.put(key, plan)
     return plan
 
 
 def clear_caches() -> None:
-    """Forget every memoised explanation and plan (they are rebuilt on demand)."""
+    """Forget every memoised Suggestion and plan (they are rebuilt on demand)."""
+    for entry in _MEMOS.values():  # engines hold these entries too
+        entry.memo.clear()
     _MEMOS.clear()
     _PLANS.clear()
 

@@ -115,7 +115,7 @@ class _Section:
         self,
         fields: dict[str, _Field],
         required: frozenset[str],
-        problem: Callable[[Mapping[str, Any]], str | None],
+        problem: Callable[[Mapping[str, Any]], str | None] | None,
     ) -> None:
         self.names = frozenset(fields)
         self.required = required
@@ -152,7 +152,7 @@ class _Section:
                     return False
             elif not self.checks[k](v):
                 return False
-        return self.problem(d) is None
+        return self.problem is None or self.problem(d) is None
 
 
 _NUMERIC = ("int", "number")
@@ -207,12 +207,9 @@ def compile_check(model: type[BaseModel]) -> _Section | None:
             fields[name] = _field(schema["properties"][name], nested[0] if nested else None)
     except _Unsupported:
         return None
-    problem: Callable[[Mapping[str, Any]], str | None] = getattr(model, "problem", _no_problem)
+    # A model without a validator has no cross-field rule to mirror.
+    problem = getattr(model, "problem", None) if has_validator else None
     return _Section(fields, frozenset(schema.get("required", ())), problem)
-
-
-def _no_problem(_: Mapping[str, Any]) -> None:
-    return None
 
 
 def _encodable(text: str) -> bool:

@@ -130,7 +130,7 @@ class CompiledRuleset:
             else:
                 _parked -= 1
             _live += 1
-            message = f'{payload_without_sid}, "sid": "{sid}"}}'
+            message = f'{payload_without_sid},"sid":"{sid}"}}'
             try:
                 result = _dre.assert_fact(self._handle, message)
             except Exception as exc:
@@ -219,7 +219,7 @@ class FactEncoder:
     def __init__(self, names: Iterable[str]) -> None:
         self.alias = {name: f"f{i}" for i, name in enumerate(names)}
         check_hash_collisions(self.alias.values())
-        self._prefix = {name: f'"{alias}": ' for name, alias in self.alias.items()}
+        self._prefix = {name: f'"{alias}":' for name, alias in self.alias.items()}
 
     def rename(self, expr: Any) -> Any:
         """A compiled durable expression with fact names replaced by their aliases."""
@@ -247,7 +247,7 @@ class FactEncoder:
             else:
                 raise EngineError(f"fact {name!r} has a value the engine cannot take: {value!r}")
         parts.append(_MARKER_FIELD)
-        return "{" + ", ".join(parts)
+        return "{" + ",".join(parts)
 
 
-_MARKER_FIELD = f'"{MARKER}": 1'
+_MARKER_FIELD = f'"{MARKER}":1'

@@ -20,8 +20,9 @@ kill can leave one), counts the complete lines of both files and carries on afte
 Parquet (the ``parquet`` extra, pyarrow): a ``.parquet`` IN or OUT, or ``--in-format`` /
 ``--out-format parquet``, reads or writes Parquet instead; see ``gbrules.batch_parquet`` for
 the two input layouts and the output columns. The guarantees above hold with a row for a line
-(rejects stay NDJSON, with the 1-based row number as ``line``), except that ``--resume`` is
-refused for Parquet output. Without pyarrow, asking for Parquet exits 2.
+(rejects stay NDJSON, with the 1-based row number as ``line``); ``--resume`` continues a
+Parquet output that an earlier run closed (Ctrl-C closes it). Without pyarrow, asking for
+Parquet exits 2.
 """
 
 from __future__ import annotations
@@ -443,7 +444,8 @@ def run_batch(
     file names (``.parquet``). ``column`` names the Parquet input's column of Intake JSON text
     (layout (a); default ``intake`` when present, else nested columns, layout (b)).
     Raises BatchUsageError, before any file is written, for an unknown format, Parquet
-    without pyarrow, an unreadable Parquet input, or ``resume`` with Parquet output.
+    without pyarrow, an unreadable Parquet input, or ``resume`` on a Parquet output that
+    cannot be read (a killed run leaves no footer) or has other columns.
 
     ``progress=None`` shows a bar only when stderr is a terminal. KeyboardInterrupt is caught:
     what was produced is written and flushed and ``stats.interrupted`` is set.
@@ -457,17 +459,13 @@ def run_batch(
         raise BatchUsageError("--column applies to Parquet input only")
     pqmod = _parquet() if "parquet" in (fin_fmt, fout_fmt) else None
     rows = fout_fmt == "parquet"
-    if resume and rows:
-        raise BatchUsageError(
-            "--resume is not supported with Parquet output (a Parquet file cannot be "
-            "appended to); rerun without --resume, or write NDJSON and convert"
-        )
     pf = pqmod.open_input(src) if pqmod is not None and fin_fmt == "parquet" else None
     text_column = pqmod.text_column(pf, column) if pqmod is not None and pf is not None else None
     pack = read_pack(rules)
     skip = 0
     if resume:
-        skip = complete_lines(dst) + complete_lines(rej)
+        done = pqmod.completed_rows(dst, summary) if pqmod is not None and rows else None
+        skip = (complete_lines(dst) if done is None else done) + complete_lines(rej)
     mode = "a" if resume else "w"
     stats = BatchStats(skipped=skip, workers=workers)
     show = sys.stderr.isatty() if progress is None else progress
@@ -493,7 +491,7 @@ def run_batch(
         sink: Any
         if pqmod is not None and rows:
             group = row_group_size or pqmod.DEFAULT_ROW_GROUP
-            sink = pqmod.ParquetSink(dst, summary, group)
+            sink = pqmod.ParquetSink(dst, summary, group, resume=resume)
         else:
             sink = _NdjsonSink(stack.enter_context(dst.open(mode, encoding="utf-8", newline="\n")))
         stack.callback(sink.close)  # also on Ctrl-C: flush the last rows (Parquet: the footer)

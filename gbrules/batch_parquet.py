@@ -14,13 +14,14 @@ Output: ``ParquetWriter`` row groups of at most ``row_group_size`` rows, written
 arrive (in input order); columns ``line``, ``patient_id``, ``codes``,
 ``requires_immediate_action``, ``rulebook_version`` and ``evaluation`` (the Evaluation JSON,
 left out with ``--summary``). Closing the writer (also on Ctrl-C) writes the footer, so the
-file is always a readable prefix of the run.
+file is always a readable prefix of the run, and ``--resume`` can continue it.
 
 This module imports pyarrow at import time: import it only after ``require()`` succeeded.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -122,15 +123,62 @@ def schema(summary: bool) -> Any:
     return pa.schema(fields)
 
 
-class ParquetSink:
-    """Evaluation rows into a Parquet file, one row group per ``row_group_size`` rows."""
+def completed_rows(path: Path, summary: bool) -> int:
+    """Rows an earlier run left in ``path`` (0 when there is no file), for ``--resume``.
 
-    def __init__(self, path: Path, summary: bool, row_group_size: int = DEFAULT_ROW_GROUP):
+    Refuses (BatchUsageError) a file that is not readable Parquet (a run killed before it
+    closed the file leaves no footer, so its rows cannot be read) or that has other columns
+    (an earlier run with or without ``--summary``).
+    """
+    if not path.exists():
+        return 0
+    try:
+        pf = pq.ParquetFile(path)
+    except (pa.ArrowException, ValueError, OSError) as exc:
+        raise BatchUsageError(
+            f"cannot resume: {path} is not a readable Parquet file ({exc}); a run that was "
+            "killed before closing it leaves no footer: rerun without --resume"
+        ) from None
+    if not pf.schema_arrow.equals(schema(summary)):
+        raise BatchUsageError(
+            f"cannot resume: {path} has other columns than this run would write "
+            "(was the earlier run made with a different --summary?)"
+        )
+    return int(pf.metadata.num_rows)
+
+
+class ParquetSink:
+    """Evaluation rows into a Parquet file, one row group per ``row_group_size`` rows.
+
+    With ``resume``, a Parquet file cannot be appended to, so the sink writes a new file next
+    to it: first the earlier run's row groups (copied one at a time, so memory stays flat),
+    then the new rows; closing it replaces the old file in one step (``os.replace``). An
+    interruption before that leaves the earlier file as it was.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        summary: bool,
+        row_group_size: int = DEFAULT_ROW_GROUP,
+        resume: bool = False,
+    ):
         self._schema = schema(summary)
         self._summary = summary
         self._size = max(1, row_group_size)
         self._rows: list[OutRow] = []
-        self._writer = pq.ParquetWriter(path, self._schema)
+        self._final: Path | None = None
+        target = path
+        if resume and path.exists():
+            self._final = path
+            target = path.with_name(f".{path.name}.resume-{os.getpid()}")
+        self._target = target
+        self._writer = pq.ParquetWriter(target, self._schema)
+        if self._final is not None:
+            earlier = pq.ParquetFile(self._final)
+            for i in range(earlier.num_row_groups):
+                group = earlier.read_row_group(i)
+                self._writer.write_table(group, row_group_size=max(1, group.num_rows))
 
     def add(self, item: str | OutRow) -> None:
         if isinstance(item, str):
@@ -157,3 +205,6 @@ class ParquetSink:
             self.flush()
         finally:
             self._writer.close()
+            if self._final is not None:
+                os.replace(self._target, self._final)
+                self._final = None

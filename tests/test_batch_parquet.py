@@ -304,15 +304,58 @@ def test_resume_with_parquet_input_and_ndjson_output(tmp_path: Path) -> None:
     assert Path(f"{part}.rejects").read_bytes() == Path(f"{full}.rejects").read_bytes()
 
 
-def test_resume_with_parquet_output_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_interrupt_then_resume_parquet_output_gives_the_full_table(
+    tmp_path: Path, monkeypatch, workers: int
+) -> None:
+    items = with_bad(BAD_ROWS, n=200)
+    src = tmp_path / "in.ndjson"
+    write_ndjson(src, items)
+    full = tmp_path / "full.parquet"
+    run_batch(src, full, chunk_size=25, row_group_size=40, progress=False)
+
+    real = batch.evaluate_lines
+    calls = {"n": 0}
+
+    def flaky(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(batch, "evaluate_lines", flaky)
+    part = tmp_path / "part.parquet"
+    stats = run_batch(src, part, chunk_size=25, row_group_size=40, progress=False)
+    assert stats.interrupted and stats.lines == 75
+    monkeypatch.setattr(batch, "evaluate_lines", real)
+
+    stats = run_batch(
+        src, part, chunk_size=25, row_group_size=40, resume=True, workers=workers, progress=False
+    )
+    assert stats.skipped == 75 and stats.lines == len(items) - 75
+    assert pq.read_table(part).equals(pq.read_table(full))
+    assert Path(f"{part}.rejects").read_bytes() == Path(f"{full}.rejects").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+    stats = run_batch(src, part, resume=True, progress=False)  # finished: nothing to add
+    assert stats.lines == 0 and pq.read_table(part).equals(pq.read_table(full))
+
+
+def test_resume_refuses_a_parquet_output_it_cannot_continue(tmp_path: Path) -> None:
     src, out = tmp_path / "in.ndjson", tmp_path / "out.parquet"
     write_ndjson(src, list(synthetic_intakes(5, 1)))
-    out.write_bytes(b"keep me")
+    out.write_bytes(b"PAR1 and no footer: a killed run")
     result = CliRunner().invoke(app, ["batch", str(src), str(out), "--resume"])
     assert result.exit_code == 2
-    assert "--resume is not supported with Parquet output" in result.output
-    assert "Traceback" not in result.output
-    assert out.read_bytes() == b"keep me"  # nothing touched
+    assert "cannot resume" in result.output and "Traceback" not in result.output
+    assert out.read_bytes() == b"PAR1 and no footer: a killed run"  # nothing touched
+
+    summary = tmp_path / "summary.parquet"
+    run_batch(src, summary, summary=True, progress=False)
+    before = summary.read_bytes()
+    result = CliRunner().invoke(app, ["batch", str(src), str(summary), "--resume"])
+    assert result.exit_code == 2 and "other columns" in result.output
+    assert summary.read_bytes() == before
 
 
 def test_bad_parquet_input_and_column_exit_2(tmp_path: Path) -> None:

@@ -280,6 +280,24 @@ def test_fault_in_the_second_ruleset_gives_no_partial_plan(
     eng.close()
 
 
+def test_threads_with_fast_recycling_match_the_serial_run(
+    engine: gbrules.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """States are reused and replaced every 3 evaluations while 4 threads interleave."""
+    data = list(synthetic_intakes(150, seed=77))
+    serial = [engine.evaluate(d).model_dump_json() for d in data]
+    monkeypatch.setattr(durable, "RECYCLE_AFTER", 3)
+    results: dict[int, list[str]] = {}
+
+    def work(k: int) -> None:
+        results[k] = [engine.evaluate(d).model_dump_json() for d in data[k:] + data[:k]]
+
+    _run_threads(4, work)
+    for k in range(4):
+        assert results[k] == serial[k:] + serial[:k]
+    assert durable.live_sessions() == 0
+
+
 def test_delete_state_failing_repeatedly_is_retried_until_it_works(
     engine: gbrules.Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

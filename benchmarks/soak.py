@@ -5,7 +5,8 @@
 
 Prints the resident set size (RSS) every ``--every`` evaluations, the throughput, and the
 durable_rules sessions still alive at the end (must be 0). Exits 1 if sessions leaked or
-RSS grew more than ``--max-growth-mb`` after the warm-up report.
+RSS grew more than ``--max-growth-mb`` (10 MiB) over the second half of the run: the bounded
+memos fill during the first part, a leak keeps growing.
 """
 
 from __future__ import annotations
@@ -49,6 +50,18 @@ class SoakResult:
         return self.samples[-1][1] - self.samples[0][1] if self.samples else 0.0
 
     @property
+    def growth_second_half_mb(self) -> float:
+        """RSS at the end minus RSS at the report nearest half-way.
+
+        The memos (bounded: a few thousand entries per rule) fill during the first part of a
+        long run; a leak keeps growing. So flatness is judged on the second half.
+        """
+        if not self.samples:
+            return 0.0
+        half = min(self.samples, key=lambda s: abs(s[0] - self.n / 2))
+        return self.samples[-1][1] - half[1]
+
+    @property
     def per_second(self) -> float:
         return self.n / self.seconds if self.seconds else 0.0
 
@@ -89,16 +102,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=500_000, help="evaluations (default 500,000)")
     ap.add_argument("--every", type=int, default=50_000, help="RSS report interval")
-    ap.add_argument("--max-growth-mb", type=float, default=20.0)
+    ap.add_argument(
+        "--max-growth-mb", type=float, default=10.0, help="allowed RSS growth, second half"
+    )
     args = ap.parse_args(argv)
     print(f"python {sys.version.split()[0]}, pid {os.getpid()}, RSS at start {rss_mb():.1f} MiB")
     res = soak(args.n, args.every, report=print)
     print(
         f"done: {res.n:,} evaluations in {res.seconds:,.1f} s ({res.per_second:,.0f}/s), "
         f"{res.critical:,} with a critical item; RSS growth after first report "
-        f"{res.growth_after_warmup_mb:+.1f} MiB; live durable sessions {res.live_sessions}"
+        f"{res.growth_after_warmup_mb:+.1f} MiB, over the second half "
+        f"{res.growth_second_half_mb:+.1f} MiB; live durable sessions {res.live_sessions}"
     )
-    ok = res.live_sessions == 0 and res.growth_after_warmup_mb < args.max_growth_mb
+    ok = res.live_sessions == 0 and res.growth_second_half_mb < args.max_growth_mb
     print("OK" if ok else "FAIL")
     return 0 if ok else 1
 

@@ -47,5 +47,5 @@ def test_soak_script_full_path_short_run(engine: gbrules.Engine) -> None:
     res = soak(5_000, every=1_000, engine=engine)
     assert res.live_sessions == 0
     assert len(res.samples) == 5
-    assert res.growth_after_warmup_mb < MAX_GROWTH_MIB
+    assert res.growth_second_half_mb < MAX_GROWTH_MIB
     assert 0 < res.critical < res.n

@@ -40,13 +40,12 @@ class Engine:
         # Only facts some rule mentions are sent to the engine (in vocabulary order).
         mentioned = {name for rule in rulebook.rules for name in rule.facts}
         self._encoder = durable.FactEncoder(name for name in VOCABULARY if name in mentioned)
-        self._rules: dict[str, Rule] = {}
-        self._entries: dict[str, Any] = {}  # name -> the rule's plan data (overrides.memo_for)
+        # name -> the rule's plan data (overrides.memo_for); its .rule is the Rule
+        self._entries: dict[str, Any] = {}
         compiled: list[tuple[str, dict[str, Any]]] = []
         width = max(4, len(str(max((r.order for r in rulebook.rules), default=0))))
         for rule in rulebook.rules:
             name = f"r{rule.order:0{width}d}"  # fixed width: name order is rule order
-            self._rules[name] = rule
             self._entries[name] = memo_for(rule)
             compiled.append((name, self._encoder.rename(conditions.to_durable(rule.condition))))
         self._version = rulebook.version_label
@@ -74,7 +73,7 @@ class Engine:
 
     def fire(self, facts: Mapping[str, FactValue]) -> list[Rule]:
         """The rules whose conditions hold for these facts, in rulebook order."""
-        return self._ordered(self._fired_names(facts))
+        return [entry.rule for entry in self._entries_of(self._fired_names(facts))]
 
     def _fired_names(self, facts: Mapping[str, FactValue]) -> frozenset[str]:
         payload = self._encoder.payload(facts)
@@ -84,9 +83,10 @@ class Engine:
             names |= rs.fire(payload)
         return frozenset(names)
 
-    def _ordered(self, names: Iterable[str]) -> list[Rule]:
+    def _entries_of(self, names: Iterable[str]) -> list[Any]:
+        """The fired rules' plan entries, in rulebook order ("r0007": name order is rule order)."""
         try:
-            return [self._rules[n] for n in sorted(names)]  # "r0007": name order is rule order
+            return [self._entries[n] for n in sorted(names)]
         except KeyError as exc:
             raise EngineError(f"the rule engine reported an unknown rule {exc}") from None
 
@@ -98,10 +98,7 @@ class Engine:
         """
         plan = self._plans.get(names)
         if plan is None:
-            try:
-                plan = Plan([self._entries[n] for n in sorted(names)])  # name order: rule order
-            except KeyError as exc:
-                raise EngineError(f"the rule engine reported an unknown rule {exc}") from None
+            plan = Plan(self._entries_of(names))
             self._plans.put(names, plan)
         return plan
 

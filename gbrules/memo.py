@@ -65,6 +65,3 @@ class Memo(Generic[V]):
         self.store.clear()
         self.storing = True
         self.calls = self.hits = self.idle = 0
-
-    def __len__(self) -> int:
-        return len(self.store)

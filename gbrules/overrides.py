@@ -28,18 +28,13 @@ class _Shown(dict[str, str]):
 
 def show(value: FactValue) -> str:
     """A fact value in plain words for a rationale."""
-    kind = type(value)
-    if kind is bool:
+    if type(value) is bool:  # first: a bool is also an int
         return "yes" if value else "no"
-    if kind is int:
-        return str(value)
-    if kind is str:
-        return value.replace("_", " ")  # type: ignore[union-attr]
     if isinstance(value, float):
         return f"{value:g}"
-    if isinstance(value, bool):  # subclasses, never from facts_from_intake
-        return "yes" if value else "no"
-    return value.replace("_", " ") if isinstance(value, str) else str(value)
+    if isinstance(value, str):
+        return value.replace("_", " ")
+    return str(value)
 
 
 class _Formatter(string.Formatter):
@@ -224,7 +219,7 @@ class _Explainer:
 
 def propose(rule: Rule, facts: Mapping[str, FactValue]) -> Suggestion:
     """One rule's suggestion: the values that triggered it, then the rule's own explanation."""
-    return _propose(_memo(rule), facts)
+    return _propose(memo_for(rule), facts)
 
 
 def _propose(entry: _RuleMemo, facts: Mapping[str, FactValue]) -> Suggestion:
@@ -326,10 +321,6 @@ _MEMOS: dict[int, _RuleMemo] = {}
 
 def memo_for(rule: Rule) -> _RuleMemo:
     """The plan data and memoised Suggestions of a rule (one entry per Rule object)."""
-    return _memo(rule)
-
-
-def _memo(rule: Rule) -> _RuleMemo:
     entry = _MEMOS.get(id(rule))
     if entry is None or entry.rule is not rule:
         if len(_MEMOS) > 65536:
@@ -403,7 +394,7 @@ def plan_for(fired: Sequence[Rule]) -> Plan:
     key = tuple(map(id, fired))
     plan = _PLANS.get(key)
     if plan is None:
-        plan = Plan(list(map(_memo, fired)))
+        plan = Plan(list(map(memo_for, fired)))
         _PLANS.put(key, plan)
     return plan
 

@@ -14,8 +14,10 @@ and handles each sharp edge by design:
 * One patient at a time per state. A state is reused: after the firings are collected the
   fact is retracted, which leaves the state as a fresh one would be (checked: the assert must
   report the fact as new, and the retraction must start no action), and the next patient's
-  fact goes into it. Creating and deleting a state per patient cost about a third of the
-  engine's time (the C code sets up every beta node's frame pools). Any fault, or
+  fact goes into it. Every fact carries the same id, so a fact left behind would make the next
+  assert fail loudly rather than linger (and the engine need not hash each fact for an id).
+  Creating and deleting a state per patient cost about a third of the engine's time (the C
+  code sets up every beta node's frame pools). Any fault, or
   ``RECYCLE_AFTER`` evaluations, and the state is deleted and replaced by a fresh one, so
   states never accumulate toward the 1,024-state limit and nothing can build up in one.
 * At most ``CHUNK`` rules per ruleset: more than ~64 simultaneously true rules fail with error
@@ -98,10 +100,20 @@ class CompiledRuleset:
     def __init__(self, label: str, rules: Sequence[tuple[str, dict[str, Any]]]) -> None:
         if len(rules) > CHUNK:
             raise ValueError(f"at most {CHUNK} rules per ruleset")
+        # Every rule name has one width, so a fired rule's name is read from the action's
+        # message ('{"<name>":{...}}') by position; the sentinel gets a name of that width too.
+        widths = {len(name) for name, _ in rules} or {len(SENTINEL)}
+        if len(widths) != 1 or not all(name.isalnum() for name, _ in rules):
+            raise ValueError("rule names must be letters and digits, all of one width")
+        width = widths.pop()
+        self._sentinel = SENTINEL if width == len(SENTINEL) else "z" * width
+        if any(name == self._sentinel for name, _ in rules):
+            raise ValueError(f"{self._sentinel!r} is the sentinel's name")
+        self._end = 2 + width
         definition: dict[str, Any] = {
             name: {"all": [{"m": {"$and": [{MARKER: 1}, expr]}}]} for name, expr in rules
         }
-        definition[SENTINEL] = {"all": [{"m": {MARKER: 1}}]}
+        definition[self._sentinel] = {"all": [{"m": {MARKER: 1}}]}
         self.name = f"gbrules_{label}_{next(_names)}"
         with LOCK:
             try:
@@ -113,26 +125,33 @@ class CompiledRuleset:
         self._sid: str | None = None  # the parked state, empty, for the next evaluation
         self._uses = 0  # evaluations on the current state
 
-    def fire(self, payload_without_sid: str) -> set[str]:
-        """Assert one fact (JSON object text, without its closing brace) and collect firings."""
+    def fire(self, payload_without_sid: str) -> list[str]:
+        """Assert one fact (JSON object text, without its closing brace) and collect firings.
+
+        The names of the rules that fired, in the engine's order; a rule whose ``any`` holds
+        in several branches is listed once per branch.
+        """
         global _live, _parked
-        fired: set[str] = set()
         with LOCK:
             if self._closed:
                 raise EngineError("this engine has been closed")
             if self._orphans:
                 for old_sid in list(self._orphans):  # retry what an earlier failure left behind
                     self._delete(old_sid)
-            sid, self._sid = self._sid, None
+            sid = self._sid
             fresh = sid is None
             if sid is None:
                 sid, self._uses = str(next(_sids)), 0
             else:
+                self._sid = None
                 _parked -= 1
             _live += 1
-            message = f'{payload_without_sid},"sid":"{sid}"}}'
+            handle = self._handle
+            # The fact's id is fixed: the engine then skips hashing the fact for one, and a
+            # fact left behind in a reused state makes the next assert fail loudly (code 2).
+            message = f'{payload_without_sid},"id":"1","sid":"{sid}"}}'
             try:
-                result = _dre.assert_fact(self._handle, message)
+                result = _dre.assert_fact(handle, message)
             except Exception as exc:
                 if fresh:
                     # No state to delete safely: deleting a half-built state is what segfaults.
@@ -144,18 +163,21 @@ class CompiledRuleset:
                 if result[0] != RULES_OK:  # e.g. 2: the state already held this very fact
                     raise EngineError(f"the rule engine did not take the facts (code {result[0]})")
                 state = result[1]
-                started = _dre.start_action_for_state(self._handle, state)
-                message_out = started[1] if started else None
-                while message_out:
-                    # message is '{"<rule name>":{...}}'; only the name is needed.
-                    fired.add(message_out[2 : message_out.index('"', 2)])
-                    message_out = _dre.complete_and_start_action(self._handle, state)
-                if SENTINEL not in fired:
+                started = _dre.start_action_for_state(handle, state)
+                out = started[1] if started else None
+                end = self._end
+                fired = []
+                while out:
+                    fired.append(out[2:end])
+                    out = _dre.complete_and_start_action(handle, state)
+                try:
+                    fired.remove(self._sentinel)
+                except ValueError:
                     raise EngineError(
                         "the rule engine did not complete the evaluation (sentinel missing)"
-                    )
-                _dre.retract_fact(self._handle, message)
-                if _dre.start_action_for_state(self._handle, state):
+                    ) from None
+                _dre.retract_fact(handle, message)
+                if _dre.start_action_for_state(handle, state):
                     raise EngineError("the rule engine started an action on retraction")
             except Exception as exc:
                 self._drop(sid)  # never reuse a state after a fault
@@ -169,7 +191,6 @@ class CompiledRuleset:
                 _live -= 1
                 _parked += 1
                 self._sid = sid
-        fired.discard(SENTINEL)
         return fired
 
     def _drop(self, sid: str) -> None:

@@ -80,7 +80,7 @@ class Engine:
         rulesets = self._rulesets
         names = rulesets[0].fire(payload)
         for rs in rulesets[1:]:
-            names |= rs.fire(payload)
+            names += rs.fire(payload)
         return frozenset(names)
 
     def _entries_of(self, names: Iterable[str]) -> list[Any]:
@@ -96,10 +96,12 @@ class Engine:
         Which rules fired is all a plan depends on, so it is looked up by the engine's own
         answer (a frozenset of rule names) without sorting rules on every evaluation.
         """
-        plan = self._plans.get(names)
+        memo = self._plans
+        plan = memo.store.get(names)  # Memo.get, inline
+        memo.calls += 1
         if plan is None:
             plan = Plan(self._entries_of(names))
-            self._plans.put(names, plan)
+            memo.put(names, plan)
         return plan
 
     def evaluate(self, intake: IntakeLike) -> Evaluation:

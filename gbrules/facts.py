@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import filterfalse as _filterfalse
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -372,7 +373,7 @@ def _as_dicts(data: BaseModel | Mapping[str, Any]) -> Mapping[str, Any]:
 
 def missing_facts(facts: dict[str, FactValue]) -> list[str]:
     """Recorded-input facts that are absent, in vocabulary order (for the 'not recorded' list)."""
-    return [name for name in _RECORDED_INPUTS if name not in facts]
+    return list(_filterfalse(facts.__contains__, _RECORDED_INPUTS))  # the loop runs in C
 
 
 def vocabulary_markdown() -> str:

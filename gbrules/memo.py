@@ -23,29 +23,39 @@ PROBE = 8  # windows without storing before one window of storing again
 
 
 class Memo(Generic[V]):
-    """``get`` then, on a miss, ``put``. Bounded; adaptive (see the module docstring)."""
+    """Bounded and adaptive (see the module docstring).
 
-    __slots__ = ("calls", "hits", "idle", "limit", "store", "storing")
+    A lookup is ``get``, or on a hot path its two lines inline (``memo.store.get(key)`` and
+    ``memo.calls += 1``, a method call being a large share of a hit's cost); after a miss,
+    ``put`` records it, decides at the end of each window, and stores while storing pays.
+    """
+
+    __slots__ = ("calls", "idle", "limit", "misses", "store", "storing")
 
     def __init__(self, limit: int = LIMIT) -> None:
         self.store: dict[Hashable, V] = {}
         self.limit = limit
         self.storing = True
-        self.calls = 0
-        self.hits = 0
+        self.calls = 0  # lookups in this window
+        self.misses = 0  # lookups in this window that found nothing (each followed by put)
         self.idle = 0
 
     def get(self, key: Hashable) -> V | None:
-        value = self.store.get(key)
         self.calls += 1
-        if value is not None:
-            self.hits += 1
-        if self.calls >= WINDOW:
+        return self.store.get(key)
+
+    def put(self, key: Hashable, value: V) -> None:
+        """After a lookup that missed: count it, and store ``value`` if storing pays."""
+        self.misses += 1
+        if self.calls >= WINDOW:  # a window of only hits needs no decision: it waits
             self._decide()
-        return value
+        if self.storing:
+            if len(self.store) >= self.limit:
+                self.store.clear()
+            self.store[key] = value
 
     def _decide(self) -> None:
-        if self.hits * 2 >= self.calls:
+        if self.misses * 2 <= self.calls:  # at least half hit
             self.storing, self.idle = True, 0
         elif self.storing:
             self.storing, self.idle = False, 0
@@ -53,15 +63,9 @@ class Memo(Generic[V]):
             self.idle += 1
             if self.idle >= PROBE:
                 self.storing, self.idle = True, 0
-        self.calls = self.hits = 0
-
-    def put(self, key: Hashable, value: V) -> None:
-        if self.storing:
-            if len(self.store) >= self.limit:
-                self.store.clear()
-            self.store[key] = value
+        self.calls = self.misses = 0
 
     def clear(self) -> None:
         self.store.clear()
         self.storing = True
-        self.calls = self.hits = self.idle = 0
+        self.calls = self.misses = self.idle = 0

@@ -18,7 +18,7 @@ from gbrules.conditions import All, AnyOf, Cmp, Condition, Not, Recorded, negate
 from gbrules.evaluation import FrozenDict, FrozenList, Suggestion, Suppression, trusted
 from gbrules.facts import VOCABULARY, FactValue
 from gbrules.memo import Memo
-from gbrules.rulebook import Rule
+from gbrules.rulebook import Override, Rule
 
 
 class _Shown(dict[str, str]):
@@ -219,27 +219,32 @@ class _Explainer:
 
 def propose(rule: Rule, facts: Mapping[str, FactValue]) -> Suggestion:
     """One rule's suggestion: the values that triggered it, then the rule's own explanation."""
-    return _propose(memo_for(rule), facts)
+    return _suggestions((memo_for(rule),), facts)[0]
 
 
-def _propose(entry: _RuleMemo, facts: Mapping[str, FactValue]) -> Suggestion:
-    """The memoised Suggestion for this rule and the values of the facts it depends on.
+def _suggestions(entries: Sequence[_RuleMemo], facts: Mapping[str, FactValue]) -> list[Suggestion]:
+    """Each rule's memoised Suggestion for the values of the facts it depends on.
 
     A Suggestion is immutable all the way down (frozen model, FrozenList evidence, FrozenDict
     ``triggered_by``), so one instance is safely shared by every evaluation that needs it.
     """
-    key = tuple(map(facts.get, entry.deps))
-    memo = entry.memo
-    hit = memo.get(key)
-    if hit is None:
-        text, triggered = _explain_uncached(entry, facts)
-        # Every value here comes from a validated rule and validated facts: no re-validation.
-        values = entry.fields.copy()
-        values["rationale"] = text
-        values["triggered_by"] = FrozenDict(triggered)
-        hit = trusted(Suggestion, values)
-        memo.put(key, hit)
-    return hit
+    get = facts.get
+    out = []
+    for entry in entries:
+        key = tuple(map(get, entry.deps))
+        memo = entry.memo
+        hit = memo.store.get(key)  # Memo.get, inline
+        memo.calls += 1
+        if hit is None:
+            text, triggered = _explain_uncached(entry, facts)
+            # Every value here comes from a validated rule and validated facts: no re-validation.
+            values = entry.fields.copy()
+            values["rationale"] = text
+            values["triggered_by"] = FrozenDict(triggered)
+            hit = trusted(Suggestion, values)
+            memo.put(key, hit)
+        out.append(hit)
+    return out
 
 
 def _explain_uncached(
@@ -272,7 +277,7 @@ class _RuleMemo:
         "explainer",
         "fields",
         "memo",
-        "overrides",
+        "overriding",
         "plan_order",
         "priority",
         "rank",
@@ -296,7 +301,7 @@ class _RuleMemo:
         self.priority = rule.priority
         self.rank = PRIORITY_RANK[rule.priority]
         self.plan_order = (self.rank, rule.order)  # most critical first, then rulebook order
-        self.overrides = rule.overrides
+        self.overriding = _Overriding(rule.id, rule.overrides) if rule.overrides else None
         self.title = rule.suggestion_title
         self.rule_id = rule.id
         self.evidence = FrozenList(rule.evidence)  # immutable, so shared by its Suggestions
@@ -329,14 +334,55 @@ def memo_for(rule: Rule) -> _RuleMemo:
     return entry
 
 
-@lru_cache(maxsize=16384)
-def _overridden(patterns: tuple[str, ...], code: str) -> bool:
-    """Whether an override with these patterns takes ``code`` out (never a protected code).
+class _Takes(dict[str, bool]):
+    """For one override: whether it takes each code out (never a protected code).
 
-    Memoised: a screen of distinct patients builds thousands of distinct plans, and there are
-    only as many (patterns, code) pairs as the rulebook has overrides times codes.
+    Filled on first use of each code: a screen of distinct patients builds thousands of
+    distinct plans, and there are only as many (override, code) pairs as the rulebook has
+    overrides times codes, so the pattern matching runs once per pair.
     """
-    return not is_protected(code) and any(matches(p, code) for p in patterns)
+
+    __slots__ = ("patterns",)
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        super().__init__()
+        self.patterns = patterns
+
+    def __missing__(self, code: str) -> bool:
+        out = self[code] = not is_protected(code) and any(matches(p, code) for p in self.patterns)
+        return out
+
+
+_ACTION_SHOWN = {"defer": "deferred", "suppress": "suppressed"}
+
+
+class _Overriding:
+    """A rule's overrides, prepared for plans: per override, the codes it takes out, and the
+    Suppression records it has made (immutable, so one serves every plan that needs it)."""
+
+    __slots__ = ("by_rule", "overrides", "records")
+
+    def __init__(self, rule_id: str, overrides: Sequence[Override]) -> None:
+        self.by_rule = rule_id
+        self.overrides = tuple(
+            (_Takes(tuple(ov.patterns)), ov.reason, _ACTION_SHOWN[ov.action]) for ov in overrides
+        )
+        self.records: dict[tuple[int, str, str], Suppression] = {}
+
+    def record(self, index: int, code: str, proposer: str) -> Suppression:
+        key = (index, code, proposer)
+        hit = self.records.get(key)
+        if hit is None:
+            _, reason, action = self.overrides[index]
+            values = {
+                "code": code,
+                "rule_id": proposer,
+                "by_rule": self.by_rule,
+                "reason": reason,
+                "action": action,
+            }
+            hit = self.records[key] = trusted(Suppression, values)
+        return hit
 
 
 class Plan:
@@ -352,31 +398,23 @@ class Plan:
     def __init__(self, entries: Sequence[_RuleMemo]) -> None:
         """``entries``: the fired rules' memo entries (``memo_for``), in rulebook order."""
         best: dict[str, _RuleMemo] = {}
-        overriding = []
+        overriding: list[tuple[tuple[int, int], _Overriding]] = []
         for entry in entries:
             current = best.get(entry.code)
             if current is None or entry.rank < current.rank:
                 best[entry.code] = entry
-            if entry.overrides:
-                overriding.append(entry)
+            if entry.overriding is not None:
+                overriding.append((entry.plan_order, entry.overriding))
 
         suppressed: list[Suppression] = []
-        overriding.sort(key=_PLAN_ORDER)
-        for entry in overriding:
-            for ov in entry.overrides:
-                for code in [c for c in best if _overridden(ov.patterns, c)]:
-                    proposer = best.pop(code)
-                    # Immutable (frozen, all strings): one instance serves every evaluation.
-                    record = {
-                        "code": code,
-                        "rule_id": proposer.rule_id,
-                        "by_rule": entry.rule_id,
-                        "reason": ov.reason,
-                        "action": "deferred" if ov.action == "defer" else "suppressed",
-                    }
-                    suppressed.append(trusted(Suppression, record))
+        if len(overriding) > 1:
+            overriding.sort(key=_FIRST)  # plan order: most critical first (orders are unique)
+        for _, prepared in overriding:
+            for index, (takes, _, _) in enumerate(prepared.overrides):
+                for code in [c for c in best if takes[c]]:
+                    suppressed.append(prepared.record(index, code, best.pop(code).rule_id))
 
-        self.fired = tuple([e.rule for e in entries])
+        self.fired = tuple(entries)  # keeps the rules (entry.rule) alive
         self.fired_ids = tuple([e.rule_id for e in entries])
         self.survivors = tuple(sorted(best.values(), key=_PLAN_ORDER))
         self.codes = frozenset(best)
@@ -384,6 +422,7 @@ class Plan:
 
 
 _PLAN_ORDER = operator.attrgetter("plan_order")
+_FIRST = operator.itemgetter(0)
 
 
 _PLANS: Memo[Plan] = Memo(limit=16384)
@@ -422,7 +461,7 @@ def apply_plan(
     plan: Plan, facts: Mapping[str, FactValue]
 ) -> tuple[list[Suggestion], list[Suppression], frozenset[str], list[str]]:
     """A plan's suggestions (explained with these facts), suppressions, codes and rule ids."""
-    suggestions = [_propose(e, facts) for e in plan.survivors]
+    suggestions = _suggestions(plan.survivors, facts)
     return suggestions, list(plan.suppressed), plan.codes, list(plan.fired_ids)
 
 

@@ -103,6 +103,8 @@ class _Section:
     __slots__ = (
         "bools",
         "checks",
+        "enums",
+        "floats",
         "models",
         "names",
         "nullable",
@@ -123,6 +125,14 @@ class _Section:
         self.bools = frozenset(name for name, f in fields.items() if f.kind == "bool")
         # An int is a valid number too (pydantic converts it); a float is never an int.
         self.ranges = {name: (f.lo, f.hi) for name, f in fields.items() if f.kind in _NUMERIC}
+        # Number fields take finite floats: bounds are made finite so inf fails them (NaN
+        # fails every comparison).
+        self.floats = {
+            name: (max(f.lo, -_BIG), min(f.hi, _BIG))
+            for name, f in fields.items()
+            if f.kind == "number"
+        }
+        self.enums = {name: f.extra for name, f in fields.items() if f.kind == "enum"}
         self.models: dict[str, _Section] = {
             name: f.extra for name, f in fields.items() if f.kind == "model"
         }
@@ -143,6 +153,13 @@ class _Section:
                 r = ranges.get(k)
                 if r is None or not r[0] <= v <= r[1]:
                     return False
+            elif t is float:
+                r = self.floats.get(k)
+                if r is None or not r[0] <= v <= r[1]:
+                    return False
+            elif t is str and k in self.enums:
+                if v not in self.enums[k]:
+                    return False
             elif t is dict:
                 section = models.get(k)
                 if section is None or not section.check(v):
@@ -156,6 +173,7 @@ class _Section:
 
 
 _NUMERIC = ("int", "number")
+_BIG = 1.7976931348623157e308  # the largest finite float
 
 
 def _value_check(f: _Field) -> Callable[[Any], bool]:

@@ -327,3 +327,25 @@ def test_engine_fault_in_the_cli_exits_1_without_traceback(
     assert "Traceback" not in result.output
     assert result.stdout == ""
     assert durable.live_sessions() == 0
+
+
+def test_a_retraction_that_silently_does_nothing_is_caught_on_the_next_evaluation(
+    engine: gbrules.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every fact goes in under one fixed id, so a fact left in a reused state cannot hide:
+    the next assert is refused (code 2), that evaluation fails, and a fresh state follows."""
+    first, second = load_example("case1"), load_example("case2")
+    good = engine.evaluate(second).model_dump_json()
+    monkeypatch.setattr(durable._dre, "retract_fact", lambda handle, message: 0)
+    engine.evaluate(first)  # its own result is whole; its fact stays behind
+    monkeypatch.undo()
+    with pytest.raises(EngineError, match="did not take the facts"):
+        engine.evaluate(second)
+    assert durable.live_sessions() == 0
+    assert engine.evaluate(second).model_dump_json() == good
+
+
+def test_rule_names_must_share_one_width() -> None:
+    expr = {"$gt": {"age": 1}}  # refused before it reaches the engine
+    with pytest.raises(ValueError, match="one width"):
+        durable.CompiledRuleset("t", [("r1", expr), ("r22", expr)])

@@ -296,6 +296,17 @@ def basis(cond: Condition, facts: Mapping[str, FactValue]) -> list[Cmp | Recorde
     show a clinician exactly which values crossed which thresholds (FDA CDS criterion 4).
     """
     out: list[Cmp | Recorded] = []
+    for c, negated in signed_leaves(cond):
+        if evaluate(c, facts) is (not negated):
+            leaf = c if not negated else negate_leaf(c)
+            if leaf not in out:
+                out.append(leaf)
+    return out
+
+
+def signed_leaves(cond: Condition) -> list[tuple[Cmp | Recorded, bool]]:
+    """Every leaf of a condition, depth first, with whether an odd number of ``not`` is above it."""
+    out: list[tuple[Cmp | Recorded, bool]] = []
 
     def walk(c: Condition, negated: bool) -> None:
         if isinstance(c, Not):
@@ -304,11 +315,7 @@ def basis(cond: Condition, facts: Mapping[str, FactValue]) -> list[Cmp | Recorde
             for i in c.items:
                 walk(i, negated)
         else:
-            v = evaluate(c, facts)
-            if v is (not negated):
-                leaf = c if not negated else negate_leaf(c)
-                if leaf not in out:
-                    out.append(leaf)
+            out.append((c, negated))
 
     walk(cond, False)
     return out

@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from gbrules.codes import PRIORITY_RANK, is_protected, matches
-from gbrules.conditions import All, AnyOf, Cmp, Condition, Not, Recorded, negate_leaf
+from gbrules.conditions import Cmp, Condition, Recorded, negate_leaf, signed_leaves
 from gbrules.evaluation import FrozenDict, FrozenList, Suggestion, Suppression, trusted
 from gbrules.facts import VOCABULARY, FactValue
 from gbrules.memo import Memo
@@ -168,18 +168,7 @@ class _Explainer:
     __slots__ = ("shown", "tests", "wordings")
 
     def __init__(self, condition: Condition) -> None:
-        pairs: list[tuple[Cmp | Recorded, bool]] = []
-
-        def flatten(c: Condition, negated: bool) -> None:
-            if isinstance(c, Not):
-                flatten(c.item, not negated)
-            elif isinstance(c, All | AnyOf):
-                for item in c.items:
-                    flatten(item, negated)
-            else:
-                pairs.append((c, negated))
-
-        flatten(condition, False)
+        pairs = signed_leaves(condition)
         self.shown: list[Cmp | Recorded] = []
         self.tests: list[tuple[str, Callable[[Any, Any], Any] | None, Any, bool, int]] = []
         for leaf, negated in pairs:

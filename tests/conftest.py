@@ -110,3 +110,21 @@ def live_url(serve: Callable[[Any], str], engine: Any) -> str:
     from gbrules.service import create_app
 
     return serve(create_app(engine, today=lambda: AS_OF))
+
+
+def interrupt_batch_at_chunk(monkeypatch: pytest.MonkeyPatch, chunk: int) -> Callable[..., Any]:
+    """Make ``gbrules batch`` raise KeyboardInterrupt (Ctrl-C) when it evaluates its
+    ``chunk``-th chunk; returns the real function, to put back for a resumed run."""
+    from gbrules import batch
+
+    real: Callable[..., Any] = batch.evaluate_lines
+    calls = {"n": 0}
+
+    def flaky(*args: object, **kwargs: object) -> Any:
+        calls["n"] += 1
+        if calls["n"] == chunk:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "evaluate_lines", flaky)
+    return real

@@ -14,6 +14,8 @@ from gbrules.cli import app
 from gbrules.engine import Engine
 from gbrules.synthetic import synthetic_intakes
 
+from .conftest import interrupt_batch_at_chunk
+
 N = 400
 BAD = {
     7: b"{not json",
@@ -114,16 +116,7 @@ def test_interrupt_then_resume_gives_the_full_output(tmp_path: Path, monkeypatch
     full = tmp_path / "full.ndjson"
     run_batch(src, full, chunk_size=25, progress=False)
 
-    real = batch.evaluate_lines
-    calls = {"n": 0}
-
-    def flaky(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(batch, "evaluate_lines", flaky)
+    real = interrupt_batch_at_chunk(monkeypatch, 4)
     part = tmp_path / "part.ndjson"
     stats = run_batch(src, part, chunk_size=25, progress=False)
     assert stats.interrupted and stats.lines == 75

@@ -20,6 +20,8 @@ from gbrules.cli import app
 from gbrules.engine import Engine
 from gbrules.synthetic import synthetic_intakes
 
+from .conftest import interrupt_batch_at_chunk
+
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 
@@ -269,16 +271,7 @@ def test_interrupt_leaves_a_readable_prefix(tmp_path: Path, monkeypatch) -> None
     items = with_bad(BAD_ROWS, n=200)
     src = tmp_path / "in.parquet"
     pq.write_table(nested_table(items), src)
-    real = batch.evaluate_lines
-    calls = {"n": 0}
-
-    def flaky(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(batch, "evaluate_lines", flaky)
+    interrupt_batch_at_chunk(monkeypatch, 4)
     out = tmp_path / "out.parquet"
     stats = run_batch(src, out, chunk_size=25, row_group_size=1000, progress=False)
     assert stats.interrupted and stats.lines == 75
@@ -314,16 +307,7 @@ def test_interrupt_then_resume_parquet_output_gives_the_full_table(
     full = tmp_path / "full.parquet"
     run_batch(src, full, chunk_size=25, row_group_size=40, progress=False)
 
-    real = batch.evaluate_lines
-    calls = {"n": 0}
-
-    def flaky(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(batch, "evaluate_lines", flaky)
+    real = interrupt_batch_at_chunk(monkeypatch, 4)
     part = tmp_path / "part.parquet"
     stats = run_batch(src, part, chunk_size=25, row_group_size=40, progress=False)
     assert stats.interrupted and stats.lines == 75

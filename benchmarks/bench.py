@@ -17,7 +17,7 @@ they are the steady measure, while rates drift with the neighbours' load.
 
 Rows, on the default rulebook and on it replicated x4 (ids renamed, same logic):
 
-* floor: the pure-Python reference evaluator, ``conditions.evaluate`` over every rule, on
+* floor: the pure-Python reference evaluator, ``language.evaluate`` over every rule, on
   pre-computed facts (no durable_rules at all).
 * naive: the durable_rules Host API as a tutorial would use it: ``assert_fact`` with one
   Python action closure per rule, ``delete_state`` per patient (Host subclass whose ``_run``
@@ -50,15 +50,16 @@ from typing import Any
 from counters import open_instruction_counter
 from durable import engine as durable_engine
 
-from gbrules import conditions, durable
-from gbrules.batch import run_batch
-from gbrules.engine import Engine
-from gbrules.evaluation import Evaluation, trusted
-from gbrules.facts import facts_from_intake, missing_facts
-from gbrules.intake import parse_intake
-from gbrules.overrides import apply_plan
-from gbrules.precheck import precheck
-from gbrules.synthetic import replicated_rulebook, synthetic_intakes
+from gbrules.clinical.facts import facts_from_intake, missing_facts
+from gbrules.clinical.intake import parse_intake
+from gbrules.clinical.precheck import precheck
+from gbrules.core import language
+from gbrules.core.backends import durable
+from gbrules.core.compiled import apply_plan
+from gbrules.core.engine import Engine
+from gbrules.core.result import Evaluation, trusted
+from gbrules.io.batch.run import run_batch
+from gbrules.tools.synthetic import replicated_rulebook, synthetic_intakes
 
 SEED = 12345
 ROUNDS = 7
@@ -119,7 +120,7 @@ class NaiveDurable:
             rs: dict[str, Any] = {}
             for rule in rules[start : start + durable.CHUNK]:
                 rs[f"r{rule.order:04d}"] = {
-                    "all": [{"m": {"$and": [{"naive": 1}, conditions.to_durable(rule.condition)]}}],
+                    "all": [{"m": {"$and": [{"naive": 1}, language.to_durable(rule.condition)]}}],
                     "run": self._action(rule.id),
                 }
             rs["zz_sentinel"] = {"all": [{"m": {"naive": 1}}], "run": lambda c: None}
@@ -228,12 +229,12 @@ def measure_rulebook(label: str, engine: Engine, n: int) -> dict[str, Any]:
     naive = NaiveDurable(engine)
     # Same answers, or the comparison means nothing.
     for f in facts[:500]:
-        want = {r.id for r in rules if conditions.evaluate(r.condition, f) is True}
+        want = {r.id for r in rules if language.evaluate(r.condition, f) is True}
         assert naive.fire(f) == want == {r.id for r in engine.fire(f)}
 
     def floor() -> int:
         for f in facts:
-            [r for r in rules if conditions.evaluate(r.condition, f) is True]
+            [r for r in rules if language.evaluate(r.condition, f) is True]
         return len(facts)
 
     def run_naive() -> int:

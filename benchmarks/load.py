@@ -5,7 +5,7 @@ a hard request cap. Reports requests/s, p50/p95/p99 latency and errors by status
     .venv/bin/python benchmarks/load.py --seconds 30 --clients 8 [--json]
     .venv/bin/python benchmarks/load.py --url http://127.0.0.1:8080   # a server already running
 
-Without ``--url`` it starts ``python -m gbrules.cli serve`` on 127.0.0.1 on a free port and
+Without ``--url`` it starts ``python -m gbrules.io.cli serve`` on 127.0.0.1 on a free port and
 stops it afterwards. Only 127.0.0.1 is ever targeted. Exit status 1 when any request failed.
 """
 
@@ -72,7 +72,7 @@ def server(workers: int = 1) -> Iterator[str]:
     """``gbrules serve`` on a free local port; the URL once discovery answers."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "gbrules.cli", "serve", "--host", "127.0.0.1"]
+    cmd = [sys.executable, "-m", "gbrules.io.cli", "serve", "--host", "127.0.0.1"]
     proc = subprocess.Popen(
         [*cmd, "--port", str(port), "--workers", str(workers)],
         cwd=ROOT,

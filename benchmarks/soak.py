@@ -19,9 +19,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gbrules import durable
-from gbrules.engine import Engine, cached_engine
-from gbrules.synthetic import synthetic_intakes
+from gbrules.core.backends import durable
+from gbrules.core.engine import Engine, cached_engine
+from gbrules.tools.synthetic import synthetic_intakes
 
 
 def rss_mb() -> float:

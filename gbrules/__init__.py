@@ -16,13 +16,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gbrules.errors import EngineError, FieldError, IntakeError, RulebookError
-from gbrules.evaluation import Evaluation, Suggestion, Suppression
-from gbrules.intake import Intake
+from gbrules.clinical.intake import Intake
+from gbrules.core.errors import EngineError, FieldError, IntakeError, RulebookError
+from gbrules.core.result import Evaluation, Suggestion, Suppression
 
 if TYPE_CHECKING:
-    from gbrules.engine import Engine
-    from gbrules.render import render_care_plan
+    from gbrules.core.engine import Engine
+    from gbrules.io.render import render_care_plan
 
 __version__ = "0.1.0"
 
@@ -40,20 +40,18 @@ __all__ = [
     "render_care_plan",
 ]
 
-_LAZY = {"Engine": "gbrules.engine", "render_care_plan": "gbrules.render"}
+_LAZY = {"Engine": "gbrules.core.engine", "render_care_plan": "gbrules.io.render"}
 
 
 def evaluate(intake: Intake | Mapping[str, Any], rules: str | Path | None = None) -> Evaluation:
     """Evaluate one intake with the default rulebook (plus an optional site rule pack)."""
-    from gbrules.engine import cached_engine
+    from gbrules.core.engine import cached_engine
 
     return cached_engine(rules).evaluate(intake)
 
 
 def __getattr__(name: str) -> Any:
+    """The two names in ``_LAZY`` load on first use; nothing else is looked up here."""
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
-    try:  # submodules, e.g. gbrules.engine, gbrules.rulebook
-        return importlib.import_module(f"gbrules.{name}")
-    except ModuleNotFoundError:
-        raise AttributeError(f"module 'gbrules' has no attribute {name!r}") from None
+    raise AttributeError(f"module 'gbrules' has no attribute {name!r}")

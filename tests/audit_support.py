@@ -23,8 +23,8 @@ from glob import glob
 from pathlib import Path
 
 import gbrules
-from gbrules.audit import AuditLog, CardRecord
-from gbrules.evaluation import Evaluation
+from gbrules.core.result import Evaluation
+from gbrules.io.audit import AuditLog, CardRecord
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = b"test-secret-0123456789-abcdef"

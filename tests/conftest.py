@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import gbrules
-from gbrules.engine import cached_engine
-from gbrules.evaluation import Evaluation
+from gbrules.core.engine import cached_engine
+from gbrules.core.result import Evaluation
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -107,7 +107,7 @@ def serve() -> Iterator[Callable[..., str]]:
 
 @pytest.fixture(scope="session")
 def live_url(serve: Callable[[Any], str], engine: Any) -> str:
-    from gbrules.service import create_app
+    from gbrules.io.service import create_app
 
     return serve(create_app(engine, today=lambda: AS_OF))
 
@@ -115,7 +115,7 @@ def live_url(serve: Callable[[Any], str], engine: Any) -> str:
 def interrupt_batch_at_chunk(monkeypatch: pytest.MonkeyPatch, chunk: int) -> Callable[..., Any]:
     """Make ``gbrules batch`` raise KeyboardInterrupt (Ctrl-C) when it evaluates its
     ``chunk``-th chunk; returns the real function, to put back for a resumed run."""
-    from gbrules import batch
+    from gbrules.io.batch import run as batch
 
     real: Callable[..., Any] = batch.evaluate_lines
     calls = {"n": 0}

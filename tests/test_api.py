@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 
 import gbrules
-from gbrules.codes import CATEGORIES, PRIORITY_RANK
+from gbrules.clinical.codes import CATEGORIES, PRIORITY_RANK
 
 from .conftest import load_example
 from .strategies import intakes
@@ -57,7 +57,7 @@ def test_rationale_names_values_and_thresholds() -> None:
 
 
 def test_engine_from_directory_and_evaluate_many() -> None:
-    engine = gbrules.Engine.from_directory(gbrules.rulebook.default_rules_dir())
+    engine = gbrules.Engine.from_directory(gbrules.core.rulebook.default_rules_dir())
     data = [load_example(n) for n in ("case1", "case2", "crisis")]
     many = list(engine.evaluate_many(iter(data)))
     assert [e.model_dump_json() for e in many] == [
@@ -101,7 +101,7 @@ def test_invalid_intake_raises_intake_error_not_a_plan() -> None:
 @given(intakes())
 def test_order_is_priority_then_rulebook_order(data: dict[str, object]) -> None:
     ev = gbrules.evaluate(data)
-    engine = gbrules.engine.cached_engine()
+    engine = gbrules.core.engine.cached_engine()
     keys = [
         (PRIORITY_RANK[s.priority], engine.rulebook.rule(s.rule_id).order) for s in ev.suggestions
     ]
@@ -113,6 +113,6 @@ def test_order_is_priority_then_rulebook_order(data: dict[str, object]) -> None:
 def test_fast_model_building_matches_pydantic_on_this_version() -> None:
     # If this fails after a pydantic upgrade, gbrules already uses model_construct instead;
     # the test says the fast path is off, so the speed figures no longer hold.
-    from gbrules.evaluation import _trusted_matches_pydantic
+    from gbrules.core.result import _trusted_matches_pydantic
 
     assert _trusted_matches_pydantic()

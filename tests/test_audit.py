@@ -26,17 +26,17 @@ from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
 
 import gbrules
-from gbrules.audit import (
+from gbrules.io.audit import (
     AuditConfigError,
     AuditLog,
     AuditSchemaError,
     CardRecord,
     UnknownCard,
 )
-from gbrules.audit import schema as audit_schema
-from gbrules.audit.cli import parse_since
-from gbrules.audit.log import normalise_url
-from gbrules.cli import app
+from gbrules.io.audit import schema as audit_schema
+from gbrules.io.audit.log import normalise_url
+from gbrules.io.cli import app
+from gbrules.io.cli.audit import parse_since
 from tests.audit_support import (
     ROOT,
     SECRET,
@@ -249,7 +249,7 @@ def test_no_patient_data_in_the_database(audit: AuditLog, caplog: pytest.LogCapt
     intake["lifestyle"].update(sleep_hours=4.75, caffeine_mg_per_day=987.5, fiber_g_per_day=7.25)
     ev = gbrules.evaluate(intake)
     assert ev.patient_id == patient_id
-    caplog.set_level(logging.DEBUG, logger="gbrules.audit")
+    caplog.set_level(logging.DEBUG, logger="gbrules.io.audit")
     cards = cards_for(ev)
     audit.record_request("patient-view", "hi", "svc", ev, cards, at=NOW)
     audit.record_feedback(cards[0].uuid, "overridden", [], ["patient-declined"], NOW)
@@ -409,7 +409,7 @@ def _down_urls(tmp_path: Path) -> list[str]:
 def test_db_down_never_raises(which: int, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     url = _down_urls(tmp_path)[which]
     ev = example_evaluation("case1")
-    caplog.set_level(logging.ERROR, logger="gbrules.audit")
+    caplog.set_level(logging.ERROR, logger="gbrules.io.audit")
     audit = AuditLog(url, secret=SECRET)  # construction never touches the database
     assert audit.safe_record_request("patient-view", "hi-down", "svc", ev, cards_for(ev)) is False
     assert audit.safe_record_request("patient-view", "hi-down2", "svc", ev, cards_for(ev)) is False
@@ -481,7 +481,7 @@ def test_card_record_validation() -> None:
 
 
 def test_evaluate_does_not_import_sqlalchemy() -> None:
-    code = "import sys, gbrules.cli; print('sqlalchemy' in sys.modules)"
+    code = "import sys, gbrules.io.cli; print('sqlalchemy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

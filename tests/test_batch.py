@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from gbrules import batch
-from gbrules.batch import complete_lines, run_batch
-from gbrules.cli import app
-from gbrules.engine import Engine
-from gbrules.synthetic import synthetic_intakes
+from gbrules.core.engine import Engine
+from gbrules.io.batch import run as batch
+from gbrules.io.batch.run import complete_lines, run_batch
+from gbrules.io.cli import app
+from gbrules.tools.synthetic import synthetic_intakes
 
 from .conftest import interrupt_batch_at_chunk
 
@@ -197,7 +197,7 @@ def test_parquet_without_pyarrow_exits_2(tmp_path: Path, monkeypatch) -> None:
 
     for name in ("pyarrow", "pyarrow.parquet"):
         monkeypatch.setitem(sys.modules, name, None)  # import pyarrow -> ImportError
-    monkeypatch.delitem(sys.modules, "gbrules.batch_parquet", raising=False)
+    monkeypatch.delitem(sys.modules, "gbrules.io.batch.parquet", raising=False)
     monkeypatch.delattr(gbrules, "batch_parquet", raising=False)
     src = tmp_path / "in.ndjson"
     write_input(src, n=5)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gbrules.batch import run_batch
+from gbrules.io.batch.run import run_batch
 from tests.test_batch import BAD, write_input
 
 distributed = pytest.importorskip("distributed")

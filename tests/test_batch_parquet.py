@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from gbrules import batch
-from gbrules.batch import run_batch
-from gbrules.cli import app
-from gbrules.engine import Engine
-from gbrules.synthetic import synthetic_intakes
+from gbrules.core.engine import Engine
+from gbrules.io.batch import run as batch
+from gbrules.io.batch.run import run_batch
+from gbrules.io.cli import app
+from gbrules.tools.synthetic import synthetic_intakes
 
 from .conftest import interrupt_batch_at_chunk
 

@@ -7,7 +7,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.careplan import CarePlan
 
 import gbrules
-from gbrules.fhir import careplan_from_evaluation, intake_from_fhir
+from gbrules.io.fhir import careplan_from_evaluation, intake_from_fhir
 from tests.conftest import AS_OF, load_bundle
 
 STAMP = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from gbrules.cli import app
+from gbrules.io.cli import app
 
 runner = CliRunner()
 
@@ -62,7 +62,7 @@ def test_installed_console_script_has_no_traceback(tmp_path: Path) -> None:
     f = tmp_path / "in.json"
     f.write_text('{"age": "old"}')
     proc = subprocess.run(
-        [sys.executable, "-m", "gbrules.cli", "evaluate", str(f)], capture_output=True, text=True
+        [sys.executable, "-m", "gbrules.io.cli", "evaluate", str(f)], capture_output=True, text=True
     )
     assert proc.returncode == 2
     assert "age" in proc.stderr

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from gbrules.codes import CODES
-from gbrules.rulebook import load_rulebook
+from gbrules.clinical.codes import CODES
+from gbrules.core.rulebook import load_rulebook
 
 ROOT = Path(__file__).resolve().parent.parent
 

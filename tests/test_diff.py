@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from gbrules.cli import app
-from gbrules.intake import parse_intake
-from gbrules.population import diff_rulebooks, population
-from gbrules.rulebook import default_rules_dir
+from gbrules.clinical.intake import parse_intake
+from gbrules.core.rulebook import default_rules_dir
+from gbrules.io.cli import app
+from gbrules.tools.population import diff_rulebooks, population
 
 runner = CliRunner()
 

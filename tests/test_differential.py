@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 
 import gbrules
-from gbrules.conditions import evaluate as reference
-from gbrules.facts import VOCABULARY, facts_from_intake
-from gbrules.intake import parse_intake
+from gbrules.clinical.facts import VOCABULARY, facts_from_intake
+from gbrules.clinical.intake import parse_intake
+from gbrules.core.language import evaluate as reference
 
 from .strategies import intakes
 
@@ -24,7 +24,7 @@ from .strategies import intakes
 @given(intakes())
 @settings(max_examples=400)
 def test_default_rulebook_fires_exactly_the_true_rules(data: dict[str, object]) -> None:
-    engine = gbrules.engine.cached_engine()
+    engine = gbrules.core.engine.cached_engine()
     facts = facts_from_intake(parse_intake(data))
     expected = [r.id for r in engine.rulebook.rules if reference(r.condition, facts) is True]
     assert [r.id for r in engine.fire(facts)] == expected

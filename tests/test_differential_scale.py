@@ -13,12 +13,12 @@ from collections.abc import Iterable
 
 import pytest
 
-from gbrules import conditions
-from gbrules.engine import Engine
-from gbrules.evaluation import Evaluation
-from gbrules.facts import facts_from_intake
-from gbrules.intake import parse_intake
-from gbrules.synthetic import replicated_rulebook, synthetic_intakes
+from gbrules.clinical.facts import facts_from_intake
+from gbrules.clinical.intake import parse_intake
+from gbrules.core import language
+from gbrules.core.engine import Engine
+from gbrules.core.result import Evaluation
+from gbrules.tools.synthetic import replicated_rulebook, synthetic_intakes
 
 FIXED_SEED = 20240601
 FRESH_SEED = random.SystemRandom().randrange(1 << 30)
@@ -36,7 +36,7 @@ def _differences(engine: Engine, intakes: Iterable[dict[str, object]]) -> tuple[
     for i, data in enumerate(intakes):
         facts = facts_from_intake(parse_intake(data))
         got = [r.id for r in engine.fire(facts)]
-        want = [r.id for r in rules if conditions.evaluate(r.condition, facts) is True]
+        want = [r.id for r in rules if language.evaluate(r.condition, facts) is True]
         n += 1
         if got != want and len(diffs) < 5:
             missing = sorted(set(want) - set(got))
@@ -87,11 +87,11 @@ def test_fast_constructed_evaluations_round_trip_through_validation(engine: Engi
 
 
 def test_explanations_are_the_same_with_and_without_memo(engine: Engine) -> None:
-    from gbrules import overrides
+    from gbrules.core import compiled
 
     intakes = list(synthetic_intakes(300, FIXED_SEED + 3))
     first = [ev.model_dump_json() for ev in engine.evaluate_many(intakes)]
-    overrides.clear_caches()
+    compiled.clear_caches()
     cold = [engine.evaluate(x).model_dump_json() for x in reversed(intakes)]
     assert first == list(reversed(cold))
 

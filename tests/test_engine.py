@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 import gbrules
-from gbrules import durable
-from gbrules.conditions import evaluate as reference
-from gbrules.errors import EngineError, RulebookError
-from gbrules.facts import facts_from_intake
-from gbrules.intake import parse_intake
+from gbrules.clinical.facts import facts_from_intake
+from gbrules.clinical.intake import parse_intake
+from gbrules.core.backends import durable
+from gbrules.core.errors import EngineError, RulebookError
+from gbrules.core.language import evaluate as reference
 
 from .conftest import load_example
 

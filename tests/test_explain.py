@@ -8,12 +8,12 @@ from typing import Any
 from hypothesis import given, settings
 
 import gbrules
-from gbrules.conditions import basis
-from gbrules.facts import FactValue, facts_from_intake
-from gbrules.intake import parse_intake
-from gbrules.overrides import _Explainer, describe
-from gbrules.rulebook import Rule
-from gbrules.synthetic import synthetic_intakes
+from gbrules.clinical.facts import FactValue, facts_from_intake
+from gbrules.clinical.intake import parse_intake
+from gbrules.core.compiled import _Explainer, describe
+from gbrules.core.language import basis
+from gbrules.core.rulebook import Rule
+from gbrules.tools.synthetic import synthetic_intakes
 
 from .strategies import intakes
 from .test_differential import random_engine  # noqa: F401  (fixture)

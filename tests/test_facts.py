@@ -4,8 +4,8 @@ import json
 
 from hypothesis import given
 
-from gbrules.facts import VOCABULARY, facts_from_intake, kleene_or, missing_facts
-from gbrules.intake import parse_intake
+from gbrules.clinical.facts import VOCABULARY, facts_from_intake, kleene_or, missing_facts
+from gbrules.clinical.intake import parse_intake
 
 from .strategies import ALARM_FREE, intakes
 
@@ -135,7 +135,7 @@ def test_facts_are_in_the_vocabulary_and_well_typed(data: dict[str, object]) -> 
 def test_docs_fact_table_is_current() -> None:
     from pathlib import Path
 
-    from gbrules.facts import vocabulary_markdown
+    from gbrules.clinical.facts import vocabulary_markdown
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "FACTS.md").read_text()
     assert vocabulary_markdown() in doc, "regenerate docs/FACTS.md (see its header)"

@@ -16,7 +16,7 @@ import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
 
 import gbrules
-from gbrules.evaluation import Evaluation
+from gbrules.core.result import Evaluation
 
 from .conftest import EXAMPLES
 from .strategies import ALARM_FREE

@@ -6,9 +6,9 @@ from typing import Any
 import pytest
 
 import gbrules
-from gbrules.errors import IntakeError
-from gbrules.examples import load_example
-from gbrules.fhir import MappingNote, intake_from_fhir
+from gbrules.clinical.examples import load_example
+from gbrules.core.errors import IntakeError
+from gbrules.io.fhir import MappingNote, intake_from_fhir
 from tests.conftest import AS_OF, load_bundle
 
 LOINC = "http://loinc.org"

@@ -27,9 +27,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import gbrules
-from gbrules.cli import app
-from gbrules.errors import IntakeError, RulebookError
-from gbrules.rulebook import MAX_FILE_BYTES, load_rulebook
+from gbrules.core.errors import IntakeError, RulebookError
+from gbrules.core.rulebook import MAX_FILE_BYTES, load_rulebook
+from gbrules.io.cli import app
 
 from .strategies import intakes
 
@@ -265,7 +265,7 @@ def test_cli_subprocess_on_the_nastiest_files(tmp_path: Path) -> None:
         f = tmp_path / f"{name}.json"
         f.write_bytes(content)
         proc = subprocess.run(
-            [sys.executable, "-m", "gbrules.cli", "evaluate", str(f)],
+            [sys.executable, "-m", "gbrules.io.cli", "evaluate", str(f)],
             capture_output=True,
             text=True,
             timeout=60,

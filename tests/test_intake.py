@@ -5,7 +5,7 @@ import math
 import pytest
 
 from gbrules import Intake, IntakeError
-from gbrules.intake import parse_intake
+from gbrules.clinical.intake import parse_intake
 
 
 def paths(data: object) -> set[str]:

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 
 import gbrules
-from gbrules.conditions import Recorded, leaves
-from gbrules.engine import cached_engine
-from gbrules.evaluation import Evaluation
+from gbrules.core.engine import cached_engine
+from gbrules.core.language import Recorded, leaves
+from gbrules.core.result import Evaluation
 
 from .strategies import intakes
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from gbrules.cli import app
-from gbrules.conditions import parse_condition
-from gbrules.lint import Finding, lint, never_true, to_nnf
-from gbrules.rulebook import default_rules_dir
+from gbrules.core.language import parse_condition
+from gbrules.core.lint import Finding, lint, never_true, to_nnf
+from gbrules.core.rulebook import default_rules_dir
+from gbrules.io.cli import app
 
 runner = CliRunner()
 

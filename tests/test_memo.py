@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gbrules import memo
-from gbrules.memo import Memo
+from gbrules.core import memo
+from gbrules.core.memo import Memo
 
 
 def _lookup(m: Memo[int], key: int) -> int:

@@ -43,7 +43,7 @@ def test_installed_wheel_runs_case1_from_any_directory(wheel: Path, tmp_path: Pa
         [
             sys.executable,
             "-c",
-            "from gbrules.cli import main; main()",
+            "from gbrules.io.cli import main; main()",
             "evaluate",
             "--example",
             "case1",
@@ -56,7 +56,7 @@ def test_installed_wheel_runs_case1_from_any_directory(wheel: Path, tmp_path: Pa
     assert proc.returncode == 0, proc.stderr
     assert "Care-plan draft for example-case1" in proc.stdout
     probe = subprocess.run(
-        [sys.executable, "-c", "import gbrules.rulebook as r; print(r.default_rules_dir())"],
+        [sys.executable, "-c", "import gbrules.core.rulebook as r; print(r.default_rules_dir())"],
         cwd=elsewhere,
         env=env,
         capture_output=True,

@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 import gbrules
-from gbrules.engine import cached_engine
-from gbrules.facts import facts_from_intake
-from gbrules.intake import Intake
-from gbrules.precheck import INTAKE, compile_check, precheck
-from gbrules.synthetic import synthetic_intakes
+from gbrules.clinical.facts import facts_from_intake
+from gbrules.clinical.intake import Intake
+from gbrules.clinical.precheck import INTAKE, compile_check, precheck
+from gbrules.core.engine import cached_engine
+from gbrules.tools.synthetic import synthetic_intakes
 from tests.strategies import intakes
 from tests.test_hostile_input import intake_shaped, json_values, near_valid
 

@@ -18,11 +18,11 @@ import pytest
 from typer.testing import CliRunner
 
 import gbrules
-from gbrules import durable
-from gbrules.cli import app
-from gbrules.engine import cached_engine
-from gbrules.errors import EngineError, RulebookError
-from gbrules.synthetic import synthetic_intakes
+from gbrules.core.backends import durable
+from gbrules.core.engine import cached_engine
+from gbrules.core.errors import EngineError, RulebookError
+from gbrules.io.cli import app
+from gbrules.tools.synthetic import synthetic_intakes
 
 from .conftest import load_example
 

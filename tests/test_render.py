@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 
 import gbrules
 from gbrules import render_care_plan
-from gbrules.cli import app
-from gbrules.evaluation import Evaluation
-from gbrules.examples import load_example
-from gbrules.render import GLOSSARY, PATIENT_TEXT
+from gbrules.clinical.examples import load_example
+from gbrules.core.result import Evaluation
+from gbrules.io.cli import app
+from gbrules.io.render import GLOSSARY, PATIENT_TEXT
 from tests.conftest import EXAMPLE_NAMES, FIXED_TIME
 
 FORMATS = ("markdown", "html", "text")
@@ -146,7 +146,7 @@ def test_patient_plain_language(evaluations: dict[str, Evaluation], example: str
 
 
 def test_every_code_has_patient_text() -> None:
-    from gbrules.codes import _CODES
+    from gbrules.clinical.codes import _CODES
 
     assert {c.code for c in _CODES} <= set(PATIENT_TEXT)
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from gbrules import render_care_plan
-from gbrules.evaluation import Evaluation
-from gbrules.render import PATIENT_TEXT
+from gbrules.core.result import Evaluation
+from gbrules.io.render import PATIENT_TEXT
 from tests.conftest import FIXED_TIME
 
 CHROMIUM = "/usr/bin/chromium"

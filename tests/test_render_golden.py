@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from gbrules import render_care_plan
-from gbrules.evaluation import Evaluation
+from gbrules.core.result import Evaluation
 from tests.conftest import EXAMPLE_NAMES, FIXED_TIME
 
 GOLDEN = Path(__file__).parent / "golden"

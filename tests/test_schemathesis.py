@@ -9,7 +9,7 @@ import httpx
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from gbrules.service import create_app
+from gbrules.io.service import create_app
 
 OPENAPI = create_app().openapi()
 schema = schemathesis.openapi.from_dict(OPENAPI)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from gbrules import scoring
+from gbrules.clinical import scoring
 
 
 @pytest.mark.parametrize(

@@ -215,7 +215,7 @@ ISS = "https://ehr.example.org"
 def auth_server(
     serve: Callable[..., str], engine: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[str, Any]:
-    from gbrules.service import JWTAuth, create_app
+    from gbrules.io.service import JWTAuth, create_app
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gbrules.audit import AuditLog
-from gbrules.service import create_app
+from gbrules.io.audit import AuditLog
+from gbrules.io.service import create_app
 from tests.conftest import AS_OF
 from tests.test_service import hook_request
 
@@ -102,7 +102,7 @@ def test_database_down_never_fails_a_card_response(
 def test_serve_audit_option(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import typer
 
-    from gbrules.cli import _audit_log
+    from gbrules.io.cli.serve import _audit_log
 
     monkeypatch.delenv("GBRULES_AUDIT_DB", raising=False)
     monkeypatch.delenv("GBRULES_AUDIT_SECRET", raising=False)

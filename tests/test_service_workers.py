@@ -42,7 +42,7 @@ def test_workers_refuse_jwt_auth(tmp_path: Path) -> None:
     jwks.write_text(json.dumps({"keys": [{**jwk, "kid": "k1", "alg": "RS384", "use": "sig"}]}))
     args = ["serve", "--workers", "2", "--jwks", str(jwks), "--issuer", "https://ehr"]
     proc = subprocess.run(
-        [sys.executable, "-m", "gbrules.cli", *args, "--audience", "http://127.0.0.1:1"],
+        [sys.executable, "-m", "gbrules.io.cli", *args, "--audience", "http://127.0.0.1:1"],
         capture_output=True,
         text=True,
         timeout=60,

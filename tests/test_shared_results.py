@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import gbrules
-from gbrules.evaluation import Evaluation, FrozenDict, FrozenList, Suggestion
+from gbrules.core.result import Evaluation, FrozenDict, FrozenList, Suggestion
 
 from .conftest import load_example
 

@@ -9,10 +9,10 @@ import gc
 
 import gbrules
 from benchmarks.soak import rss_mb, soak
-from gbrules import durable
-from gbrules.facts import facts_from_intake
-from gbrules.intake import parse_intake
-from gbrules.synthetic import synthetic_intakes
+from gbrules.clinical.facts import facts_from_intake
+from gbrules.clinical.intake import parse_intake
+from gbrules.core.backends import durable
+from gbrules.tools.synthetic import synthetic_intakes
 
 N_FIRE = 50_000
 DISTINCT = 5_000

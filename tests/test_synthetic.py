@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from gbrules.errors import IntakeError
-from gbrules.intake import parse_intake
-from gbrules.synthetic import synthetic_intakes
+from gbrules.clinical.intake import parse_intake
+from gbrules.core.errors import IntakeError
+from gbrules.tools.synthetic import synthetic_intakes
 
 SECTIONS = ("gi", "mood", "labs", "conditions", "medications", "lifestyle")
 

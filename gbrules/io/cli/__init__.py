@@ -1,0 +1,36 @@
+"""The ``gbrules`` command line (typer: typed options, help and shell completion for free).
+
+Bad input never shows a traceback: an invalid intake exits 2 with every bad field's path on
+stderr, an invalid rulebook exits 2 with its file and rule id.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from gbrules.io.cli.audit import audit_app
+from gbrules.io.cli.batch import batch_command
+from gbrules.io.cli.evaluate import evaluate
+from gbrules.io.cli.rules import rules_app
+from gbrules.io.cli.serve import serve
+
+app = typer.Typer(
+    name="gbrules",
+    help="Draft gut-brain care plans for clinician review from a patient intake.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command()(evaluate)
+app.add_typer(rules_app, name="rules")
+app.command()(serve)
+app.command("batch")(batch_command)
+app.add_typer(audit_app, name="audit")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

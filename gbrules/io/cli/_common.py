@@ -1,0 +1,42 @@
+"""Helpers every command shares: failing with exit 2 and no traceback, reading an intake."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+
+
+def fail(lines: list[str], code: int = 2) -> NoReturn:
+    for line in lines:
+        typer.echo(line, err=True)
+    raise typer.Exit(code)
+
+
+def read_intake(source: str | None, example: str | None) -> Any:
+    from gbrules.clinical.examples import load_example
+
+    if example is not None:
+        try:
+            return load_example(example)
+        except KeyError as exc:
+            fail([f"error: {exc.args[0]}"])
+    if source is None:
+        fail(["error: give an intake file (or - for stdin), or --example NAME"])
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail([f"error: cannot read {source}: {exc}"])
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(
+            [f"error: {source} is not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"]
+        )
+    except (ValueError, RecursionError) as exc:
+        # Python's own limits: integers over 4,300 digits, nesting deeper than the stack.
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        fail([f"error: {source} cannot be read as an intake: {reason}"])

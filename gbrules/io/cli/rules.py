@@ -1,0 +1,92 @@
+"""``gbrules rules ...``: list, lint and diff rulebooks."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gbrules.core.errors import RulebookError
+from gbrules.io.cli._common import fail
+
+rules_app = typer.Typer(help="Inspect and check rulebooks.", no_args_is_help=True)
+
+
+@rules_app.command("list")
+def rules_list(
+    directory: Annotated[Path | None, typer.Argument(help="Rulebook directory.")] = None,
+) -> None:
+    """List every rule: id, code, priority, condition, evidence."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from gbrules.core.rulebook import default_rules_dir, load_rulebook
+
+    try:
+        rb = load_rulebook(directory or default_rules_dir())
+    except RulebookError as exc:
+        fail(["error: invalid rulebook:"] + [f"  {p}" for p in exc.problems])
+    console = Console(width=None if sys.stdout.isatty() else 200, highlight=False)
+    table = Table(title=f"{rb.name} {rb.version_label}: {len(rb.rules)} rules", show_lines=True)
+    table.add_column("id", no_wrap=True, overflow="fold")
+    table.add_column("code", no_wrap=True, overflow="fold")
+    table.add_column("priority")
+    table.add_column("condition", overflow="fold")
+    table.add_column("evidence", overflow="fold")
+    for r in rb.rules:
+        cond = r.condition.text()
+        if cond.startswith("(") and cond.endswith(")"):
+            cond = cond[1:-1]
+        table.add_row(r.id, r.code, r.priority, cond, "\n".join(r.evidence))
+    console.print(table)
+
+
+@rules_app.command("lint")
+def rules_lint(
+    directory: Annotated[
+        Path | None,
+        typer.Argument(help="Rulebook directory, or a site pack (linted on the default)."),
+    ] = None,
+) -> None:
+    """Check a rulebook; exit 0 when clean, 1 with findings (each with file and rule id)."""
+    from gbrules.core.lint import lint
+
+    findings = lint(directory)
+    for f in findings:
+        typer.echo(f.text())
+    if findings:
+        typer.echo(f"{len(findings)} finding(s)", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"ok: {directory or 'default rulebook'}: no findings")
+
+
+class DiffFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+@rules_app.command("diff")
+def rules_diff(
+    old: Annotated[Path, typer.Argument(help="The current rulebook directory.")],
+    new: Annotated[Path, typer.Argument(help="The proposed rulebook directory.")],
+    population: Annotated[
+        int, typer.Option("--population", min=1, help="How many synthetic intakes.")
+    ] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic population.")] = 0,
+    fmt: Annotated[DiffFormat, typer.Option("--format", help="Output format.")] = DiffFormat.text,
+) -> None:
+    """Which codes appear, disappear or change priority, over a synthetic population."""
+    from gbrules.tools.population import diff_rulebooks
+
+    try:
+        report = diff_rulebooks(old, new, population, seed)
+    except RulebookError as exc:
+        fail(["error: invalid rulebook:"] + [f"  {p}" for p in exc.problems])
+    if fmt is DiffFormat.json:
+        typer.echo(json.dumps(report.as_dict(), indent=2, sort_keys=True))
+    else:
+        typer.echo(report.text(), nl=False)

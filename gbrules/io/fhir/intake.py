@@ -1,0 +1,812 @@
+"""FHIR R4 (read with fhir.resources R4B) in: a Bundle becomes an Intake plus mapping notes.
+
+The mapping is deliberately conservative and fully audited:
+
+- every resource is validated with its fhir.resources R4B model first; malformed FHIR raises
+  ``IntakeError`` whose paths name the bundle entry and the element
+  (``entry[3].resource.valueQuantity.value``) and whose messages name the resource
+  (``Observation/phq9-total``);
+- per intake field the most recent valid value wins (``effectiveDateTime``, ``authored``,
+  ``recordedDate``, ...); a Condition or medication that asserts a finding wins over a
+  questionnaire answer that denies it (the cautious side);
+- ``entered-in-error`` and ``cancelled`` resources are ignored; everything that is ignored,
+  superseded or cannot be mapped becomes a ``MappingNote``, never a silent drop;
+- the result is built as Intake JSON and passed through
+  ``gbrules.clinical.intake.parse_intake``, so all intake validation applies; its errors are
+  reported against the FHIR element they came from.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+
+from gbrules.clinical.intake import Intake, json_path, parse_intake
+from gbrules.core.errors import FieldError, IntakeError
+from gbrules.io.fhir import codes as C
+
+MAPPED_TYPES = (
+    "Patient",
+    "Observation",
+    "QuestionnaireResponse",
+    "Condition",
+    "MedicationStatement",
+    "MedicationRequest",
+    "Medication",
+)
+
+
+@dataclass(frozen=True)
+class MappingNote:
+    """Something the mapping did not use, or used with a caveat: where it is and why."""
+
+    resource_type: str
+    resource_id: str | None
+    path: str
+    message: str
+
+    @property
+    def reference(self) -> str:
+        return (
+            f"{self.resource_type}/{self.resource_id}" if self.resource_id else self.resource_type
+        )
+
+    def __str__(self) -> str:
+        return f"{self.reference} at {self.path}: {self.message}"
+
+
+@dataclass(frozen=True)
+class _Src:
+    rtype: str
+    rid: str | None
+    path: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.rtype}/{self.rid}" if self.rid else self.rtype
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    value: Any
+    when: datetime | None
+    order: int
+    src: _Src
+    asserted: bool = False  # a diagnosis or medication record, as opposed to a form answer
+
+    def key(self) -> tuple[bool, bool, datetime, int]:
+        return (self.asserted, self.when is not None, self.when or _EPOCH, self.order)
+
+
+_EPOCH = datetime(1, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class _Score:
+    """One dated score observation (a total or one item of PHQ-9 / GAD-7)."""
+
+    value: Any
+    when: datetime | None
+    order: int
+    src: _Src
+
+
+@dataclass
+class _State:
+    as_of: date
+    notes: list[MappingNote] = field(default_factory=list)
+    errors: list[FieldError] = field(default_factory=list)
+    cands: dict[str, list[_Candidate]] = field(default_factory=dict)
+    scores: dict[str, dict[str, list[_Score]]] = field(default_factory=dict)  # instrument -> code
+    medications: dict[str, Any] = field(default_factory=dict)  # "Medication/id" -> model
+    patients: list[tuple[Any, _Src]] = field(default_factory=list)
+    order: int = 0
+
+    def note(self, src: _Src, message: str, path: str | None = None) -> None:
+        self.notes.append(MappingNote(src.rtype, src.rid, path or src.path, message))
+
+    def add(
+        self, fld: str, value: Any, when: datetime | None, src: _Src, asserted: bool = False
+    ) -> None:
+        self.order += 1
+        self.cands.setdefault(fld, []).append(_Candidate(value, when, self.order, src, asserted))
+
+
+def intake_from_fhir(bundle: Mapping[str, Any], *, as_of: date) -> tuple[Intake, list[MappingNote]]:
+    """Map a FHIR R4 Bundle (a dict) to a validated Intake and the notes on what was not used.
+
+    ``as_of`` is the evaluation date: age is computed at it and "recent" antibiotics are
+    counted back from it. Raises ``IntakeError`` on malformed FHIR or an invalid result.
+    """
+    if not isinstance(bundle, Mapping):
+        raise IntakeError(
+            [FieldError("$", f"a FHIR Bundle must be a JSON object, not {type(bundle).__name__}")]
+        )
+    if bundle.get("resourceType") != "Bundle":
+        raise IntakeError(
+            [FieldError("resourceType", f"expected 'Bundle', got {bundle.get('resourceType')!r}")]
+        )
+    entries = bundle.get("entry", [])
+    if not isinstance(entries, list):
+        raise IntakeError([FieldError("entry", "must be an array of entries")])
+    resources: list[tuple[str, Any]] = []
+    errors: list[FieldError] = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, Mapping):
+            errors.append(FieldError(f"entry[{i}]", "an entry must be a JSON object"))
+            continue
+        res = entry.get("resource")
+        if res is None:
+            errors.append(FieldError(f"entry[{i}].resource", "entry has no resource"))
+            continue
+        resources.append((f"entry[{i}].resource", res))
+    if errors:
+        raise IntakeError(errors)
+    return intake_from_resources(resources, as_of=as_of)
+
+
+def intake_from_resources(
+    resources: Iterable[tuple[str, Any]], *, as_of: date
+) -> tuple[Intake, list[MappingNote]]:
+    """Map ``(path, resource dict)`` pairs; ``path`` locates each resource in the caller's JSON."""
+    st = _State(as_of=as_of)
+    parsed: list[tuple[Any, _Src]] = []
+    for path, raw in resources:
+        model = _validate(st, path, raw)
+        if model is None:
+            continue
+        src = _Src(model.get_resource_type(), getattr(model, "id", None), path)
+        if src.rtype == "Medication" and src.rid:
+            st.medications[f"Medication/{src.rid}"] = model
+        parsed.append((model, src))
+    if st.errors:
+        raise IntakeError(st.errors)
+
+    handlers = {
+        "Patient": _patient,
+        "Observation": _observation,
+        "QuestionnaireResponse": _questionnaire_response,
+        "Condition": _condition,
+        "MedicationStatement": _medication,
+        "MedicationRequest": _medication,
+        "Medication": _skip,
+    }
+    for model, src in parsed:
+        handlers[src.rtype](st, model, src)
+    _resolve_instruments(st)
+    data, prov = _assemble(st)
+    if st.errors:
+        raise IntakeError(st.errors)
+    try:
+        intake = parse_intake(data)
+    except IntakeError as exc:
+        raise IntakeError([_remap(e, prov) for e in exc.errors]) from None
+    return intake, st.notes
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def _validate(st: _State, path: str, raw: Any) -> Any | None:
+    from fhir.resources.R4B import get_fhir_model_class
+
+    if not isinstance(raw, Mapping):
+        st.errors.append(FieldError(path, "a resource must be a JSON object"))
+        return None
+    rtype = raw.get("resourceType")
+    if not isinstance(rtype, str):
+        st.errors.append(FieldError(f"{path}.resourceType", "missing or not a string"))
+        return None
+    rid = raw.get("id") if isinstance(raw.get("id"), str) else None
+    src = _Src(rtype, rid, path)
+    if rtype not in MAPPED_TYPES:
+        st.note(src, f"resource type {rtype} is not used by gbrules")
+        return None
+    try:
+        return get_fhir_model_class(rtype).model_validate(dict(raw))
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            loc = tuple("resourceType" if p == "resource_type" else p for p in err["loc"])
+            sub = json_path(loc)
+            where = path if sub == "$" else f"{path}.{sub}"
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown element (not in FHIR R4)"
+            st.errors.append(FieldError(where, f"{src.ref}: malformed FHIR: {msg}"))
+        return None
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _when(value: Any) -> datetime | None:
+    """A FHIR date/dateTime (datetime, date or a partial 'YYYY' / 'YYYY-MM' string) as UTC."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    m = re.fullmatch(r"(\d{4})(?:-(\d{2}))?", str(value))
+    if m:
+        return datetime(int(m.group(1)), int(m.group(2) or 1), 1, tzinfo=UTC)
+    return None
+
+
+def _codings(cc: Any) -> list[Any]:
+    return list(getattr(cc, "coding", None) or []) if cc is not None else []
+
+
+def _codes(cc: Any, system: str) -> list[str]:
+    return [c.code for c in _codings(cc) if c.system == system and c.code]
+
+
+def _code_of(cc: Any) -> Any:
+    """The first coding of a CodeableConcept, or None."""
+    cs = _codings(cc)
+    return cs[0] if cs else None
+
+
+def _status(cc: Any) -> str | None:
+    return next((c.code for c in _codings(cc) if c.code), None)
+
+
+def _number(v: Any) -> int | float | None:
+    if isinstance(v, bool) or v is None:
+        return None
+    if isinstance(v, int):
+        return v
+    if isinstance(v, Decimal | float):
+        f = float(v)
+        return int(f) if f.is_integer() else f
+    return None
+
+
+def _text(cc: Any) -> str:
+    if cc is None:
+        return ""
+    parts = [cc.text or ""] + [c.display or "" for c in _codings(cc)]
+    return " ".join(parts).lower()
+
+
+def _skip(st: _State, m: Any, src: _Src) -> None:
+    """Medications are indexed up front and read through references."""
+
+
+# --- Patient ----------------------------------------------------------------------------------
+
+
+def _patient(st: _State, p: Any, src: _Src) -> None:
+    st.patients.append((p, src))
+
+
+def _age(st: _State, birth: Any, src: _Src) -> int | None:
+    path = f"{src.path}.birthDate"
+    if isinstance(birth, date):
+        y, m, d = birth.year, birth.month, birth.day
+    else:
+        match = re.fullmatch(r"(\d{4})(?:-(\d{2}))?", str(birth))
+        if not match:
+            st.errors.append(FieldError(path, f"{src.ref}: birthDate {birth!r} is not a date"))
+            return None
+        y, m, d = int(match.group(1)), int(match.group(2) or 1), 1
+        st.note(
+            src,
+            f"partial birthDate {birth!r}: age computed from the earliest possible birthday "
+            "(the older age, the cautious side for age thresholds)",
+            path,
+        )
+    if (y, m, d) > (st.as_of.year, st.as_of.month, st.as_of.day):
+        st.errors.append(FieldError(path, f"{src.ref}: birthDate {birth} is after {st.as_of}"))
+        return None
+    return st.as_of.year - y - ((st.as_of.month, st.as_of.day) < (m, d))
+
+
+# --- Observation ------------------------------------------------------------------------------
+
+_OBS_OK = {"final", "amended", "corrected"}
+_IGNORED = {"entered-in-error", "cancelled"}
+
+
+def _obs_when(o: Any) -> datetime | None:
+    if o.effectiveDateTime is not None:
+        return _when(o.effectiveDateTime)
+    if o.effectiveInstant is not None:
+        return _when(o.effectiveInstant)
+    if o.effectivePeriod is not None:
+        return _when(o.effectivePeriod.end or o.effectivePeriod.start)
+    return _when(o.issued)
+
+
+def _score(value_holder: Any, prefix: str = "value") -> Any:
+    """An instrument score from valueInteger, valueQuantity or a LOINC answer code."""
+    if getattr(value_holder, "valueInteger", None) is not None:
+        return value_holder.valueInteger
+    q = getattr(value_holder, "valueQuantity", None)
+    if q is not None and q.value is not None:
+        return _number(q.value)
+    cc = getattr(value_holder, "valueCodeableConcept", None)
+    for code in _codes(cc, C.LOINC):
+        if code in C.ANSWER_SCORES:
+            return C.ANSWER_SCORES[code]
+    coding = getattr(value_holder, "valueCoding", None)
+    if coding is not None and coding.code in C.ANSWER_SCORES:
+        return C.ANSWER_SCORES[coding.code]
+    return None
+
+
+def _observation(st: _State, o: Any, src: _Src) -> None:
+    if o.status in _IGNORED:
+        st.note(src, f"ignored: status {o.status}", f"{src.path}.status")
+        return
+    if o.status not in _OBS_OK:
+        st.note(src, f"not used: status {o.status} is not a final result", f"{src.path}.status")
+        return
+    loinc = _codes(o.code, C.LOINC)
+    when = _obs_when(o)
+    used = False
+    for code in loinc:
+        if code in (C.CRP, C.HS_CRP):
+            _crp(st, o, src, when)
+            used = True
+        elif code == C.TTG_IGA:
+            _celiac(st, o, src, when)
+            used = True
+        elif code in (C.PHQ9_TOTAL, C.GAD7_TOTAL) or code in C.PHQ9_ITEMS or code in C.GAD7_ITEMS:
+            _score_obs(st, code, o, src, when)
+            used = True
+        elif code in (C.PHQ9_PANEL, C.GAD7_PANEL):
+            used = True
+            for j, comp in enumerate(o.component or []):
+                csrc = _Src(src.rtype, src.rid, f"{src.path}.component[{j}]")
+                for ccode in _codes(comp.code, C.LOINC):
+                    _score_obs(st, ccode, comp, csrc, when)
+            if o.component is None and o.hasMember:
+                st.note(src, "panel members are used from their own Observations, if present")
+        if used:
+            break
+    if not used:
+        st.note(
+            src,
+            f"no intake field for observation code(s) {', '.join(loinc) or _text(o.code)!s}",
+            f"{src.path}.code",
+        )
+
+
+def _score_obs(st: _State, code: str, holder: Any, src: _Src, when: datetime | None) -> None:
+    if code in (C.PHQ9_TOTAL, *C.PHQ9_ITEMS):
+        instrument = "phq9"
+    elif code in (C.GAD7_TOTAL, *C.GAD7_ITEMS):
+        instrument = "gad7"
+    else:
+        st.note(src, f"no intake field for component code {code}", f"{src.path}.code")
+        return
+    value = _score(holder)
+    if value is None:
+        reason = "dataAbsentReason" if getattr(holder, "dataAbsentReason", None) else "no value"
+        st.note(
+            src,
+            f"not used: {reason} for {code} "
+            "(scores need valueInteger, valueQuantity or a LOINC answer)",
+            src.path,
+        )
+        return
+    st.order += 1
+    st.scores.setdefault(instrument, {}).setdefault(code, []).append(
+        _Score(value, when, st.order, src)
+    )
+
+
+def _crp(st: _State, o: Any, src: _Src, when: datetime | None) -> None:
+    q = o.valueQuantity
+    path = f"{src.path}.valueQuantity"
+    if q is None or q.value is None:
+        st.note(src, "not used: CRP has no valueQuantity.value", path)
+        return
+    unit = q.code if q.code and (q.system in (None, C.UCUM)) else None
+    unit = unit or q.unit
+    factor = C.CRP_UNITS.get(unit or "")
+    if factor is None:
+        st.note(src, f"not used: CRP unit {unit!r} cannot be converted to mg/L", f"{path}.code")
+        return
+    value = float(q.value) * factor
+    if q.comparator:
+        st.note(
+            src,
+            f"CRP reported as {q.comparator} {q.value} {unit}; {q.value} used",
+            f"{path}.comparator",
+        )
+    if factor != 1.0:
+        st.note(src, f"CRP {q.value} {unit} converted to {value:g} mg/L", path)
+    st.add("labs.crp", {"value": round(value, 4), "unit": "mg/L"}, when, src)
+
+
+def _celiac(st: _State, o: Any, src: _Src, when: datetime | None) -> None:
+    """tTG-IgA: positive or negative from the lab's interpretation or a coded/text result.
+
+    A bare number is not interpreted: the cut-off is assay-specific.
+    """
+    said: set[str] = set()
+    for cc in o.interpretation or []:
+        said.update(str(c.code) for c in _codings(cc) if c.code)
+    if o.valueCodeableConcept is not None:
+        said.update(str(c.code) for c in _codings(o.valueCodeableConcept) if c.code)
+    if isinstance(o.valueString, str):
+        said.add(o.valueString.strip().lower())
+    positive, negative = bool(said & C.POSITIVE_RESULTS), bool(said & C.NEGATIVE_RESULTS)
+    if positive == negative:
+        why = "contradictory" if positive else "no positive/negative interpretation"
+        st.note(
+            src,
+            f"not used: celiac serology (tTG-IgA) with {why}; the numeric cut-off is "
+            "assay-specific, so a bare value is not interpreted",
+            f"{src.path}.interpretation",
+        )
+        return
+    st.add("labs.celiac_serology", "positive" if positive else "negative", when, src)
+
+
+# --- QuestionnaireResponse --------------------------------------------------------------------
+
+_QR_OK = {"completed", "amended"}
+
+
+def _flat_items(items: Iterable[Any], path: str) -> Iterable[tuple[Any, str]]:
+    for i, it in enumerate(items or []):
+        p = f"{path}[{i}]"
+        yield it, p
+        yield from _flat_items(it.item or [], f"{p}.item")
+        for j, ans in enumerate(it.answer or []):
+            yield from _flat_items(ans.item or [], f"{p}.answer[{j}].item")
+
+
+def _answer_value(ans: Any) -> Any:
+    for attr in ("valueBoolean", "valueInteger", "valueDecimal", "valueString", "valueDate"):
+        v = getattr(ans, attr, None)
+        if v is not None:
+            return _number(v) if attr == "valueDecimal" else v
+    coding = ans.valueCoding
+    if coding is not None:
+        if coding.code in C.ANSWER_SCORES:
+            return C.ANSWER_SCORES[coding.code]
+        for ext in coding.extension or []:
+            if ext.url.endswith(("ordinalValue", "itemWeight")) and ext.valueDecimal is not None:
+                return _number(ext.valueDecimal)
+        return coding.code
+    if ans.valueQuantity is not None:
+        return _number(ans.valueQuantity.value)
+    return None
+
+
+def _questionnaire_response(st: _State, qr: Any, src: _Src) -> None:
+    if qr.status in ("entered-in-error", "stopped"):
+        st.note(src, f"ignored: status {qr.status}", f"{src.path}.status")
+        return
+    if qr.status not in _QR_OK:
+        st.note(
+            src,
+            f"not used: status {qr.status} (only completed or amended forms)",
+            f"{src.path}.status",
+        )
+        return
+    when = _when(qr.authored)
+    canonical = (qr.questionnaire or "").split("|")[0]
+    if canonical == C.INTAKE_QUESTIONNAIRE or canonical.endswith("/gbrules-intake"):
+        _intake_form(st, qr, src, when)
+        return
+    for it, p in _flat_items(qr.item or [], f"{src.path}.item"):
+        code = it.linkId.lstrip("/").split("/")[-1]
+        isrc = _Src(src.rtype, src.rid, p)
+        if code in (C.PHQ9_TOTAL, C.GAD7_TOTAL, *C.PHQ9_ITEMS, *C.GAD7_ITEMS):
+            if not it.answer:
+                st.note(isrc, f"item {code} has no answer")
+                continue
+            _score_obs_value(st, code, _answer_value(it.answer[0]), isrc, when)
+        elif it.answer:
+            st.note(
+                isrc, f"item {it.linkId!r} is not a PHQ-9 or GAD-7 item (LOINC linkId expected)"
+            )
+
+
+def _score_obs_value(st: _State, code: str, value: Any, src: _Src, when: datetime | None) -> None:
+    instrument = "phq9" if code in (C.PHQ9_TOTAL, *C.PHQ9_ITEMS) else "gad7"
+    st.order += 1
+    st.scores.setdefault(instrument, {}).setdefault(code, []).append(
+        _Score(value, when, st.order, src)
+    )
+
+
+def _intake_form(st: _State, qr: Any, src: _Src, when: datetime | None) -> None:
+    """Our own intake questionnaire: each answered item's linkId is an Intake JSON path."""
+    for it, p in _flat_items(qr.item or [], f"{src.path}.item"):
+        if not it.answer:
+            continue
+        isrc = _Src(src.rtype, src.rid, f"{p}.answer[0]")
+        values = [_answer_value(a) for a in it.answer]
+        value: Any = values if it.linkId.endswith(".items") else values[0]
+        if value is None:
+            st.note(isrc, f"answer to {it.linkId!r} has no usable value")
+            continue
+        st.add(it.linkId, value, when, isrc)
+
+
+# --- PHQ-9 / GAD-7: one administration per date -----------------------------------------------
+
+
+def _resolve_instruments(st: _State) -> None:
+    for instrument, items, total_code in (
+        ("phq9", C.PHQ9_ITEMS, C.PHQ9_TOTAL),
+        ("gad7", C.GAD7_ITEMS, C.GAD7_TOTAL),
+    ):
+        by_code = st.scores.get(instrument, {})
+        by_day: dict[str | None, dict[str, _Score]] = {}
+        for code, scores in by_code.items():
+            for s in sorted(scores, key=lambda s: (s.when or _EPOCH, s.order)):
+                day = s.when.date().isoformat() if s.when else None
+                prev = by_day.setdefault(day, {}).get(code)
+                if prev is not None:
+                    st.note(prev.src, f"superseded by {s.src.ref} on the same day ({code})")
+                by_day[day][code] = s
+        for day, got in by_day.items():
+            whens = [s.when for s in got.values() if s.when]
+            when = max(whens) if whens else None
+            first = next(iter(got.values()))
+            if all(code in got for code in items):
+                value: dict[str, Any] = {"items": [got[c].value for c in items]}
+                if total_code in got:
+                    value["total"] = got[total_code].value
+                st.add(f"mood.{instrument}", value, when, first.src)
+            elif total_code in got:
+                value = {"total": got[total_code].value}
+                if instrument == "phq9" and C.PHQ9_ITEM9 in got:
+                    value["item9"] = got[C.PHQ9_ITEM9].value
+                st.add(f"mood.{instrument}", value, when, got[total_code].src)
+                for code, s in got.items():
+                    if code == total_code or (instrument == "phq9" and code == C.PHQ9_ITEM9):
+                        continue
+                    st.note(s.src, f"item {code} not used: items of {day} incomplete; total used")
+            elif instrument == "phq9" and C.PHQ9_ITEM9 in got:
+                s = got[C.PHQ9_ITEM9]
+                if isinstance(s.value, int) and s.value >= 1:
+                    st.note(
+                        s.src,
+                        f"PHQ-9 item 9 = {s.value} without a total on {day}: "
+                        "recorded as suicidal ideation",
+                    )
+                    st.add("mood.suicidal_ideation", True, when, s.src)
+                else:
+                    st.note(s.src, f"PHQ-9 item 9 without a total on {day}: not used")
+            else:
+                for s in got.values():
+                    st.note(
+                        s.src,
+                        f"{instrument.upper()} items of {day} are incomplete "
+                        "and there is no total: not used",
+                    )
+
+
+# --- Condition --------------------------------------------------------------------------------
+
+_ACTIVE = {"active", "recurrence", "relapse"}
+
+
+def _condition_field(cond: Any) -> tuple[str | None, str]:
+    for code in _codes(cond.code, C.ICD10CM) + _codes(cond.code, C.ICD10):
+        flat = code.replace(".", "").upper()
+        for prefix, fld in C.ICD_PREFIXES:
+            if flat.startswith(prefix):
+                return fld, f"ICD-10-CM {code}"
+    for code in _codes(cond.code, C.SNOMED):
+        if code in C.SNOMED_CONDITIONS:
+            return C.SNOMED_CONDITIONS[code], f"SNOMED CT {code}"
+    shown = ", ".join(f"{c.system}|{c.code}" for c in _codings(cond.code)) or _text(cond.code)
+    return None, shown
+
+
+def _condition(st: _State, cond: Any, src: _Src) -> None:
+    verification = _status(cond.verificationStatus)
+    if verification == "entered-in-error":
+        st.note(
+            src, "ignored: verificationStatus entered-in-error", f"{src.path}.verificationStatus"
+        )
+        return
+    fld, label = _condition_field(cond)
+    if fld is None:
+        st.note(src, f"no intake field for condition {label}", f"{src.path}.code")
+        return
+    if verification == "refuted":
+        st.note(src, f"not used: {label} refuted", f"{src.path}.verificationStatus")
+        return
+    clinical = _status(cond.clinicalStatus)
+    if clinical is None:
+        st.note(
+            src, f"{label} has no clinicalStatus; taken as active", f"{src.path}.clinicalStatus"
+        )
+    elif clinical not in _ACTIVE:
+        st.note(src, f"not used: {label} is {clinical}", f"{src.path}.clinicalStatus")
+        return
+    if verification in ("unconfirmed", "provisional", "differential"):
+        if fld not in C.CAUTION_FIELDS:
+            st.note(src, f"not used: {label} is {verification}", f"{src.path}.verificationStatus")
+            return
+        st.note(
+            src, f"{label} is {verification}; used anyway (probiotic caution, the cautious side)"
+        )
+    when = _when(cond.recordedDate) or _when(cond.onsetDateTime)
+    st.add(fld, True, when, src, asserted=True)
+
+
+# --- MedicationStatement / MedicationRequest --------------------------------------------------
+
+_CURRENT = {"active", "intended", "on-hold"}
+_PAST = {"completed", "stopped"}
+
+
+def _med_concept(st: _State, m: Any, src: _Src) -> Any:
+    if m.medicationCodeableConcept is not None:
+        return m.medicationCodeableConcept
+    ref = (m.medicationReference.reference or "") if m.medicationReference else ""
+    if ref.startswith("#"):
+        for c in m.contained or []:
+            if c.get_resource_type() == "Medication" and c.id == ref[1:]:
+                return c.code
+    else:
+        key = "/".join(ref.split("/")[-2:])
+        if key in st.medications:
+            return st.medications[key].code
+    st.note(
+        src,
+        f"medication reference {ref!r} not found in the bundle",
+        f"{src.path}.medicationReference",
+    )
+    return None
+
+
+def _med_class(concept: Any) -> tuple[str | None, str, bool]:
+    """(class, label, matched by name only)."""
+    for code in _codes(concept, C.ATC):
+        for prefix, cls in C.ATC_CLASSES:
+            if code.upper().startswith(prefix):
+                return cls, f"ATC {code}", False
+    for code in _codes(concept, C.RXNORM):
+        if code in C.RXNORM_INGREDIENTS:
+            return C.RXNORM_INGREDIENTS[code], f"RxNorm {code}", False
+    text = _text(concept)
+    for name, cls in C.MEDICATION_NAMES.items():
+        if re.search(rf"\b{name}\b", text):
+            return cls, name, True
+    shown = ", ".join(f"{c.system}|{c.code}" for c in _codings(concept)) or text or "(no code)"
+    return None, shown, False
+
+
+def _med_when(m: Any) -> datetime | None:
+    if m.get_resource_type() == "MedicationStatement":
+        if m.effectivePeriod is not None:
+            return _when(m.effectivePeriod.end or m.effectivePeriod.start)
+        return _when(m.effectiveDateTime) or _when(m.dateAsserted)
+    dr = m.dispenseRequest
+    if dr is not None and dr.validityPeriod is not None and dr.validityPeriod.end is not None:
+        return _when(dr.validityPeriod.end)
+    return _when(m.authoredOn)
+
+
+def _medication(st: _State, m: Any, src: _Src) -> None:
+    status = m.status
+    if status in ("entered-in-error", "cancelled", "not-taken", "draft"):
+        st.note(src, f"ignored: status {status}", f"{src.path}.status")
+        return
+    concept = _med_concept(st, m, src)
+    if concept is None:
+        return
+    cls, label, by_name = _med_class(concept)
+    if cls is None:
+        st.note(src, f"no intake field for medication {label}", f"{src.path}.medication")
+        return
+    if by_name:
+        st.note(src, f"recognised as {cls} by name ({label!r}); no ATC or RxNorm ingredient code")
+    when = _med_when(m)
+    current = status in _CURRENT
+    if cls == "ssri" or cls == "probiotic":
+        fld = "medications.ssri" if cls == "ssri" else "medications.probiotic"
+        if current:
+            st.add(fld, True, when, src, asserted=True)
+        else:
+            st.note(
+                src,
+                f"{label} not current (status {status}): not used for {fld}",
+                f"{src.path}.status",
+            )
+        return
+    # antibiotic
+    recent = st.as_of - timedelta(days=C.RECENT_ANTIBIOTIC_DAYS)
+    if current or (status in _PAST and when is not None and when.date() >= recent):
+        st.add("medications.recent_antibiotics", True, when, src, asserted=True)
+    elif when is None:
+        st.note(src, f"antibiotic {label} (status {status}) has no date: cannot tell if recent")
+    else:
+        st.note(
+            src,
+            f"antibiotic {label} ended {when.date()}, "
+            f"more than {C.RECENT_ANTIBIOTIC_DAYS} days before {st.as_of}",
+        )
+
+
+# --- assemble ---------------------------------------------------------------------------------
+
+
+def _assemble(st: _State) -> tuple[dict[str, Any], dict[str, _Src]]:
+    data: dict[str, Any] = {}
+    prov: dict[str, _Src] = {}
+    if not st.patients:
+        st.errors.append(
+            FieldError(
+                "Patient.birthDate", "no Patient resource: the intake needs the patient's age"
+            )
+        )
+    elif len(st.patients) > 1:
+        refs = ", ".join(s.ref for _, s in st.patients)
+        st.errors.append(
+            FieldError(st.patients[1][1].path, f"more than one Patient in the bundle ({refs})")
+        )
+    else:
+        p, src = st.patients[0]
+        if p.id:
+            data["patient_id"] = p.id
+            prov["patient_id"] = src
+        if p.birthDate is None:
+            st.errors.append(
+                FieldError(
+                    f"{src.path}.birthDate",
+                    f"{src.ref}: no birthDate; the intake needs the patient's age",
+                )
+            )
+        else:
+            age = _age(st, p.birthDate, src)
+            if age is not None:
+                data["age"] = age
+                prov["age"] = _Src(src.rtype, src.rid, f"{src.path}.birthDate")
+        if p.gender:
+            data["sex"] = p.gender
+            prov["sex"] = _Src(src.rtype, src.rid, f"{src.path}.gender")
+    for fld in sorted(st.cands, key=lambda f: min(c.order for c in st.cands[f])):
+        cands = sorted(st.cands[fld], key=_Candidate.key)
+        win = cands[-1]
+        for lost in cands[:-1]:
+            if lost.value != win.value:
+                st.note(
+                    lost.src, f"{fld} = {lost.value!r} superseded by {win.src.ref} ({win.value!r})"
+                )
+        _set(data, fld, win.value)
+        prov[fld] = win.src
+    return data, prov
+
+
+def _set(data: dict[str, Any], path: str, value: Any) -> None:
+    parts = path.split(".")
+    cur = data
+    for part in parts[:-1]:
+        nxt = cur.setdefault(part, {})
+        if not isinstance(nxt, dict):
+            nxt = cur[part] = {}
+        cur = nxt
+    cur[parts[-1]] = value
+
+
+def _remap(err: FieldError, prov: dict[str, _Src]) -> FieldError:
+    """An Intake validation error, reported against the FHIR element it came from."""
+    best = ""
+    for key in prov:
+        if (err.path == key or err.path.startswith((key + ".", key + "["))) and len(key) > len(
+            best
+        ):
+            best = key
+    if not best:
+        return FieldError(err.path, f"{err.message} (intake field {err.path})")
+    src = prov[best]
+    return FieldError(src.path, f"{src.ref}: {err.message} (intake field {err.path})")

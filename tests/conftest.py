@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -15,6 +16,9 @@ from hypothesis import HealthCheck, settings
 import gbrules
 from gbrules.core.engine import cached_engine
 from gbrules.core.result import Evaluation
+
+if TYPE_CHECKING:
+    from tests.audit_support import PgServer
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -128,3 +132,32 @@ def interrupt_batch_at_chunk(monkeypatch: pytest.MonkeyPatch, chunk: int) -> Cal
 
     monkeypatch.setattr(batch, "evaluate_lines", flaky)
     return real
+
+
+# -- audit databases: SQLite and a throwaway PostgreSQL cluster (tests/audit_support.py) --------
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    from tests.audit_support import PgServer, pg_bindir
+
+    bindir = pg_bindir()
+    if bindir is None:
+        message = "PostgreSQL server binaries (initdb, pg_ctl) not installed"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{message}: CI must run the PostgreSQL audit tests")
+        pytest.skip(message)
+    server = PgServer.start(bindir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield str(tmp_path / "audit.db")  # a plain path: the embedded default
+        return
+    server: PgServer = request.getfixturevalue("pg_server")
+    name = server.create_db()
+    yield server.url(name)
+    server.drop_db(name)

@@ -10,7 +10,6 @@ import hmac
 import json
 import logging
 import multiprocessing
-import os
 import subprocess
 import sys
 import threading
@@ -44,36 +43,11 @@ from tests.audit_support import (
     cards_for,
     example_evaluation,
     free_port,
-    pg_bindir,
     worker,
 )
 
 NOW = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
 runner = CliRunner()
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
-    bindir = pg_bindir()
-    if bindir is None:
-        message = "PostgreSQL server binaries (initdb, pg_ctl) not installed"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{message}: CI must run the PostgreSQL audit tests")
-        pytest.skip(message)
-    server = PgServer.start(bindir)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield str(tmp_path / "audit.db")  # a plain path: the embedded default
-        return
-    server: PgServer = request.getfixturevalue("pg_server")
-    name = server.create_db()
-    yield server.url(name)
-    server.drop_db(name)
 
 
 @pytest.fixture

@@ -46,6 +46,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 
 from gbrules.io.audit import schema
+from gbrules.io.audit.monitor import Monitoring, collect
 from gbrules.io.audit.records import (
     OUTCOMES,
     AuditConfigError,
@@ -425,6 +426,21 @@ class AuditLog:
         since_utc = None if since is None else utc_naive(since)
         with self._tx(readonly=True) as conn:
             return build_report(conn, since_utc)
+
+    def monitoring(
+        self,
+        since: datetime | None = None,
+        *,
+        band: float = 0.2,
+        min_requests: int = 20,
+        min_cards: int = 10,
+    ) -> Monitoring:
+        """Week-by-week rates per rule and the drifts beyond ``band`` (see ``monitor.py``)."""
+        since_utc = None if since is None else utc_naive(since)
+        with self._tx(readonly=True) as conn:
+            return collect(
+                conn, since_utc, band=band, min_requests=min_requests, min_cards=min_cards
+            )
 
     def purge(self, older_than_days: float, *, now: datetime | None = None) -> int:
         """Delete requests older than ``older_than_days`` with their cards and feedback.

@@ -20,7 +20,7 @@ from gbrules.io.audit.records import Counts, Report, RuleStats, VersionStats, ut
 TOP_REASONS = 3
 
 
-def _latest_feedback() -> Subquery:
+def latest_feedback() -> Subquery:
     f = schema.feedback_table
     rank = (
         func.row_number()
@@ -32,7 +32,7 @@ def _latest_feedback() -> Subquery:
 
 def build_report(conn: Connection, since: datetime | None) -> Report:
     r, c = schema.requests_table, schema.cards_table
-    latest = _latest_feedback()
+    latest = latest_feedback()
     joined = c.join(r, c.c.request_id == r.c.id).outerjoin(
         latest, and_(latest.c.card_uuid == c.c.uuid, latest.c.rank == 1)
     )

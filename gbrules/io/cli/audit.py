@@ -1,4 +1,4 @@
-"""``gbrules audit report`` and ``gbrules audit purge``.
+"""``gbrules audit report``, ``gbrules audit monitor`` and ``gbrules audit purge``.
 
 SQLAlchemy is imported inside the commands, so ``gbrules evaluate`` never pays for it and works
 without the ``audit`` extra.
@@ -10,6 +10,7 @@ import os
 import re
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
@@ -160,6 +161,62 @@ def report_cmd(
         typer.echo(report.to_csv(), nl=False)
     else:
         print_table(report)
+
+
+@audit_app.command("monitor")
+def monitor_cmd(
+    db: Annotated[str, typer.Option("--db", help=DB_HELP, envvar="GBRULES_AUDIT_DB")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML report to write.")],
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Only requests since DATE (YYYY-MM-DD, ISO time, or Nd)."),
+    ] = None,
+    band: Annotated[
+        float,
+        typer.Option(
+            "--band", min=0.0, max=1.0, help="Flag a week-over-week change of a rate above this."
+        ),
+    ] = 0.2,
+    min_requests: Annotated[
+        int, typer.Option("--min-requests", min=1, help="Weeks with fewer requests are not judged.")
+    ] = 20,
+    min_cards: Annotated[
+        int, typer.Option("--min-cards", min=1, help="Weeks with fewer answered cards not judged.")
+    ] = 10,
+    fail_on_drift: Annotated[
+        bool, typer.Option("--fail-on-drift", help="Exit 1 when any rate drifted (for cron).")
+    ] = False,
+) -> None:
+    """Per-rule firing, override and acceptance rates by week, drift flags, HTML report."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gbrules.io.audit.monitor import write_report
+
+    try:
+        since_at = parse_since(since) if since is not None else None
+    except ValueError as exc:
+        _fail(str(exc))
+    audit = _open(db)
+    try:
+        monitoring = audit.monitoring(
+            since_at, band=band, min_requests=min_requests, min_cards=min_cards
+        )
+    except SQLAlchemyError as exc:
+        _db_error(exc)
+    finally:
+        audit.close()
+    try:
+        write_report(monitoring, out)
+    except OSError as exc:
+        _fail(f"cannot write {out}: {exc}")
+    for drift in monitoring.drifts:
+        typer.echo(f"drift: {drift.text()}")
+    typer.echo(
+        f"{sum(monitoring.requests.values())} requests, {len(monitoring.weeks)} weeks, "
+        f"{len(monitoring.drifts)} drift(s); report: {out}"
+    )
+    if fail_on_drift and monitoring.drifts:
+        raise typer.Exit(1)
 
 
 @audit_app.command("purge")

@@ -93,6 +93,16 @@ def evaluate(
     rules: Annotated[
         Path | None, typer.Option("--rules", help="A site rule pack added to the default rulebook.")
     ] = None,
+    release: Annotated[
+        Path | None,
+        typer.Option(
+            "--release", help="Run a signed, approved release instead of the bundled rulebook."
+        ),
+    ] = None,
+    keyring: Annotated[
+        Path | None,
+        typer.Option("--keyring", envvar="GBRULES_KEYRING", help="Keys trusted for --release."),
+    ] = None,
 ) -> None:
     """Evaluate one intake and print the care-plan draft."""
     import jinja2
@@ -104,7 +114,10 @@ def evaluate(
         fail([f"error: --templates {templates}: not a directory"])
     data = read_intake(intake, example)
     try:
-        ev = cached_engine(rules).evaluate(data)
+        if release is None:
+            ev = cached_engine(rules).evaluate(data)
+        else:
+            ev = _evaluate_release(release, keyring, rules, data)
     except IntakeError as exc:
         fail(["error: invalid intake:"] + [f"  {e.path}: {e.message}" for e in exc.errors])
     except RulebookError as exc:
@@ -140,3 +153,24 @@ _AUDIENCES: dict[OutAudience, Audience] = {
     OutAudience.clinician: "clinician",
     OutAudience.patient: "patient",
 }
+
+
+def _evaluate_release(
+    release: Path, keyring: Path | None, site_pack: Path | None, data: object
+) -> Evaluation:
+    """One evaluation under a verified release (its rules replace the bundled rulebook)."""
+    import tempfile
+
+    from gbrules.core.engine import Engine
+    from gbrules.io.cli.release import load_active_release_rules
+
+    if keyring is None:
+        fail(["error: --release needs --keyring (or GBRULES_KEYRING): the keys the site trusts"])
+    with tempfile.TemporaryDirectory(prefix="gbrules-release-") as tmp:
+        rules_dir = load_active_release_rules(release, keyring, Path(tmp))
+        packs = [site_pack] if site_pack is not None else []
+        engine = Engine.from_directory(rules_dir, *packs)
+        try:
+            return engine.evaluate(data)  # type: ignore[arg-type]
+        finally:
+            engine.close()

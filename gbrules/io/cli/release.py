@@ -1,0 +1,139 @@
+"""``gbrules release ...``: build, approve, verify and inspect signed rulebook releases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gbrules.io.cli._common import fail
+
+release_app = typer.Typer(
+    help="Signed rulebook releases: keygen, build, approve, verify.", no_args_is_help=True
+)
+
+
+@release_app.command("keygen")
+def keygen_cmd(
+    out: Annotated[Path, typer.Argument(help="Where to write the new private key (PEM, 0600).")],
+    name: Annotated[str, typer.Option("--name", help="The key owner's name, for the keyring.")],
+) -> None:
+    """Make an Ed25519 key pair; print the keyring entry for its public half."""
+    from gbrules.io.release import ReleaseError, generate_key
+    from gbrules.io.release.keys import key_id, public_text
+
+    try:
+        key = generate_key(out)
+    except (ReleaseError, OSError) as exc:
+        fail([f"error: {exc}"])
+    public = key.public_key()
+    typer.echo(f"# key id {key_id(public)}; add to the site's keyring.yaml under 'keys:'")
+    typer.echo(f"- name: {name}\n  public_key: {public_text(public)}\n  roles: [approver]")
+
+
+@release_app.command("build")
+def build_cmd(
+    rules: Annotated[Path, typer.Argument(help="The rulebook directory to release.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The bundle to write (.zip).")],
+    version: Annotated[str, typer.Option("--version", help="Release version, e.g. 2026.11.1")],
+    key: Annotated[Path, typer.Option("--key", help="The builder's private key (PEM).")],
+    previous: Annotated[
+        Path | None, typer.Option("--previous", help="The release this one replaces.")
+    ] = None,
+    attach: Annotated[
+        list[Path] | None,
+        typer.Option("--attach", help="A file to ship in the bundle (review book, proofs)."),
+    ] = None,
+    population: Annotated[
+        int,
+        typer.Option("--population", min=0, help="Synthetic intakes for the change log's diff."),
+    ] = 0,
+) -> None:
+    """Bundle a rulebook: hashes, change log, the builder's signature (no approvals yet)."""
+    from gbrules.io.release import ReleaseError, build_release, load_private_key, read_release
+
+    try:
+        before = read_release(previous) if previous is not None else None
+        attachments = {p.name: p.read_bytes() for p in attach or []}
+        release = build_release(
+            rules,
+            out,
+            version=version,
+            key=load_private_key(key),
+            previous=before,
+            attachments=attachments,
+            population=population,
+        )
+    except (ReleaseError, OSError) as exc:
+        fail([f"error: {exc}"])
+    typer.echo(f"built release {release.version} ({release.manifest.rulebook}): {out}")
+    typer.echo(f"digest {release.digest}; needs approvals before it can be active")
+
+
+@release_app.command("approve")
+def approve_cmd(
+    bundle: Annotated[Path, typer.Argument(help="The release bundle.")],
+    key: Annotated[Path, typer.Option("--key", help="Your private key (PEM).")],
+    reviewer: Annotated[str, typer.Option("--reviewer", help="Your name, as in the keyring.")],
+) -> None:
+    """Sign a release as one of its approvers (the bundle is rewritten atomically)."""
+    from gbrules.io.release import ReleaseError, approve_release, load_private_key
+
+    try:
+        approval = approve_release(bundle, load_private_key(key), reviewer)
+    except (ReleaseError, OSError) as exc:
+        fail([f"error: {exc}"])
+    typer.echo(f"approved by {approval.reviewer} (key {approval.key_id}) on {approval.approved_on}")
+
+
+@release_app.command("verify")
+def verify_cmd(
+    bundle: Annotated[Path, typer.Argument(help="The release bundle.")],
+    keyring: Annotated[
+        Path, typer.Option("--keyring", envvar="GBRULES_KEYRING", help="The site's keyring.yaml.")
+    ],
+) -> None:
+    """Check hashes and signatures. Exit 0 active, 1 valid but not yet approved, 2 invalid."""
+    from gbrules.io.release import APPROVERS_NEEDED, ReleaseError, load_keyring, read_release
+    from gbrules.io.release import verify_release as verify
+
+    try:
+        result = verify(read_release(bundle), load_keyring(keyring))
+    except ReleaseError as exc:
+        fail([f"error: invalid release: {exc}"])
+    typer.echo(f"release {result.version}, digest {result.digest}")
+    typer.echo(f"built by {result.builder}")
+    typer.echo(f"approved by: {', '.join(result.approvers) or 'nobody yet'}")
+    for other in result.untrusted_approvals:
+        typer.echo(f"not counted (key not trusted as an approver): {other}")
+    if not result.active:
+        typer.echo(f"status: pending ({len(result.approvers)} of {APPROVERS_NEEDED} approvals)")
+        raise typer.Exit(1)
+    typer.echo("status: active")
+
+
+def load_active_release_rules(bundle: Path, keyring: Path, dest: Path) -> Path:
+    """The rules of a verified, twice-approved release, written to ``dest`` (exit 2 if not)."""
+    from gbrules.io.release import (
+        APPROVERS_NEEDED,
+        ReleaseError,
+        extract_rules,
+        load_keyring,
+        read_release,
+        verify_release,
+    )
+
+    try:
+        release = read_release(bundle)
+        result = verify_release(release, load_keyring(keyring))
+    except ReleaseError as exc:
+        fail([f"error: invalid release: {exc}"])
+    if not result.active:
+        fail(
+            [
+                f"error: release {result.version} has {len(result.approvers)} of "
+                f"{APPROVERS_NEEDED} approvals: it cannot run"
+            ]
+        )
+    return extract_rules(release, dest)

@@ -128,3 +128,7 @@ def interrupt_batch_at_chunk(monkeypatch: pytest.MonkeyPatch, chunk: int) -> Cal
 
     monkeypatch.setattr(batch, "evaluate_lines", flaky)
     return real
+
+
+# The real FHIR R4 server (session scope): tests/fhir_server.py starts and loads it.
+from tests.fhir_server import fhir_server  # noqa: E402, F401

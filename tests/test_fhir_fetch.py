@@ -156,11 +156,16 @@ def test_plain_http_is_refused_at_start_up_except_on_loopback() -> None:
     )
 
 
-def test_a_malformed_patient_id_is_refused(fhir_server: FhirTestServer) -> None:
-    fetcher = FhirFetcher([fhir_server.base_url])
-    for bad in ("../Observation", "a b", "", "x" * 65):
+def test_a_malformed_patient_id_is_refused_before_any_request() -> None:
+    sent: list[httpx.Request] = []
+    fetcher = FhirFetcher(
+        ["https://ehr.example.org/fhir"],
+        transport=httpx.MockTransport(lambda r: sent.append(r) or httpx.Response(500)),
+    )
+    for bad in ("../Observation", "a b", "", "x" * 65, "p1?_count=1"):
         with pytest.raises(ValueError, match="FHIR id"):
-            fetcher.fetch_patient(fhir_server.base_url, fhir_server.token, bad)
+            fetcher.fetch_patient("https://ehr.example.org/fhir", "token", bad)
+    assert sent == []
 
 
 def test_an_operation_outcome_answer_is_a_failed_search_and_the_rest_still_runs(
@@ -235,7 +240,7 @@ BASE = "https://ehr.example.org/fhir"
 
 
 def fetch_with(
-    handler: Callable[[httpx.Request], httpx.Response], **limits: Any
+    handler: Callable[[httpx.Request], httpx.Response], patient_id: str = "p1", **limits: Any
 ) -> tuple[Any, list[httpx.Request]]:
     sent: list[httpx.Request] = []
 
@@ -246,7 +251,7 @@ def fetch_with(
     fetcher = FhirFetcher(
         [BASE], limits=FetchLimits(**limits), transport=httpx.MockTransport(record)
     )
-    return fetcher.fetch_patient(BASE, "s3cret-token", "p1", searches=[CRP_SEARCH]), sent
+    return fetcher.fetch_patient(BASE, "s3cret-token", patient_id, searches=[CRP_SEARCH]), sent
 
 
 def observation(rid: str, patient: str = "p1") -> dict[str, Any]:

@@ -161,3 +161,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     name = server.create_db()
     yield server.url(name)
     server.drop_db(name)
+
+
+# The real FHIR R4 server (session scope): tests/fhir_server.py starts and loads it.
+from tests.fhir_server import fhir_server  # noqa: E402, F401

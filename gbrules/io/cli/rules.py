@@ -54,12 +54,19 @@ def rules_lint(
 ) -> None:
     """Check a rulebook; exit 0 when clean, 1 with findings (each with file and rule id)."""
     from gbrules.core.lint import lint
+    from gbrules.core.rulebook import RULES_GUIDE
 
     findings = lint(directory)
     for f in findings:
         typer.echo(f.text())
     if findings:
         typer.echo(f"{len(findings)} finding(s)", err=True)
+        if any(f.kind == "error" for f in findings):
+            typer.echo(
+                f"the rulebook does not load; how to write rules, conditions, overrides and "
+                f"codes: {RULES_GUIDE}",
+                err=True,
+            )
         raise typer.Exit(1)
     typer.echo(f"ok: {directory or 'default rulebook'}: no findings")
 

@@ -20,7 +20,7 @@ def _parse_int(digits: str) -> int:
     if limit == 0 or len(digits) <= limit:
         return int(digits)
     negative = digits.startswith("-")
-    magnitude = 10 ** (len(digits) - negative - 1)  # a lower bound of the same order
+    magnitude: int = 10 ** (len(digits) - negative - 1)  # a lower bound, same order
     return -magnitude if negative else magnitude
 
 

@@ -45,6 +45,14 @@ def rules_list(
     console.print(table)
 
 
+@rules_app.command("path")
+def rules_path() -> None:
+    """Print the bundled default rulebook's directory (to read it, or to diff a pack against)."""
+    from gbrules.core.rulebook import default_rules_dir
+
+    typer.echo(str(default_rules_dir()))
+
+
 @rules_app.command("lint")
 def rules_lint(
     directory: Annotated[
@@ -78,8 +86,12 @@ class DiffFormat(StrEnum):
 
 @rules_app.command("diff")
 def rules_diff(
-    old: Annotated[Path, typer.Argument(help="The current rulebook directory.")],
-    new: Annotated[Path, typer.Argument(help="The proposed rulebook directory.")],
+    old: Annotated[
+        Path, typer.Argument(help="The current rulebook, or a site pack (taken with the default).")
+    ],
+    new: Annotated[
+        Path, typer.Argument(help="The proposed rulebook, or a site pack (taken with the default).")
+    ],
     population: Annotated[
         int, typer.Option("--population", min=1, help="How many synthetic intakes.")
     ] = 1000,

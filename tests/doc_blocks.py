@@ -7,8 +7,9 @@ Conventions (docs/README-style, nothing to install):
 * Any other block (```json, ```yaml, ```gherkin, ```text, or no language) is illustrative,
   unless the line just before it is ``<!-- file: NAME -->``: then it is a file the runnable
   blocks use, written to NAME first (as a reader would save it).
-* In a python block, ``#> text`` lines are the output the reader should see, in order; a line
-  ending in ``...`` matches any output line that starts with the text before it.
+* In a python block, ``# > text`` lines are the output the reader should see, in order; a line
+  ending in ``...`` matches any output line that starts with the text before it. (``# >``,
+  not ``#>``: ruff formats the blocks of Markdown files too, and writes comments so.)
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class Block:
 
     def expected_output(self) -> list[str]:
         return [
-            line.strip()[3:] for line in self.text.splitlines() if line.strip().startswith("#> ")
+            line.strip()[4:] for line in self.text.splitlines() if line.strip().startswith("# > ")
         ]
 
 

@@ -4,7 +4,7 @@ A newcomer copies the README's commands into a shell in some directory of their 
 installing the package. So each document's blocks run in order, in a fresh temporary
 directory, against the built wheel (on PYTHONPATH, ahead of the checkout), with the venv's
 ``gbrules`` and ``python`` on PATH. A block fails the test when it exits non-zero, or when a
-python block's ``#>`` lines are not in its output. tests/doc_blocks.py has the conventions.
+python block's ``# >`` lines are not in its output. tests/doc_blocks.py has the conventions.
 
 The blocks that cannot run here are listed in ``NOT_RUN`` with the reason; each entry must
 match exactly one runnable block, so the list cannot go stale silently.
@@ -135,7 +135,7 @@ def test_every_not_run_entry_names_one_runnable_block() -> None:
 def test_the_readme_python_block_reads_as_it_runs() -> None:
     (block,) = [b for b in blocks(docs()[0]) if b.lang == "python"]
     assert "gbrules.Engine.default()" in block.text
-    assert block.expected_output(), "the README's Python block shows its output (#> lines)"
+    assert block.expected_output(), "the README's Python block shows its output (# > lines)"
 
 
 def test_expected_output_lines_match_in_order_and_by_prefix() -> None:

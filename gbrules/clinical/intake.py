@@ -388,7 +388,9 @@ def errors_from_validation(exc: ValidationError) -> list[FieldError]:
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            msg = "unknown field (check the spelling; unknown keys are rejected)"
+            from gbrules.clinical.intake_hints import unknown_field_message
+
+            msg = unknown_field_message(json_path(loc))
         seen.setdefault(json_path(loc), [])
         if msg not in seen[json_path(loc)]:
             seen[json_path(loc)].append(msg)

@@ -73,9 +73,7 @@ def evidence_markdown(book: Rulebook | None = None) -> str:
     ]
     for rule_id, notes in scope.items():
         lines.append(f"- `{rule_id}`: " + "; ".join(notes))
-    only_scope = [
-        r.id for r in book.rules if all(c.startswith(SCOPE_PREFIX) for c in r.evidence)
-    ]
+    only_scope = [r.id for r in book.rules if all(c.startswith(SCOPE_PREFIX) for c in r.evidence)]
     lines += [
         "",
         "### Rules whose only citation is a scope reference",

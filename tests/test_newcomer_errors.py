@@ -122,3 +122,37 @@ def test_an_unknown_fact_names_the_nearest_and_the_fact_list(tmp_path: Path) -> 
     assert "unknown fact 'phq9_totl'" in finding.message
     assert "did you mean 'phq9_total'?" in finding.message
     assert "docs/FACTS.md" in finding.message
+
+
+# ------------------------------------------------------------------ unknown intake keys
+
+
+def test_fact_names_and_misplaced_fields_say_where_they_belong() -> None:
+    # The newcomer's first try: the rules' fact names at the top level.
+    result = runner.invoke(
+        app, ["evaluate", "-"], input='{"age": 40, "phq9_total": 12, "sleep_hours": 6}'
+    )
+    assert result.exit_code == 2
+    assert "phq9_total: unknown field; did you mean mood.phq9.total?" in result.stderr
+    assert "sleep_hours: unknown field; did you mean lifestyle.sleep_hours?" in result.stderr
+    assert "docs/INTAKE.md" in result.stderr
+
+
+def test_a_misspelt_key_gets_its_sibling_and_a_nonsense_key_no_guess() -> None:
+    from gbrules.clinical.intake_hints import likely_paths
+
+    assert likely_paths("lifestyle.sleep_hourz") == ["lifestyle.sleep_hours"]
+    assert likely_paths("gi.blodting") == ["gi.bloating"]
+    assert likely_paths("gi.xyz") == []
+    assert likely_paths('gi["a b"]') == []
+
+
+def test_the_fact_name_table_points_at_real_fields() -> None:
+    from gbrules.clinical.facts import VOCABULARY
+    from gbrules.clinical.intake_doc import fields
+    from gbrules.clinical.intake_hints import FACT_FIELDS
+
+    paths = {row.path for _, _, section in fields() for row in section}
+    for fact, path in FACT_FIELDS.items():
+        assert fact in VOCABULARY, fact
+        assert path in paths, path

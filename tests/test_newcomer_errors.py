@@ -156,3 +156,21 @@ def test_the_fact_name_table_points_at_real_fields() -> None:
     for fact, path in FACT_FIELDS.items():
         assert fact in VOCABULARY, fact
         assert path in paths, path
+
+
+def test_a_missing_rules_folder_points_at_the_bundled_rulebook(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gbrules.core.engine import Engine
+    from gbrules.core.errors import RulebookError
+
+    monkeypatch.chdir(tmp_path)  # as after `pip install`, away from the clone's rules/
+    with pytest.raises(RulebookError) as caught:
+        Engine.from_directory("rules/")
+    (problem,) = caught.value.problems
+    assert "not a directory" in problem and "Engine.default()" in problem
+    engine = Engine.default()
+    try:
+        assert engine.evaluate({"age": 30, "lifestyle": {"sleep_hours": 5}}).codes
+    finally:
+        engine.close()

@@ -253,7 +253,11 @@ def load_rulebook(*directories: str | Path) -> Rulebook:
         directory = Path(d)
         origin: Origin = "default" if index == 0 else "site"
         if not directory.is_dir():
-            problems.append(f"{directory}: not a directory")
+            # Usually Engine.from_directory("rules/") outside a clone: say where the rules are.
+            problems.append(
+                f"{directory}: not a directory (the bundled rulebook is Engine.default(); "
+                f"`gbrules rules path` prints its folder)"
+            )
             continue
         manifest, paths = _files_of(directory, problems)
         if manifest is not None:

@@ -35,6 +35,32 @@ settings.load_profile("default")
 
 
 @pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The package as `pip` builds it from this checkout (once per session)."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (whl,) = out.glob("gbrules-*.whl")
+    return whl
+
+
+@pytest.fixture(scope="session")
+def installed_site(built_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel unpacked as an install would lay it out; put it first on PYTHONPATH to use it."""
+    import zipfile
+
+    site = tmp_path_factory.mktemp("site")
+    zipfile.ZipFile(built_wheel).extractall(site)
+    return site
+
+
+@pytest.fixture(scope="session")
 def engine() -> gbrules.Engine:
     return cached_engine()
 

@@ -92,6 +92,7 @@ class Patient:
     def __init__(self) -> None:
         self.intake: dict[str, Any] = {}
         self.ev: Evaluation | None = None
+        self.rules: Path | None = None  # a site pack, taken on top of the default rulebook
 
     def set(self, section: str, key: str, value: Any) -> None:
         target = self.intake if not section else self.intake.setdefault(section, {})
@@ -111,7 +112,7 @@ class Patient:
     @property
     def plan(self) -> Evaluation:
         if self.ev is None:
-            self.ev = gbrules.evaluate(self.intake)
+            self.ev = gbrules.evaluate(self.intake, rules=self.rules)
             _record("fired", self.ev.fired_rules)
         return self.ev
 
@@ -128,6 +129,14 @@ def patient() -> Patient:
 
 
 # ---------------------------------------------------------------- Given
+
+
+@given(parsers.parse('the site rule pack "{path}"'))
+def given_site_pack(patient: Patient, path: str) -> None:
+    pack = FEATURES.parent / path
+    if not pack.is_dir():
+        pytest.fail(f"no site rule pack at {path!r} (a folder, relative to the repository root)")
+    patient.rules = pack
 
 
 @given(parsers.parse("a patient aged {age:d}"))
@@ -222,7 +231,7 @@ def given_no_cautions(patient: Patient) -> None:
 
 @when("the plan is drafted")
 def when_drafted(patient: Patient) -> None:
-    patient.ev = gbrules.evaluate(patient.intake)
+    patient.ev = gbrules.evaluate(patient.intake, rules=patient.rules)
     _record("fired", patient.ev.fired_rules)
 
 

@@ -14,15 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
-        check=True,
-        capture_output=True,
-    )
-    (whl,) = out.glob("gbrules-*.whl")
-    return whl
+def wheel(built_wheel: Path) -> Path:
+    return built_wheel  # built once per session (tests/conftest.py), shared with the doc tests
 
 
 def test_wheel_ships_rules_examples_and_templates(wheel: Path) -> None:

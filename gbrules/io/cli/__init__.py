@@ -13,6 +13,7 @@ from gbrules.io.cli.batch import batch_command
 from gbrules.io.cli.evaluate import evaluate
 from gbrules.io.cli.release import release_app
 from gbrules.io.cli.rules import rules_app
+from gbrules.io.cli.schema import schema_app
 from gbrules.io.cli.serve import serve
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ app.command()(serve)
 app.command("batch")(batch_command)
 app.add_typer(audit_app, name="audit")
 app.add_typer(release_app, name="release")
+app.add_typer(schema_app, name="schema")
 
 
 def main() -> None:

@@ -109,6 +109,14 @@ def _audit_log(url: str | None) -> Any:
         fail([f"error: {exc}; install with: pip install 'gbrules[audit]'"])
     env = dict(os.environ)
     if url is not None:
+        if not env.get("GBRULES_AUDIT_SECRET"):
+            # The database came from --audit-db, so naming GBRULES_AUDIT_DB would mislead.
+            fail(
+                [
+                    "error: --audit-db needs the patient-key secret: set GBRULES_AUDIT_SECRET "
+                    "(at least 16 bytes, kept private to the site) in the environment"
+                ]
+            )
         env["GBRULES_AUDIT_DB"] = url
     try:
         audit = AuditLog.from_env(env)

@@ -21,6 +21,7 @@ EXTRAS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "audit": ("sqlalchemy",),
         "dask": ("distributed",),
         "parquet": ("pyarrow",),
+        "monitor": ("matplotlib",),
     }
 )
 

@@ -154,8 +154,6 @@ def serve(
         "log_config": log_config(config.json_logs),
         "access_log": not config.json_logs,  # the JSON line per request replaces it
     }
-    if server["log_config"] is None:
-        del server["log_config"]  # uvicorn's own default
     if workers > 1:
         if auth is not None:
             fail(

@@ -8,16 +8,23 @@ and the call's ids (service, hookInstance, card count): never patient data, neve
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
-FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
+FIELDS = "%(levelname)s %(name)s %(message)s"
 
 
-def log_config(json_logs: bool) -> dict[str, Any] | None:
-    """A ``logging.config.dictConfig`` for uvicorn (``uvicorn.run(log_config=...)``), or None
-    to keep uvicorn's own text logs."""
+def log_config(json_logs: bool) -> dict[str, Any]:
+    """A ``logging.config.dictConfig`` for uvicorn (``uvicorn.run(log_config=...)``). Text:
+    uvicorn's own, with the ``gbrules`` loggers added (the start-up warnings show with their
+    level). JSON: every logger through one JSON handler, uvicorn's access log off."""
     if not json_logs:
-        return None
+        from uvicorn.config import LOGGING_CONFIG
+
+        config = copy.deepcopy(LOGGING_CONFIG)
+        gbrules = {"handlers": ["default"], "level": "INFO", "propagate": False}
+        config["loggers"]["gbrules"] = gbrules
+        return config
     handler = {
         "class": "logging.StreamHandler",
         "formatter": "json",
@@ -30,7 +37,8 @@ def log_config(json_logs: bool) -> dict[str, Any] | None:
             "json": {
                 "()": "pythonjsonlogger.json.JsonFormatter",
                 "fmt": FIELDS,
-                "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+                "rename_fields": {"levelname": "level", "name": "logger"},
+                "timestamp": "time",  # ISO 8601, UTC
             }
         },
         "handlers": {"default": handler},

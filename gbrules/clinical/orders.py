@@ -185,7 +185,8 @@ def _term_pattern(terms: Sequence[str]) -> re.Pattern[str] | None:
     if not terms:
         return None
     alternatives = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
-    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
+    # Not inside a word, nor after a hyphen ("non-probiotic"); "Mediterranean-style" counts.
+    return re.compile(rf"(?<![\w-])(?:{alternatives})(?!\w)", re.IGNORECASE)
 
 
 _TERMS = {c.name: _term_pattern(c.terms) for c in ORDER_CLASSES}

@@ -4,7 +4,8 @@
 the ASGI layers (``middleware``: metrics and access log, security headers, CORS, rate limit,
 body limit), the limits (``limits``), the error format (``errors``). Request bodies over 1 MiB
 get 413, malformed JSON 400, invalid intake data 422 with the FHIR element paths; no JSON
-response holds a null or an empty value. Feedback is logged by ids only, never patient data.
+response holds a null or an empty value. Feedback is counted in the metrics and, with an audit
+trail, stored by ids and codes; no request or feedback is kept in memory.
 docs/EHR.md describes the API, docs/SECURITY.md the deployment.
 """
 

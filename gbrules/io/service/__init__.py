@@ -11,7 +11,9 @@ from gbrules.io.extras import require
 require("service", "the CDS Hooks service (gbrules.io.service)")
 require("fhir", "the CDS Hooks service (gbrules.io.service), which reads FHIR prefetch,")
 
-from gbrules.io.service.app import SERVICES, create_app  # noqa: E402
+from gbrules.io.service.app import create_app  # noqa: E402
 from gbrules.io.service.auth import AuthError, JWTAuth  # noqa: E402
+from gbrules.io.service.config import ServiceConfig  # noqa: E402
+from gbrules.io.service.hooks import SERVICES  # noqa: E402
 
-__all__ = ["SERVICES", "AuthError", "JWTAuth", "create_app"]
+__all__ = ["SERVICES", "AuthError", "JWTAuth", "ServiceConfig", "create_app"]

@@ -23,6 +23,17 @@ from .doc_blocks import Block, blocks, docs, matches_output
 
 #: (document, text found in exactly one of its runnable blocks) -> why that block is not run.
 NOT_RUN: dict[tuple[str, str], str] = {
+    ("docs/SECURITY.md", "--jwks /etc/gbrules/ehr-jwks.json"): (
+        "a deployment recipe: starts a long-running server with the site's JWKS file; "
+        "tests/test_service_security.py and test_service.py start real servers with JWT auth"
+    ),
+    ("docs/SECURITY.md", "--cors-origin https://sandbox.cds-hooks.org"): (
+        "an elided command line (`...`) showing only the CORS options; "
+        "tests/test_service_cors_browser.py runs them in Chromium"
+    ),
+    ("docs/SECURITY.md", "createuser --pwprompt gbrules"): (
+        "administers a site's PostgreSQL server; tests/test_audit.py runs a real throwaway one"
+    ),
     ("README.md", "sudo apt-get install build-essential"): (
         "installs system packages: needs root and the network"
     ),

@@ -10,6 +10,7 @@ import typer
 
 from gbrules.io.cli.audit import audit_app
 from gbrules.io.cli.batch import batch_command
+from gbrules.io.cli.doctor import doctor
 from gbrules.io.cli.evaluate import evaluate
 from gbrules.io.cli.rules import rules_app
 from gbrules.io.cli.serve import serve
@@ -26,6 +27,7 @@ app.add_typer(rules_app, name="rules")
 app.command()(serve)
 app.command("batch")(batch_command)
 app.add_typer(audit_app, name="audit")
+app.command()(doctor)
 
 
 def main() -> None:

@@ -30,9 +30,7 @@ class BuildPyWithBundle(build_py):
         for source, target in BUNDLED.items():
             dest = Path(self.build_lib, target)
             shutil.rmtree(dest, ignore_errors=True)
-            shutil.copytree(
-                source, dest, ignore=shutil.ignore_patterns("__pycache__", "*.py[cod]")
-            )
+            shutil.copytree(source, dest, ignore=shutil.ignore_patterns("__pycache__", "*.py[cod]"))
 
 
 setup(

@@ -34,6 +34,10 @@ SHIM_MODULE = "gbrules.core.backends._pyeval_shim"
 MISSING_SYMBOL = "PyEval_CallObject"
 DISTRIBUTION = "durable-rules"
 REQUIREMENT = "durable-rules==2.0.28"
+# GCC 14, Clang 16 and later refuse durable-rules' call to the undeclared PyEval_CallObject on
+# CPython 3.13+ unless these turn the two errors back into warnings (durable's setup.py replaces
+# CFLAGS, so they go in CPPFLAGS). The Makefile and noxfile.py set the same; docs/PYTHON.md.
+BUILD_FLAGS = "-Wno-error=implicit-function-declaration -Wno-error=int-conversion"
 
 
 @dataclass(frozen=True)
@@ -82,10 +86,12 @@ def _import_engine() -> tuple[ModuleType, bool]:
     except ModuleNotFoundError as exc:
         if exc.name != ENGINE_MODULE:
             raise EngineError(_broken(exc)) from None
+        flags = f"CPPFLAGS='{BUILD_FLAGS}' " if sys.version_info >= (3, 13) else ""
         raise EngineError(
             f"the rule engine durable_rules is not installed for this Python ({_python()}). "
-            f"Install it with: {sys.executable} -m pip install '{REQUIREMENT}' (it is built "
-            "from source, so a C compiler is needed), or reinstall gbrules, which depends on it."
+            f"Install it with: {flags}{sys.executable} -m pip install '{REQUIREMENT}' (it is "
+            "built from source, so a C compiler is needed), or reinstall gbrules, which "
+            "depends on it."
         ) from None
     except ImportError as exc:
         if MISSING_SYMBOL not in str(exc):

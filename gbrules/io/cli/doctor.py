@@ -9,6 +9,7 @@ is missing (those are optional), 1 when it does not: nothing can be evaluated th
 from __future__ import annotations
 
 import glob
+import os
 import platform
 import re
 import shlex
@@ -22,7 +23,7 @@ from importlib import metadata
 import typer
 from packaging.requirements import InvalidRequirement, Requirement
 
-from gbrules.core.backends.loader import REQUIREMENT, engine_status
+from gbrules.core.backends.loader import BUILD_FLAGS, REQUIREMENT, engine_status
 
 
 @dataclass(frozen=True)
@@ -96,12 +97,14 @@ TOOLS = (
 def doctor() -> None:
     """Show Python, the rule engine, the optional extras and system tools, and how to add them."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     checks = [*python_checks(), *engine_checks(), *extra_checks(), *tool_checks()]
+    wide = sys.stdout.isatty() or os.environ.get("COLUMNS")  # else rich's 80 columns is cramped
     console = Console(
         highlight=False,
-        width=None if sys.stdout.isatty() else 140,
+        width=None if wide else 140,
         color_system="auto" if sys.stdout.isatty() else None,
     )
     table = Table(title="gbrules doctor", title_justify="left", show_lines=False)
@@ -114,11 +117,14 @@ def doctor() -> None:
                 table.add_section()
             section = check.section
         mark = {True: "[green]ok[/green]", False: "[red]--[/red]", None: ""}[check.ok]
-        table.add_row(mark, f"{check.section}: {check.name}", check.status, check.enables)
+        table.add_row(
+            mark, f"{check.section}: {check.name}", escape(check.status), escape(check.enables)
+        )
     console.print(table)
     engine = engine_status()
     if not engine.loaded:
-        console.print(f"[bold red]The rule engine cannot run here.[/bold red] {engine.problem}")
+        problem = escape(engine.problem or "")
+        console.print(f"[bold red]The rule engine cannot run here.[/bold red] {problem}")
         raise typer.Exit(1)
     console.print("The rule engine loads: gbrules can evaluate intakes on this Python.")
 
@@ -139,13 +145,12 @@ def python_checks() -> list[Check]:
 
 def engine_checks() -> list[Check]:
     status = engine_status()
-    installed = status.version is not None
     rows = [
         Check(
             "engine",
             "durable-rules",
-            installed,
-            status.version if installed else f"not installed: pip install '{REQUIREMENT}'",
+            status.version is not None,
+            status.version or f"not installed: pip install '{REQUIREMENT}'",
             "the rule engine every evaluation runs on (built from source: needs a C compiler)",
         ),
         Check(
@@ -237,8 +242,8 @@ def _tool(tool: Tool) -> Check:
 
 
 def _compiler() -> Check:
-    """The C compiler pip will use for durable-rules and gbrules' shim (sysconfig's CC)."""
-    configured = shlex.split(sysconfig.get_config_var("CC") or "cc")
+    """The C compiler pip will use for durable-rules and gbrules' shim ($CC, else sysconfig's)."""
+    configured = shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc")
     path = shutil.which(configured[0]) if configured else None
     enables = "pip install of gbrules and durable-rules (both compile C)"
     if path is None:
@@ -252,15 +257,18 @@ def _compiler() -> Check:
     status = _first_line([path, "--version"]) or path
     if sys.version_info >= (3, 13) and _rejects_implicit_declarations(status):
         status += (
-            " (compiling durable-rules 2.0.28 on this Python needs: CPPFLAGS="
-            "'-Wno-error=implicit-function-declaration -Wno-error=int-conversion'; docs/PYTHON.md)"
+            f" (building durable-rules 2.0.28 on this Python needs CPPFLAGS='{BUILD_FLAGS}';"
+            " docs/PYTHON.md)"
         )
     return Check("tool", "C compiler", True, status, enables)
 
 
 def _first_line(command: list[str]) -> str | None:
     try:
-        out = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+        # S603: the command is the compiler this Python's builds use, run with --version only.
+        out = subprocess.run(  # noqa: S603
+            command, capture_output=True, text=True, timeout=30, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     lines = out.stdout.strip().splitlines()
@@ -277,4 +285,3 @@ def _rejects_implicit_declarations(version_line: str) -> bool:
     if "apple clang" in line:
         return major >= 12
     return major >= 16 if "clang" in line else major >= 14
-

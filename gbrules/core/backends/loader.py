@@ -86,12 +86,10 @@ def _import_engine() -> tuple[ModuleType, bool]:
     except ModuleNotFoundError as exc:
         if exc.name != ENGINE_MODULE:
             raise EngineError(_broken(exc)) from None
-        flags = f"CPPFLAGS='{BUILD_FLAGS}' " if sys.version_info >= (3, 13) else ""
         raise EngineError(
             f"the rule engine durable_rules is not installed for this Python ({_python()}). "
-            f"Install it with: {flags}{sys.executable} -m pip install '{REQUIREMENT}' (it is "
-            "built from source, so a C compiler is needed), or reinstall gbrules, which "
-            "depends on it."
+            f"Install it with: {_pip_install()} (it is built from source, so a C compiler is "
+            "needed), or reinstall gbrules, which depends on it."
         ) from None
     except ImportError as exc:
         if MISSING_SYMBOL not in str(exc):
@@ -127,9 +125,15 @@ def _broken(exc: ImportError) -> str:
     return (
         f"the rule engine durable_rules is installed but does not load in this Python "
         f"({_python()}): {exc}. It was probably built for another interpreter; rebuild it with: "
-        f"{sys.executable} -m pip install --force-reinstall --no-cache-dir '{REQUIREMENT}'. "
+        f"{_pip_install('--force-reinstall --no-cache-dir ')}. "
         "`gbrules doctor` shows what this Python has."
     )
+
+
+def _pip_install(options: str = "") -> str:
+    """The pip line that builds durable-rules for this interpreter (with the flags on 3.13+)."""
+    flags = f"CPPFLAGS='{BUILD_FLAGS}' " if sys.version_info >= (3, 13) else ""
+    return f"{flags}{sys.executable} -m pip install {options}'{REQUIREMENT}'"
 
 
 def _python() -> str:

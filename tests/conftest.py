@@ -35,18 +35,24 @@ settings.load_profile("default")
 
 
 @pytest.fixture(scope="session")
-def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The package as `pip` builds it from this checkout (once per session)."""
+def built_dists(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An sdist of this checkout and a wheel built from that sdist (once per session), so the
+    sdist must hold everything a build needs."""
     import subprocess
     import sys
 
-    out = tmp_path_factory.mktemp("wheel")
+    out = tmp_path_factory.mktemp("dist")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
+        [sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
         check=True,
         capture_output=True,
     )
-    (whl,) = out.glob("gbrules-*.whl")
+    return out
+
+
+@pytest.fixture(scope="session")
+def built_wheel(built_dists: Path) -> Path:
+    (whl,) = built_dists.glob("gbrules-*.whl")
     return whl
 
 

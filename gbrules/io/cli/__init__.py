@@ -10,6 +10,7 @@ import typer
 
 from gbrules.io.cli.audit import audit_app
 from gbrules.io.cli.batch import batch_command
+from gbrules.io.cli.doctor import doctor
 from gbrules.io.cli.evaluate import evaluate
 from gbrules.io.cli.release import release_app
 from gbrules.io.cli.rules import rules_app
@@ -28,6 +29,7 @@ app.add_typer(rules_app, name="rules")
 app.command()(serve)
 app.command("batch")(batch_command)
 app.add_typer(audit_app, name="audit")
+app.command()(doctor)
 app.add_typer(release_app, name="release")
 app.add_typer(schema_app, name="schema")
 

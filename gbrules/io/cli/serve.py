@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gbrules.core.errors import RulebookError
+from gbrules.core.errors import EngineError, RulebookError
 from gbrules.io.cli._common import fail
 
 
@@ -145,6 +145,8 @@ def serve(
         engine = cached_engine(rules)
     except RulebookError as exc:
         fail(["error: invalid rulebook:"] + [f"  {p}" for p in exc.problems])
+    except EngineError as exc:  # e.g. durable_rules cannot load on this Python
+        fail([f"error: the rule engine cannot run: {exc}"], code=1)
     server: dict[str, Any] = {
         "host": host,
         "port": port,

@@ -50,13 +50,13 @@ from typing import Any
 from counters import open_instruction_counter
 from durable import engine as durable_engine
 
+from gbrules.clinical.engine import Engine
 from gbrules.clinical.facts import facts_from_intake, missing_facts
 from gbrules.clinical.intake import parse_intake
 from gbrules.clinical.precheck import precheck
 from gbrules.core import language
 from gbrules.core.backends import durable
 from gbrules.core.compiled import apply_plan
-from gbrules.core.engine import Engine
 from gbrules.core.result import Evaluation, trusted
 from gbrules.io.batch.run import run_batch
 from gbrules.tools.synthetic import replicated_rulebook, synthetic_intakes

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import gbrules
-from gbrules.core.engine import cached_engine
+from gbrules.clinical.engine import cached_engine
 from gbrules.core.result import Evaluation
 
 ROOT = Path(__file__).resolve().parent.parent

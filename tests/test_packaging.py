@@ -30,7 +30,7 @@ def test_wheel_ships_rules_examples_and_templates(wheel: Path) -> None:
     rules = {p.name for p in (ROOT / "rules").glob("*.yaml")}
     assert {f"gbrules/_bundled/rules/{r}" for r in rules} <= names
     assert "gbrules/_bundled/examples/case1.json" in names
-    assert "gbrules/templates/clinician.md.j2" in names
+    assert "gbrules/clinical/templates/clinician.md.j2" in names
 
 
 def test_installed_wheel_runs_case1_from_any_directory(wheel: Path, tmp_path: Path) -> None:
@@ -56,7 +56,7 @@ def test_installed_wheel_runs_case1_from_any_directory(wheel: Path, tmp_path: Pa
     assert proc.returncode == 0, proc.stderr
     assert "Care-plan draft for example-case1" in proc.stdout
     probe = subprocess.run(
-        [sys.executable, "-c", "import gbrules.core.rulebook as r; print(r.default_rules_dir())"],
+        [sys.executable, "-c", "import gbrules.clinical.domain as r; print(r.default_rules_dir())"],
         cwd=elsewhere,
         env=env,
         capture_output=True,

@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 import gbrules
+from gbrules.clinical.engine import cached_engine
 from gbrules.clinical.facts import facts_from_intake
 from gbrules.clinical.intake import Intake
 from gbrules.clinical.precheck import INTAKE, compile_check, precheck
-from gbrules.core.engine import cached_engine
 from gbrules.tools.synthetic import synthetic_intakes
 from tests.strategies import intakes
 from tests.test_hostile_input import intake_shaped, json_values, near_valid

@@ -251,7 +251,7 @@ def errors_from_validation(exc: ValidationError) -> list[FieldError]:
     return [FieldError(path, "; ".join(msgs)) for path, msgs in seen.items()]
 
 
-def parse_intake(data: Intake | Mapping[str, Any]) -> Intake:
+def parse_intake(data: object) -> Intake:
     """Validate raw Intake JSON (a dict) into an ``Intake``, or raise ``IntakeError``."""
     if isinstance(data, Intake):
         return data

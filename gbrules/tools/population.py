@@ -94,7 +94,7 @@ EXAMPLES_PER_CHANGE = 3
 
 def diff_rulebooks(old_dir: str | Path, new_dir: str | Path, n: int, seed: int = 0) -> DiffReport:
     """Evaluate the same synthetic population under two rulebooks and compare the plans."""
-    from gbrules.core.engine import Engine
+    from gbrules.clinical.engine import Engine
 
     old = Engine.from_directory(old_dir)
     new = Engine.from_directory(new_dir)

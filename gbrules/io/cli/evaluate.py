@@ -97,7 +97,7 @@ def evaluate(
     """Evaluate one intake and print the care-plan draft."""
     import jinja2
 
-    from gbrules.core.engine import cached_engine
+    from gbrules.clinical.engine import cached_engine
     from gbrules.io.render import render_care_plan
 
     if templates is not None and not templates.is_dir():

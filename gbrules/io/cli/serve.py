@@ -49,7 +49,7 @@ def serve(
     try:
         import uvicorn
 
-        from gbrules.core.engine import cached_engine
+        from gbrules.clinical.engine import cached_engine
         from gbrules.io.service import JWTAuth, create_app
     except ImportError as exc:
         fail([f"error: {exc}; install with: pip install 'gbrules[fhir,service]'"])

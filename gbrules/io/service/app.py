@@ -23,8 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gbrules.clinical.engine import Engine, cached_engine
 from gbrules.clinical.intake import json_path
-from gbrules.core.engine import Engine, cached_engine
 from gbrules.core.errors import IntakeError
 from gbrules.core.result import Evaluation
 from gbrules.io.fhir.intake import MappingNote, intake_from_resources

@@ -12,8 +12,7 @@ from pathlib import Path
 
 from gbrules.clinical.codes import CODE_VOCABULARY
 from gbrules.clinical.facts import VOCABULARY, facts_from_intake
-from gbrules.clinical.intake import parse_intake
-from gbrules.clinical.precheck import precheck
+from gbrules.clinical.intake import Intake, validate_intake
 from gbrules.core import rulebook
 from gbrules.core.domain import Domain, Policy, Reading
 
@@ -30,10 +29,9 @@ def read_intake(data: object) -> Reading:
 
     Raises IntakeError naming every bad field; never returns facts from half an intake.
     """
-    checked = precheck(data)  # a clean dict skips building the pydantic model
-    if checked is None:
-        model = parse_intake(data)
-        return Reading(model.patient_id, facts_from_intake(model))
+    checked = validate_intake(data)
+    if isinstance(checked, Intake):
+        return Reading(checked.patient_id, facts_from_intake(checked))
     return Reading(checked.get("patient_id"), facts_from_intake(checked))
 
 

@@ -241,10 +241,9 @@ def _num(x: float) -> float:
 def facts_from_intake(intake: Intake | Mapping[str, Any]) -> dict[str, FactValue]:
     """The flat fact dict for one intake. Absent means not recorded (S8).
 
-    ``intake`` is a validated ``Intake`` or a dict that ``gbrules.clinical.precheck``
-    accepted: both are read as plain mappings (a section's ``__dict__`` holds its validated
-    field values and nothing else, extra keys being forbidden), so the two paths share every
-    line below.
+    ``intake`` is a validated ``Intake`` or a dict that ``intake.INTAKE_DICT`` validated:
+    both are read as plain mappings (a section's ``__dict__`` holds its validated field values
+    and nothing else, extra keys being forbidden), so the two share every line below.
     Validated values are already of their fact's type (bool, int, enum text) or None, except
     numbers, which go through ``_num``.
     """
@@ -346,14 +345,14 @@ def facts_from_intake(intake: Intake | Mapping[str, Any]) -> dict[str, FactValue
     return {k: v for k, v in raw.items() if v is not None}
 
 
-# Lifestyle inputs that are numbers (pydantic gives floats; a pre-checked dict may hold ints).
+# Lifestyle inputs that are numbers.
 _NUMBER_INPUTS = ("sleep_hours", "fiber_g_per_day", "caffeine_mg_per_day")
 _ALL_NONE: dict[str, Any] = dict.fromkeys(VOCABULARY)
 
 
 def _as_dicts(data: BaseModel | Mapping[str, Any]) -> Mapping[str, Any]:
     """A validated model as nested plain dicts (a model's ``__dict__`` holds its validated
-    field values and nothing else, extra keys being forbidden), the shape a pre-checked dict
+    field values and nothing else, extra keys being forbidden), the shape a validated dict
     already has."""
     if not isinstance(data, BaseModel):
         return data

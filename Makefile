@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 EXTRAS ?= dev,fhir,service,audit,dask,parquet
 
-.PHONY: demo test install lint typecheck pytest soak clean
+.PHONY: demo test install lint layers typecheck pytest soak clean
 
 $(VENV)/.installed-$(EXTRAS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,17 +20,21 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# The layering (core < clinical < tools < io, no cycles): contracts in pyproject.toml.
+layers: install
+	$(VENV)/bin/lint-imports
+
 typecheck: install
 	$(VENV)/bin/mypy gbrules
 
 pytest: install
 	$(PY) -m pytest
 
-test: lint typecheck pytest
+test: lint layers typecheck pytest
 
 # The full soak (500,000 evaluations, ~4-12 min): RSS and live engine sessions, see docs/RELIABILITY.md.
 soak: install
 	$(PY) -m benchmarks.soak
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache

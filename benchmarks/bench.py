@@ -21,7 +21,7 @@ Rows, on the default rulebook and on it replicated x4 (ids renamed, same logic):
   pre-computed facts (no durable_rules at all).
 * naive: the durable_rules Host API as a tutorial would use it: ``assert_fact`` with one
   Python action closure per rule, ``delete_state`` per patient (Host subclass whose ``_run``
-  does nothing, as DESIGN.md requires), on the same pre-computed facts.
+  does nothing: its background threads crash under load), on the same pre-computed facts.
 * engine: ``Engine.fire`` on the same facts (gbrules' durable driver).
 * end-to-end, new intakes: ``Engine.evaluate_many`` on intake dicts (validation, facts,
   engine, overrides, Evaluation), each timed intake one the engine has never seen, as in a

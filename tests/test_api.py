@@ -1,4 +1,4 @@
-"""The public contract (CONTRACT section 1) exists with its meaning."""
+"""The public API (README "30 seconds in Python") exists with its meaning."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The compiled explanation of a rule equals the reference one (``conditions.basis`` walked
+"""The compiled explanation of a rule equals the reference one (``language.basis`` walked
 over the condition tree, then ``describe``), for the default rulebook and random rules."""
 
 from __future__ import annotations

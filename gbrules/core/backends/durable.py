@@ -1,8 +1,8 @@
 """A safe, exact driver for durable_rules' C engine.
 
 durable_rules is the engine gbrules stands on, but its Python host layer loses work and crashes
-under load (see DESIGN.md). This module talks to the C module ``durable_rules_engine`` directly
-and handles each sharp edge by design:
+under load (its background dispatch threads; docs/RELIABILITY.md). This module talks to the C
+module ``durable_rules_engine`` directly and handles each sharp edge by design:
 
 * Every rule is guarded by a marker field that only our facts carry, so the engine's internal
   state fact can never satisfy a rule (that loops forever).

@@ -301,6 +301,8 @@ def _as_typed_dict(model: type[_Section]) -> Any:
         fields[name] = annotation if info.is_required() else NotRequired[annotation]
     typed = _TYPED_DICT(f"{model.__name__}Dict", fields)
     typed.__pydantic_config__ = ConfigDict(extra="forbid")
+    if model.problem is _Section.problem:  # no cross-field rule: nothing to call
+        return typed
     return Annotated[typed, AfterValidator(_problem_check(model))]
 
 

@@ -363,11 +363,10 @@ class Plan:
     """What overrides make of one set of fired rules; facts do not enter into it.
 
     The proposals that survive (in plan order), the suppressions, the active codes and the
-    fired rule ids. Kept per distinct set of fired rules (a few hundred
-    in practice), which also keeps those rules alive, so their ids in the key stay theirs.
+    fired rule ids. Its engine keeps it per distinct set of fired rules (``Engine._plan``).
     """
 
-    __slots__ = ("codes", "fired", "fired_ids", "suppressed", "survivors")
+    __slots__ = ("codes", "fired_ids", "suppressed", "survivors")
 
     def __init__(self, entries: Sequence[CompiledRule]) -> None:
         """``entries``: the fired rules, compiled, in rulebook order."""
@@ -388,7 +387,6 @@ class Plan:
                 for code in [c for c in best if takes[c]]:
                     suppressed.append(prepared.record(index, code, best.pop(code).rule_id))
 
-        self.fired = tuple(entries)  # keeps the rules (entry.rule) alive
         self.fired_ids = tuple([e.rule_id for e in entries])
         self.survivors = tuple(sorted(best.values(), key=_PLAN_ORDER))
         self.codes = frozenset(best)

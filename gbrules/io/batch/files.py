@@ -30,6 +30,12 @@ def temp_name(target: Path) -> Path:
     return target.with_name(f".{target.name}.tmp-{os.getpid()}")
 
 
+def remove_temps(target: Path) -> None:
+    """Remove temporary files a killed ``atomic_write`` of ``target`` left (any process's)."""
+    for stale in target.parent.glob(f".{target.name}.tmp-*"):
+        stale.unlink(missing_ok=True)
+
+
 def atomic_write(target: Path, fill: Callable[[BinaryIO], object]) -> int:
     """Replace ``target`` with what ``fill`` writes, atomically and durably; return its size.
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gbrules.io.batch import formats, manifest
+from gbrules.io.batch import files, formats, manifest
 from gbrules.io.batch.executors import executor_for
 from gbrules.io.batch.manifest import Manifest, Progress, RunSettings
 from gbrules.io.batch.ndjson import LineWriter
@@ -140,18 +140,19 @@ def run_batch(options: BatchOptions) -> BatchStats:
 
     Raises BatchUsageError, before any file is written or changed, for an unknown format,
     Parquet without pyarrow, an unreadable Parquet input, overlapping files, or a ``resume``
-    that cannot continue (no manifest beside an existing OUT, a changed input, an option that
-    differs from the manifest's, another rulebook, outputs changed outside gbrules).
+    that cannot continue (no manifest, a changed input, an option that differs from the
+    manifest's, another gbrules or rulebook, outputs changed outside gbrules).
     KeyboardInterrupt while evaluating is caught: what was produced is committed and
     ``stats.interrupted`` is set.
     """
     src, out = options.source, options.out
     manifest_file = manifest.manifest_path(out)
     earlier = manifest.load(manifest_file) if options.resume else None
-    if options.resume and earlier is None and (out.exists() or manifest_file.exists()):
+    if options.resume and earlier is None:
+        # Without a manifest neither the options nor what of OUT is complete can be known.
         raise _refuse(
-            f"{out} has no manifest ({manifest_file.name}), so how much of it is complete "
-            "cannot be known"
+            f"there is no manifest {manifest_file} (the run never started, or was made by an "
+            "older gbrules), so neither its options nor how much of it is done can be known"
         )
     settle = Settler(earlier, manifest_file.parent)
     in_format = settle.pick("in_format", options.in_format, format_of(src))
@@ -168,6 +169,8 @@ def run_batch(options: BatchOptions) -> BatchStats:
     execution = settle.execution(options)
 
     stats = BatchStats(workers=execution.workers)
+    for target in (manifest_file, out):
+        files.remove_temps(target)  # left by a killed run; one batch per OUT at a time
     with contextlib.ExitStack() as stack:
         fingerprint = manifest.fingerprint(src)
         source = formats.open_input(in_format, src, asked_column, fingerprint.size)
@@ -198,19 +201,23 @@ def run_batch(options: BatchOptions) -> BatchStats:
                 stats.skipped, stats.already_complete = earlier.progress.lines_done, True
                 return stats
         start = run.progress
-        manifest.save(manifest_file, run)  # before any output is created or cut back
-
-        # Workers first: the pool forks before pyarrow starts reading or writing.
-        shape = Shape(summary=summary, rows=out_format is Format.parquet)
-        executor = executor_for(pack, shape, execution.workers, execution.dask)
-        stack.callback(executor.close)
         resuming = earlier is not None
+        if not resuming:
+            manifest.save(manifest_file, run)  # before any output is created or emptied
+        # A resume cuts OUT and the rejects file back to the committed point (and refuses
+        # outputs changed outside gbrules) before it records anything.
         writer = formats.open_output(
             out_format, out, summary, row_group_size, start.output if resuming else None
         )
         stack.callback(writer.close)
         rejects_writer = LineWriter(rejects, start.rejects if resuming else None)
         stack.callback(rejects_writer.close)
+        if resuming:
+            manifest.save(manifest_file, run)  # this run's execution settings
+        # The pool forks before pyarrow starts reading or writing (no threads to inherit).
+        shape = Shape(summary=summary, rows=out_format is Format.parquet)
+        executor = executor_for(pack, shape, execution.workers, execution.dask)
+        stack.callback(executor.close)
 
         def commit(point: Progress) -> None:
             nonlocal run

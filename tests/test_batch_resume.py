@@ -453,3 +453,17 @@ def test_a_crash_at_every_commit_step_resumes_exactly(
             where = f"crash {'after' if after else 'before'} rename {k}"
             assert out.read_bytes() == ref.read_bytes(), where
             assert Path(f"{out}.rejects").read_bytes() == Path(f"{ref}.rejects").read_bytes()
+
+
+def test_a_second_batch_on_the_same_output_is_refused(tmp_path: Path) -> None:
+    """Two processes appending to one OUT would interleave: the second exits 2 at once."""
+    from gbrules.io.batch.files import exclusive
+
+    src, out = tmp_path / "in.ndjson", tmp_path / "out.ndjson"
+    write_input(src, 10, seed=7)
+    with exclusive(tmp_path / ".out.ndjson.lock"):  # as a running batch holds it
+        result = invoke(src, out)
+        assert result.exit_code == 2 and "another gbrules batch is writing" in result.output
+        assert not out.exists()
+    assert invoke(src, out).exit_code == 0  # released with its holder (or its death)
+    assert not (tmp_path / ".out.ndjson.lock").exists()

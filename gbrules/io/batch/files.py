@@ -11,9 +11,45 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+
+class Busy(Exception):
+    """Another process holds the lock: it is writing the same output right now."""
+
+
+@contextlib.contextmanager
+def exclusive(lock: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``lock`` for the block; raise Busy if it is held.
+
+    ``flock`` locks belong to the open file and vanish when the process dies, so a killed run
+    never blocks the next one (its empty lock file is simply reused). The file is removed on
+    the way out; a process that opened it just before is told apart by checking, once it
+    holds the lock, that the name still leads to the file it locked (else it tries again).
+    """
+    import fcntl
+
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise Busy(str(lock)) from None
+        try:
+            if os.stat(lock).st_ino == os.fstat(fd).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # removed or replaced by the holder we waited for: lock the new one
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock)
+        os.close(fd)
 
 
 def fsync_dir(directory: Path) -> None:

@@ -130,10 +130,10 @@ class Settler:
         before = self.earlier.execution if self.earlier is not None else None
         if before is None:
             before = Execution(workers=1, chunk_size=DEFAULT_CHUNK, dask=None)
-        local = options.workers is not None or options.dask is not None
+        # Naming workers or a cluster on resume answers where to run: no recorded cluster then.
+        placed = options.workers is not None or options.dask is not None
         return Execution(
             workers=before.workers if options.workers is None else options.workers,
             chunk_size=before.chunk_size if options.chunk_size is None else options.chunk_size,
-            # Naming workers (or a cluster) on resume is an answer to where to run.
-            dask=options.dask if local else before.dask,
+            dask=options.dask if placed else before.dask,
         )

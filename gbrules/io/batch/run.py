@@ -145,6 +145,18 @@ def run_batch(options: BatchOptions) -> BatchStats:
     KeyboardInterrupt while evaluating is caught: what was produced is committed and
     ``stats.interrupted`` is set.
     """
+    lock = options.out.with_name(f".{options.out.name}.lock")
+    try:
+        with files.exclusive(lock):
+            return _run(options)
+    except files.Busy:
+        raise BatchUsageError(
+            f"another gbrules batch is writing {options.out} right now (it holds {lock}); "
+            "wait for it to end, or stop it and use --resume"
+        ) from None
+
+
+def _run(options: BatchOptions) -> BatchStats:
     src, out = options.source, options.out
     manifest_file = manifest.manifest_path(out)
     earlier = manifest.load(manifest_file) if options.resume else None
@@ -170,7 +182,7 @@ def run_batch(options: BatchOptions) -> BatchStats:
 
     stats = BatchStats(workers=execution.workers)
     for target in (manifest_file, out):
-        files.remove_temps(target)  # left by a killed run; one batch per OUT at a time
+        files.remove_temps(target)  # left by a killed run (no other run holds the lock)
     with contextlib.ExitStack() as stack:
         fingerprint = manifest.fingerprint(src)
         source = formats.open_input(in_format, src, asked_column, fingerprint.size)

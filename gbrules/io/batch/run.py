@@ -22,16 +22,17 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gbrules.io.batch import files, formats, manifest
 from gbrules.io.batch.executors import executor_for
-from gbrules.io.batch.manifest import Manifest, Progress, RunSettings
+from gbrules.io.batch.manifest import Execution, Manifest, Progress, RunSettings
 from gbrules.io.batch.ndjson import LineWriter
 from gbrules.io.batch.options import DEFAULT_ROW_GROUP, BatchOptions, Settler, format_of
-from gbrules.io.batch.records import BatchUsageError, Format, Rejected, Shape
+from gbrules.io.batch.records import BatchUsageError, ChunkDone, Format, Rejected, Shape
 from gbrules.io.batch.work import engine_for, read_pack
 
 
@@ -156,9 +157,30 @@ def run_batch(options: BatchOptions) -> BatchStats:
         ) from None
 
 
-def _run(options: BatchOptions) -> BatchStats:
-    src, out = options.source, options.out
-    manifest_file = manifest.manifest_path(out)
+@dataclass(frozen=True)
+class _Plan:
+    """The options settled (against the manifest on resume): what this run will do."""
+
+    earlier: Manifest | None  # the run being resumed
+    out: Path
+    manifest_file: Path
+    in_format: Format
+    out_format: Format
+    summary: bool
+    row_group_size: int
+    rejects_name: str  # as the manifest records it (relative to its directory)
+    rules: str | None
+    column: str | None  # as asked or recorded; the Parquet reader resolves the default
+    execution: Execution
+
+    @property
+    def rejects(self) -> Path:
+        return self.manifest_file.parent / self.rejects_name
+
+
+def _settle(options: BatchOptions) -> _Plan:
+    """Step 1: every option settled and checked; raises BatchUsageError, writes nothing."""
+    manifest_file = manifest.manifest_path(options.out)
     earlier = manifest.load(manifest_file) if options.resume else None
     if options.resume and earlier is None:
         # Without a manifest neither the options nor what of OUT is complete can be known.
@@ -167,114 +189,150 @@ def _run(options: BatchOptions) -> BatchStats:
             "older gbrules), so neither its options nor how much of it is done can be known"
         )
     settle = Settler(earlier, manifest_file.parent)
-    in_format = settle.pick("in_format", options.in_format, format_of(src))
-    out_format = settle.pick("out_format", options.out_format, format_of(out))
-    if Format.parquet in (in_format, out_format):
+    plan = _Plan(
+        earlier=earlier,
+        out=options.out,
+        manifest_file=manifest_file,
+        in_format=settle.pick("in_format", options.in_format, format_of(options.source)),
+        out_format=settle.pick("out_format", options.out_format, format_of(options.out)),
+        summary=settle.pick("summary", options.summary, False),
+        row_group_size=settle.pick("row_group_size", options.row_group_size, DEFAULT_ROW_GROUP),
+        rejects_name=settle.rejects(options.rejects, options.out),
+        rules=settle.rules(options.rules),
+        column=settle.pick("column", options.column, None),
+        execution=settle.execution(options),
+    )
+    if Format.parquet in (plan.in_format, plan.out_format):
         formats.parquet()  # pyarrow present, or a usage error before anything is written
-    summary = settle.pick("summary", options.summary, False)
-    row_group_size = settle.pick("row_group_size", options.row_group_size, DEFAULT_ROW_GROUP)
-    rejects_name = settle.rejects(options.rejects, out)
-    rejects = manifest_file.parent / rejects_name
-    rules = settle.rules(options.rules)
-    asked_column = settle.pick("column", options.column, None)
-    _check_paths(src, out, rejects, manifest_file)
-    execution = settle.execution(options)
+    _check_paths(options.source, options.out, plan.rejects, manifest_file)
+    return plan
 
-    stats = BatchStats(workers=execution.workers)
-    for target in (manifest_file, out):
+
+def _run(options: BatchOptions) -> BatchStats:
+    plan = _settle(options)
+    out = options.out
+    for target in (plan.manifest_file, out):
         files.remove_temps(target)  # left by a killed run (no other run holds the lock)
     with contextlib.ExitStack() as stack:
-        fingerprint = manifest.fingerprint(src)
-        source = formats.open_input(in_format, src, asked_column, fingerprint.size)
+        fingerprint = manifest.fingerprint(options.source)
+        source = formats.open_input(plan.in_format, options.source, plan.column, fingerprint.size)
         stack.callback(source.close)
-        pack = read_pack(None if rules is None else Path(rules))
+        pack = read_pack(None if plan.rules is None else Path(plan.rules))
         run = Manifest(
             gbrules_version=manifest.gbrules_version(),
             rulebook_version=engine_for(pack).version,
             input=fingerprint,
             settings=RunSettings(
-                summary=summary,
-                in_format=in_format,
-                out_format=out_format,
-                rejects=rejects_name,
+                summary=plan.summary,
+                in_format=plan.in_format,
+                out_format=plan.out_format,
+                rejects=plan.rejects_name,
                 column=source.column,
-                row_group_size=row_group_size,
-                rules=rules,
+                row_group_size=plan.row_group_size,
+                rules=plan.rules,
             ),
-            execution=execution,
-            progress=earlier.progress if earlier is not None else Progress(),
+            execution=plan.execution,
+            progress=Progress() if plan.earlier is None else plan.earlier.progress,
         )
+        earlier = plan.earlier
         if earlier is not None:
-            _check_same_run(earlier, run, src)
-            if earlier.complete:
+            _check_same_run(earlier, run, options.source)
+            if earlier.complete:  # step 2
                 if not out.is_file() or out.stat().st_size != earlier.output_size:
                     raise _refuse(f"{out} was changed or removed after the run completed")
-                formats.forget_output(out_format, out)  # parts a kill left behind
-                stats.skipped, stats.already_complete = earlier.progress.lines_done, True
-                return stats
-        start = run.progress
-        resuming = earlier is not None
-        if not resuming:
-            manifest.save(manifest_file, run)  # before any output is created or emptied
-        # A resume cuts OUT and the rejects file back to the committed point (and refuses
-        # outputs changed outside gbrules) before it records anything.
+                formats.forget_output(plan.out_format, out)  # parts a kill left behind
+                return BatchStats(
+                    skipped=earlier.progress.lines_done,
+                    already_complete=True,
+                    workers=plan.execution.workers,
+                )
+        # Step 3. A resume first cuts OUT and the rejects file back to the committed point
+        # (refusing outputs changed outside gbrules); a fresh run first records itself.
+        start = run.progress if earlier is not None else None
+        if start is None:
+            manifest.save(plan.manifest_file, run)
         writer = formats.open_output(
-            out_format, out, summary, row_group_size, start.output if resuming else None
+            plan.out_format,
+            out,
+            plan.summary,
+            plan.row_group_size,
+            None if start is None else start.output,
         )
         stack.callback(writer.close)
-        rejects_writer = LineWriter(rejects, start.rejects if resuming else None)
-        stack.callback(rejects_writer.close)
-        if resuming:
-            manifest.save(manifest_file, run)  # this run's execution settings
+        rejects = LineWriter(plan.rejects, None if start is None else start.rejects)
+        stack.callback(rejects.close)
+        if start is not None:
+            manifest.save(plan.manifest_file, run)  # this run's execution settings
         # The pool forks before pyarrow starts reading or writing (no threads to inherit).
-        shape = Shape(summary=summary, rows=out_format is Format.parquet)
-        executor = executor_for(pack, shape, execution.workers, execution.dask)
+        shape = Shape(summary=plan.summary, rows=plan.out_format is Format.parquet)
+        executor = executor_for(pack, shape, plan.execution.workers, plan.execution.dask)
         stack.callback(executor.close)
-
-        def commit(point: Progress) -> None:
-            nonlocal run
-            durable = point.model_copy(
-                update={
-                    "output": writer.commit(point.output),
-                    "rejects": rejects_writer.commit(point.rejects),
-                }
-            )
-            run = run.model_copy(update={"progress": durable})
-            manifest.save(manifest_file, run)
-
         show = sys.stderr.isatty() if options.progress is None else options.progress
-        bar = _Progress(show, source.total() if show else None, start.lines_done)
+        bar = _Progress(show, source.total() if show else None, run.progress.lines_done)
         stack.callback(bar.stop)
-        stats.skipped = start.lines_done
-        point = start
+        loop = _Loop(run, plan, writer, rejects, options.checkpoint_seconds)
+        return loop.drive(executor.map(source.chunks(run.progress, plan.execution.chunk_size)), bar)
+
+
+class _Loop:
+    """Steps 4 and 5: write chunks in order, commit consistent points, complete the run."""
+
+    def __init__(
+        self,
+        run: Manifest,
+        plan: _Plan,
+        writer: formats.OutputWriter,
+        rejects: LineWriter,
+        checkpoint_seconds: float,
+    ) -> None:
+        self.state, self.plan = run, plan
+        self.writer, self.rejects = writer, rejects
+        self.every = checkpoint_seconds
+
+    def commit(self, point: Progress) -> None:
+        """Make ``point`` durable in OUT and the rejects file, then record it (atomically)."""
+        durable = point.model_copy(
+            update={
+                "output": self.writer.commit(point.output),
+                "rejects": self.rejects.commit(point.rejects),
+            }
+        )
+        self.state = self.state.model_copy(update={"progress": durable})
+        manifest.save(self.plan.manifest_file, self.state)
+
+    def drive(self, done_chunks: Iterator[ChunkDone], bar: _Progress) -> BatchStats:
+        stats = BatchStats(
+            skipped=self.state.progress.lines_done, workers=self.plan.execution.workers
+        )
+        point = self.state.progress
         started = time.perf_counter()
-        due = time.monotonic() + options.checkpoint_seconds
+        due = time.monotonic() + self.every
         try:
-            for done in executor.map(source.chunks(start, execution.chunk_size)):
+            for done in done_chunks:
                 outputs = [o for o in done.outcomes if not isinstance(o, Rejected)]
                 rejected = [o.text for o in done.outcomes if isinstance(o, Rejected)]
-                writer.write(outputs)
-                rejects_writer.write(rejected)
+                self.writer.write(outputs)
+                self.rejects.write(rejected)
                 # One assignment: a Ctrl-C anywhere above leaves the previous whole chunk.
                 point = Progress(
                     lines_done=done.chunk.last_line,
                     input_offset=done.chunk.end_offset,
-                    output=writer.progress(),
-                    rejects=rejects_writer.progress(),
+                    output=self.writer.progress(),
+                    rejects=self.rejects.progress(),
                 )
                 stats.evaluated += len(outputs)
                 stats.rejected += len(rejected)
                 bar.advance(len(done.outcomes), point.lines_done)
-                if writer.pending >= row_group_size or time.monotonic() >= due:
-                    commit(point)
-                    due = time.monotonic() + options.checkpoint_seconds
+                if self.writer.pending >= self.plan.row_group_size or time.monotonic() >= due:
+                    self.commit(point)
+                    due = time.monotonic() + self.every
         except KeyboardInterrupt:
             stats.interrupted = True
-        commit(point)
-        size = writer.finish()  # on Ctrl-C too: a Parquet OUT then holds the rows done
+        self.commit(point)
+        size = self.writer.finish()  # on Ctrl-C too: a Parquet OUT then holds the rows done
         if not stats.interrupted:
-            run = run.model_copy(update={"complete": True, "output_size": size})
-            manifest.save(manifest_file, run)
-            formats.forget_output(out_format, out)
-    stats.seconds = time.perf_counter() - started
-    return stats
+            self.state = self.state.model_copy(update={"complete": True, "output_size": size})
+            manifest.save(self.plan.manifest_file, self.state)
+            formats.forget_output(self.plan.out_format, self.plan.out)
+        stats.seconds = time.perf_counter() - started
+        return stats

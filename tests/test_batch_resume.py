@@ -380,7 +380,7 @@ def test_a_fresh_run_replaces_an_earlier_runs_outputs(tmp_path: Path) -> None:
     run_batch(BatchOptions(source=src, out=out, summary=True))
     stale = tmp_path / "out.parquet.parts"
     stale.mkdir()
-    (stale / "part-000001.parquet").write_bytes(b"stale")
+    (stale / "part-000001.arrow").write_bytes(b"stale")
     run_batch(BatchOptions(source=src, out=out))
     assert "evaluation" in pq.read_table(out).schema.names
     assert not stale.exists()

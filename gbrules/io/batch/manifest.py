@@ -66,7 +66,7 @@ class Execution(_Frozen):
 
 
 class Part(_Frozen):
-    """A committed Parquet part file (``OUT.parts/NAME``) and the rows it holds."""
+    """A committed part file of a Parquet OUT (``OUT.parts/NAME``) and the rows it holds."""
 
     name: str
     rows: int

@@ -16,15 +16,17 @@ Output: columns ``line``, ``patient_id``, ``codes``, ``requires_immediate_action
 
 Why part files: a Parquet file is only readable once its footer is written, and it cannot be
 appended to or cut back. A run killed mid-file (SIGKILL, power loss) would leave nothing
-readable, so the rows a commit makes durable go to their own small Parquet file in
-``OUT.parts/`` (written to a temporary name, fsynced, renamed, directory fsynced) and the
-manifest lists the committed parts. When the input is done, the parts are assembled into OUT:
-streamed in order into a temporary file in row groups of exactly ``row_group_size`` rows
-(whatever the part sizes were, so an interrupted and resumed run gives the same bytes as an
-uninterrupted one), fsynced and renamed over OUT; then the manifest says ``complete`` and the
-parts are removed. A kill during assembly leaves OUT as it was and the parts in place, and the
-resume assembles again. Memory stays bounded: a commit is forced whenever ``row_group_size``
-rows are waiting, and assembly holds at most one row group plus one part.
+readable, so the rows a commit makes durable go to their own small file in ``OUT.parts/``
+(written to a temporary name, fsynced, renamed, directory fsynced) and the manifest lists the
+committed parts. Parts are Arrow IPC files (zstd-compressed record batches): writing one costs
+less than a Parquet file and reading it back almost nothing, so the output is encoded as
+Parquet only once. When the input is done, the parts are assembled into OUT: streamed in order
+into a temporary Parquet file in row groups of exactly ``row_group_size`` rows (whatever the
+part sizes were, so an interrupted and resumed run gives the same bytes as an uninterrupted
+one), fsynced and renamed over OUT; then the manifest says ``complete`` and the parts are
+removed. A kill during assembly leaves OUT as it was and the parts in place, and the resume
+assembles again. Memory stays bounded: a commit is forced whenever ``row_group_size`` rows are
+waiting, and assembly holds at most one row group plus one part.
 
 This module imports pyarrow at import time: ``formats.parquet()`` imports it and turns a
 missing pyarrow into a clear usage error.
@@ -146,6 +148,16 @@ def schema(summary: bool) -> Any:
     return pa.schema(fields)
 
 
+_PART_OPTIONS = pa.ipc.IpcWriteOptions(
+    compression="zstd" if pa.Codec.is_available("zstd") else None
+)
+
+
+def _write_part(table: Any, f: BinaryIO) -> None:
+    with pa.ipc.new_file(f, table.schema, options=_PART_OPTIONS) as writer:
+        writer.write_table(table)
+
+
 def parts_dir(out: Path) -> Path:
     return out.with_name(out.name + PARTS_SUFFIX)
 
@@ -213,9 +225,9 @@ class PartsWriter:
         """Write the rows up to ``point`` as a new part (durable); drop any rows after it."""
         rows = self._rows[: point.records - self._records]
         if rows:
-            name = f"part-{len(self._parts) + 1:06d}.parquet"
+            name = f"part-{len(self._parts) + 1:06d}.arrow"
             table = self._table(rows)
-            size = atomic_write(self.dir / name, lambda f: pq.write_table(table, f))
+            size = atomic_write(self.dir / name, lambda f: _write_part(table, f))
             self._parts.append(Part(name=name, rows=len(rows), bytes=size))
             self._records += len(rows)
         self._rows = []
@@ -242,7 +254,8 @@ class PartsWriter:
             held: list[Any] = []
             count = 0
             for part in self._parts:
-                table = pq.read_table(self.dir / part.name, schema=self._schema)
+                with pa.memory_map(str(self.dir / part.name)) as source:
+                    table = pa.ipc.open_file(source).read_all()
                 held.append(table)
                 count += table.num_rows
                 while count >= size:

@@ -90,7 +90,7 @@ def batch_command(
             "--checkpoint",
             min=0,
             metavar="SECONDS",
-            help="Commit progress durably at most this often (0: after every chunk).",
+            help="Commit progress durably every SECONDS (0: after every chunk).",
         ),
     ] = DEFAULT_CHECKPOINT,
 ) -> None:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -162,6 +163,14 @@ def parts_dir(out: Path) -> Path:
     return out.with_name(out.name + PARTS_SUFFIX)
 
 
+@dataclass(frozen=True)
+class _Buffer:
+    """Rows not yet in a part: ``rows[0]`` is record number ``first`` (0-based) of OUT."""
+
+    first: int
+    rows: list[OutRow]
+
+
 class PartsWriter:
     """Evaluation rows into committed part files, assembled into OUT when the run is done.
 
@@ -169,6 +178,10 @@ class PartsWriter:
     file passes for this run's output). Otherwise the committed parts are checked (present,
     with their recorded sizes) and anything else in the parts directory (a part written after
     the last commit, a temporary file) is removed.
+
+    The committed state (``_done``) and the buffer are each replaced in one assignment, and
+    rows are picked by record number, so a commit interrupted anywhere (Ctrl-C) and then
+    repeated writes each row exactly once.
     """
 
     def __init__(
@@ -179,12 +192,10 @@ class PartsWriter:
         self._schema = schema(summary)
         self._summary = summary
         self.row_group_size = row_group_size
-        self._rows: list[OutRow] = []
         if resume_from is None:
             out.unlink(missing_ok=True)
             shutil.rmtree(self.dir, ignore_errors=True)
-            self._parts: list[Part] = []
-            self._records = 0
+            resume_from = FileProgress()
         else:
             for part in resume_from.parts:
                 path = self.dir / part.name
@@ -198,8 +209,8 @@ class PartsWriter:
                 for stray in self.dir.iterdir():
                     if stray.name not in keep:
                         stray.unlink()
-            self._parts = list(resume_from.parts)
-            self._records = resume_from.records
+        self._done = resume_from
+        self._buffer = _Buffer(resume_from.records, [])
         self.dir.mkdir(exist_ok=True)
         fsync_dir(self.dir.parent)
 
@@ -207,33 +218,33 @@ class PartsWriter:
         for row in rows:
             if isinstance(row, str):
                 raise TypeError("Parquet output expects evaluation rows, not JSON text")
-        self._rows.extend(rows)  # type: ignore[arg-type]  # checked just above
+        self._buffer.rows.extend(rows)  # type: ignore[arg-type]  # checked just above
 
     @property
     def pending(self) -> int:
         """Rows waiting for the next commit (a commit is forced at ``row_group_size``)."""
-        return len(self._rows)
+        return self._buffer.first + len(self._buffer.rows) - self._done.records
 
     def progress(self) -> FileProgress:
-        return FileProgress(
-            records=self._records + len(self._rows),
-            bytes=sum(p.bytes for p in self._parts),
-            parts=tuple(self._parts),
+        return self._done.model_copy(
+            update={"records": self._buffer.first + len(self._buffer.rows)}
         )
 
     def commit(self, point: FileProgress) -> FileProgress:
-        """Write the rows up to ``point`` as a new part (durable); drop any rows after it."""
-        rows = self._rows[: point.records - self._records]
+        """Write the rows up to record ``point.records`` as a new part, durably."""
+        done, buffer = self._done, self._buffer
+        rows = buffer.rows[done.records - buffer.first : point.records - buffer.first]
         if rows:
-            name = f"part-{len(self._parts) + 1:06d}.arrow"
+            name = f"part-{len(done.parts) + 1:06d}.arrow"
             table = self._table(rows)
             size = atomic_write(self.dir / name, lambda f: _write_part(table, f))
-            self._parts.append(Part(name=name, rows=len(rows), bytes=size))
-            self._records += len(rows)
-        self._rows = []
-        return FileProgress(
-            records=self._records, bytes=sum(p.bytes for p in self._parts), parts=tuple(self._parts)
-        )
+            self._done = done = FileProgress(
+                records=done.records + len(rows),
+                bytes=done.bytes + size,
+                parts=(*done.parts, Part(name=name, rows=len(rows), bytes=size)),
+            )
+        self._buffer = _Buffer(done.records, buffer.rows[done.records - buffer.first :])
+        return done
 
     def _table(self, rows: list[OutRow]) -> Any:
         columns = list(zip(*rows, strict=True))
@@ -253,7 +264,7 @@ class PartsWriter:
         with pq.ParquetWriter(f, self._schema) as writer:
             held: list[Any] = []
             count = 0
-            for part in self._parts:
+            for part in self._done.parts:
                 with pa.memory_map(str(self.dir / part.name)) as source:
                     table = pa.ipc.open_file(source).read_all()
                 held.append(table)
@@ -268,7 +279,8 @@ class PartsWriter:
                 writer.write_table(rest, row_group_size=size)
 
     def close(self) -> None:
-        self._rows = []
+        """Drop the rows not committed (nothing else is open between commits)."""
+        self._buffer = _Buffer(self._done.records, [])
 
 
 def remove_parts(out: Path) -> None:

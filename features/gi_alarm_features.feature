@@ -51,22 +51,6 @@ Feature: GI alarm features come before any diet or probiotic trial
       | 50  | suggests referral.urgent_gi with priority urgent |
       | 51  | suggests referral.urgent_gi with priority urgent |
 
-  Scenario Outline: Severe abdominal pain is evaluated rather than treated as functional
-    Given abdominal pain score is <pain>
-    When the plan is drafted
-    Then the plan <outcome>
-
-    Examples:
-      | pain | outcome                                          |
-      | 7    | does not suggest referral.urgent_gi              |
-      | 8    | suggests referral.urgent_gi with priority urgent |
-
-  Scenario: Trials already drafted are held while severe pain is evaluated
-    Given abdominal pain score is 9
-    When the plan is drafted
-    Then diet.low_fodmap_trial is suppressed because "severe pain has been evaluated"
-    And probiotic.trial is suppressed because "severe pain has been evaluated"
-
   Scenario: An alarm feature during a crisis keeps the urgent GI evaluation in the plan
     Given the patient has rectal bleeding
     And PHQ-9 total 12 with item 9 1

@@ -163,5 +163,13 @@ def test_unknown_constraints_and_lax_extra_are_not_prechecked() -> None:
     class Lax(BaseModel):
         x: int | None = None
 
-    assert compile_check(Patterned) is None
+    # A field it cannot mirror never takes the fast path (the rest of a model still could).
+    patterned = compile_check(Patterned)
+    assert patterned is None or not patterned.check({"code": "AB"})
     assert compile_check(Lax) is None
+
+
+def test_a_measurement_date_goes_to_pydantic_and_the_rest_stays_fast() -> None:
+    crp = {"value": 4.0, "unit": "mg/L"}
+    assert precheck({"age": 40, "labs": {"crp": crp}}) is not None
+    assert precheck({"age": 40, "labs": {"crp": {**crp, "date": "2025-01-31"}}}) is None

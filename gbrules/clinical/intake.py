@@ -1,19 +1,33 @@
-"""Intake JSON v1 as pydantic models: the only door into gbrules.
+"""Intake JSON v1.1 as pydantic models: the only door into gbrules.
 
 Everything is validated here so that nothing downstream has to doubt a value: unknown keys are
 errors (a typo must not silently drop clinical data), booleans must be JSON booleans, numbers
 must be finite and inside the instrument's range, and an instrument given two ways must agree
 with itself. Missing stays missing (``None``): "not recorded" is never turned into false or 0.
+
+v1.1 only adds optional fields (every v1 intake stays valid): breastfeeding, body weight, how
+and when the GI symptoms began, diarrhoea, fever, an abdominal mass, IBS-SSS and subtype,
+faecal calprotectin, bipolar and eating disorders, the remaining probiotic cautions, the
+interacting medicine classes, a gluten-free diet, the wish for a probiotic trial, and the day
+each score or lab value was measured.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from gbrules.clinical.scoring import crp_to_mg_l
 from gbrules.core.errors import FieldError, IntakeError
@@ -30,6 +44,34 @@ def _num(lo: float, hi: float) -> Any:
 
 
 Item = _int(0, 3)
+
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_day(value: object) -> object:
+    """A measurement day: an ISO 8601 calendar date ``YYYY-MM-DD`` (or a ``datetime.date``).
+
+    Stricter than pydantic's lax date parsing, which would also take a Unix timestamp or a
+    date-time: a number or a time of day here is far more likely a mapping slip than intent.
+    Whether the value is recent enough to use is the rules' business, not validation's.
+    """
+    if isinstance(value, dt.datetime):
+        raise ValueError("give the day only (YYYY-MM-DD), not a date and time")
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str) or not _ISO_DAY.match(value):
+        raise ValueError("a date must be an ISO 8601 day, YYYY-MM-DD")
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a calendar date") from None
+    if day.year < 1900:
+        raise ValueError(f"{value!r} is before 1900; check the date")
+    return day
+
+
+#: The day a score or lab value was measured (optional everywhere it appears).
+MeasuredOn = Annotated[dt.date, BeforeValidator(_iso_day)]
 
 
 class _Section(BaseModel):
@@ -61,6 +103,14 @@ class GI(_Section):
     dysphagia: StrictBool | None = None
     symptom_weeks: _int(0, 5200) | None = None  # type: ignore[valid-type]
     change_in_bowel_habit: StrictBool | None = None
+    # v1.1
+    onset_age: _int(0, 130) | None = None  # type: ignore[valid-type]
+    symptom_onset: Literal["sudden", "gradual"] | None = None
+    diarrhea: StrictBool | None = None
+    fever: StrictBool | None = None
+    abdominal_mass: StrictBool | None = None
+    ibs_sss: _int(0, 500) | None = None  # type: ignore[valid-type]
+    ibs_subtype: Literal["IBS-C", "IBS-D", "IBS-M", "IBS-U"] | None = None
 
 
 class PHQ9(_Section):
@@ -69,6 +119,7 @@ class PHQ9(_Section):
     items: list[Item] | None = Field(default=None, min_length=9, max_length=9)  # type: ignore[valid-type]
     total: _int(0, 27) | None = None  # type: ignore[valid-type]
     item9: Item | None = None  # type: ignore[valid-type]
+    date: MeasuredOn | None = None
 
     @staticmethod
     def problem(v: Mapping[str, Any]) -> str | None:
@@ -106,6 +157,7 @@ class PHQ9(_Section):
 class GAD7(_Section):
     items: list[Item] | None = Field(default=None, min_length=7, max_length=7)  # type: ignore[valid-type]
     total: _int(0, 21) | None = None  # type: ignore[valid-type]
+    date: MeasuredOn | None = None
 
     @staticmethod
     def problem(v: Mapping[str, Any]) -> str | None:
@@ -141,6 +193,7 @@ class Mood(_Section):
 class CRP(_Section):
     value: _num(0, 1000)  # type: ignore[valid-type]
     unit: Literal["mg/L", "mg/dL"]
+    date: MeasuredOn | None = None
 
     @staticmethod
     def problem(v: Mapping[str, Any]) -> str | None:
@@ -159,10 +212,22 @@ class CRP(_Section):
         return crp_to_mg_l(self.value, self.unit)
 
 
+class FecalCalprotectin(_Section):
+    """Faecal calprotectin in micrograms per gram of stool (ug/g, the same as mg/kg).
+
+    Assays report up to a few thousand ug/g; above 10,000 is taken as a unit slip.
+    """
+
+    value: _num(0, 10000)  # type: ignore[valid-type]
+    unit: Literal["ug/g"]
+    date: MeasuredOn | None = None
+
+
 class Labs(_Section):
     crp: CRP | None = None
     celiac_serology: Literal["negative", "positive", "not_done"] | None = None
     iron_deficiency_anemia: StrictBool | None = None
+    fecal_calprotectin: FecalCalprotectin | None = None
 
 
 class Conditions(_Section):
@@ -176,12 +241,24 @@ class Conditions(_Section):
     critically_ill: StrictBool | None = None
     family_history_colorectal_cancer: StrictBool | None = None
     family_history_ibd_or_celiac: StrictBool | None = None
+    # v1.1
+    bipolar_disorder: StrictBool | None = None
+    eating_disorder: StrictBool | None = None  # current or past
+    prosthetic_heart_valve: StrictBool | None = None  # or prior endocarditis
+    short_bowel_syndrome: StrictBool | None = None
+    acute_pancreatitis: StrictBool | None = None  # current or predicted severe
 
 
 class Medications(_Section):
     ssri: StrictBool | None = None
     recent_antibiotics: StrictBool | None = None
     probiotic: StrictBool | None = None
+    # v1.1
+    maoi: StrictBool | None = None  # incl. linezolid, selegiline
+    st_johns_wort: StrictBool | None = None
+    other_serotonergic: StrictBool | None = None  # tramadol, triptans, lithium, SNRIs, TCAs
+    nsaid: StrictBool | None = None  # regular NSAID or aspirin
+    anticoagulant: StrictBool | None = None  # or antiplatelet
 
 
 class Lifestyle(_Section):
@@ -192,15 +269,20 @@ class Lifestyle(_Section):
     fiber_g_per_day: _num(0, 500) | None = None  # type: ignore[valid-type]
     ultra_processed_food_high: StrictBool | None = None
     caffeine_mg_per_day: _num(0, 10000) | None = None  # type: ignore[valid-type]
+    # v1.1
+    gluten_free_diet: StrictBool | None = None
+    wants_probiotic_trial: StrictBool | None = None
 
 
 class Intake(_Section):
-    """One patient's intake (Intake JSON v1). Only ``age`` is required."""
+    """One patient's intake (Intake JSON v1.1). Only ``age`` is required."""
 
     patient_id: Annotated[str, Field(strict=True, min_length=1, max_length=128)] | None = None
     age: _int(0, 130)  # type: ignore[valid-type]
     sex: Literal["female", "male", "other", "unknown"] | None = None
     pregnant: StrictBool | None = None
+    breastfeeding: StrictBool | None = None
+    weight_kg: _num(0.3, 400) | None = None  # type: ignore[valid-type]
     gi: GI | None = None
     mood: Mood | None = None
     labs: Labs | None = None
@@ -210,9 +292,16 @@ class Intake(_Section):
 
     @staticmethod
     def problem(v: Mapping[str, Any]) -> str | None:
-        """What contradicts itself in these (type-checked) values, if anything."""
+        """What contradicts itself in these (type-checked) values, if anything.
+
+        ``v["gi"]`` is a ``GI`` model after validation and a plain dict in the pre-check.
+        """
         if v.get("pregnant") is True and v.get("sex") == "male":
             return "'pregnant' is true but 'sex' is 'male'; check the record"
+        gi = v.get("gi")
+        onset = gi.get("onset_age") if isinstance(gi, Mapping) else getattr(gi, "onset_age", None)
+        if onset is not None and onset > v["age"]:
+            return f"'gi.onset_age' {onset} is greater than 'age' {v['age']}; check the record"
         return None
 
     @model_validator(mode="after")

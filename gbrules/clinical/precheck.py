@@ -40,7 +40,7 @@ class _Unsupported(Exception):
 
 
 class _Field(NamedTuple):
-    kind: str  # bool, int, number, str, enum, list, model
+    kind: str  # bool, int, number, str, enum, list, model, never (always left to pydantic)
     nullable: bool
     lo: float
     hi: float
@@ -179,6 +179,8 @@ _BIG = 1.7976931348623157e308  # the largest finite float
 def _value_check(f: _Field) -> Callable[[Any], bool]:
     """A test for one non-None value of field ``f``."""
     lo, hi, extra = f.lo, f.hi, f.extra
+    if f.kind == "never":
+        return lambda v: False
     if f.kind == "int":
         return lambda v: type(v) is int and lo <= v <= hi
     if f.kind == "number":  # an int is a valid number: pydantic converts it
@@ -216,15 +218,17 @@ def compile_check(model: type[BaseModel]) -> _Section | None:
     if model.model_config.get("extra") != "forbid":
         return None
     schema = model.model_json_schema()
-    try:
-        fields: dict[str, _Field] = {}
-        for name, info in model.model_fields.items():
-            if info.alias not in (None, name) or info.validation_alias not in (None, name):
-                return None
-            nested = _nested_models(info.annotation)
+    fields: dict[str, _Field] = {}
+    for name, info in model.model_fields.items():
+        if info.alias not in (None, name) or info.validation_alias not in (None, name):
+            return None
+        nested = _nested_models(info.annotation)
+        try:
             fields[name] = _field(schema["properties"][name], nested[0] if nested else None)
-    except _Unsupported:
-        return None
+        except _Unsupported:
+            # A field this compiler cannot mirror (e.g. a measurement date): a dict that
+            # holds it always goes to pydantic; the rest of the model is still pre-checked.
+            fields[name] = _Field("never", False, 0, 0, None)
     # A model without a validator has no cross-field rule to mirror.
     problem = getattr(model, "problem", None) if has_validator else None
     return _Section(fields, frozenset(schema.get("required", ())), problem)

@@ -300,7 +300,7 @@ def _codes(patient: Patient) -> list[str]:
 
 @then(
     parsers.re(
-        r"the plan suggests (?P<code>[a-z_]+\.[a-z_]+) "
+        r"the plan suggests (?P<code>[a-z0-9_]+\.[a-z0-9_]+) "
         r"with priority (?P<priority>critical|urgent|routine)$"
     )
 )
@@ -311,13 +311,13 @@ def then_suggests_priority(patient: Patient, code: str, priority: str) -> None:
     _record("asserted", code)
 
 
-@then(parsers.re(r"the plan suggests (?P<code>[a-z_]+\.[a-z_]+)$"))
+@then(parsers.re(r"the plan suggests (?P<code>[a-z0-9_]+\.[a-z0-9_]+)$"))
 def then_suggests(patient: Patient, code: str) -> None:
     assert code in _codes(patient), f"{code} not suggested; plan: {_codes(patient)}"
     _record("asserted", code)
 
 
-@then(parsers.re(r"the plan does not suggest (?P<code>[a-z_]+\.[a-z_*]+)$"))
+@then(parsers.re(r"the plan does not suggest (?P<code>[a-z0-9_]+\.[a-z0-9_*]+)$"))
 def then_not_suggests(patient: Patient, code: str) -> None:
     if code.endswith(".*"):
         hit = [c for c in _codes(patient) if c.startswith(code[:-1])]
@@ -334,7 +334,7 @@ def then_first(patient: Patient, code: str) -> None:
 
 @then(
     parsers.re(
-        r'(?P<code>[a-z_]+\.[a-z_]+) is (?P<action>deferred|suppressed) because "(?P<text>.+)"$'
+        r'(?P<code>[a-z0-9_]+\.[a-z0-9_]+) is (?P<action>deferred|suppressed) because "(?P<text>.+)"$'
     )
 )
 def then_deferred(patient: Patient, code: str, action: str, text: str) -> None:
@@ -345,7 +345,7 @@ def then_deferred(patient: Patient, code: str, action: str, text: str) -> None:
     _record("asserted", code)
 
 
-@then(parsers.re(r'the rationale of (?P<code>[a-z_]+\.[a-z_]+) mentions "(?P<text>.+)"$'))
+@then(parsers.re(r'the rationale of (?P<code>[a-z0-9_]+\.[a-z0-9_]+) mentions "(?P<text>.+)"$'))
 def then_rationale(patient: Patient, code: str, text: str) -> None:
     s = patient.plan.suggestion(code)
     assert s is not None, f"{code} not suggested"
@@ -354,7 +354,7 @@ def then_rationale(patient: Patient, code: str, text: str) -> None:
 
 @then(
     parsers.re(
-        r'the (?:rationale|title) of (?P<code>[a-z_]+\.[a-z_]+) does not mention "(?P<text>.+)"$'
+        r'the (?:rationale|title) of (?P<code>[a-z0-9_]+\.[a-z0-9_]+) does not mention "(?P<text>.+)"$'
     )
 )
 def then_rationale_not(patient: Patient, code: str, text: str) -> None:
@@ -363,7 +363,7 @@ def then_rationale_not(patient: Patient, code: str, text: str) -> None:
     assert text.lower() not in f"{s.title} {s.rationale}".lower(), (s.title, s.rationale)
 
 
-@then(parsers.re(r'the title of (?P<code>[a-z_]+\.[a-z_]+) mentions "(?P<text>.+)"$'))
+@then(parsers.re(r'the title of (?P<code>[a-z0-9_]+\.[a-z0-9_]+) mentions "(?P<text>.+)"$'))
 def then_title(patient: Patient, code: str, text: str) -> None:
     s = patient.plan.suggestion(code)
     assert s is not None, f"{code} not suggested"

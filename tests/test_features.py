@@ -334,7 +334,8 @@ def then_first(patient: Patient, code: str) -> None:
 
 @then(
     parsers.re(
-        r'(?P<code>[a-z0-9_]+\.[a-z0-9_]+) is (?P<action>deferred|suppressed) because "(?P<text>.+)"$'
+        r"(?P<code>[a-z0-9_]+\.[a-z0-9_]+) is (?P<action>deferred|suppressed) "
+        r'because "(?P<text>.+)"$'
     )
 )
 def then_deferred(patient: Patient, code: str, action: str, text: str) -> None:
@@ -354,7 +355,8 @@ def then_rationale(patient: Patient, code: str, text: str) -> None:
 
 @then(
     parsers.re(
-        r'the (?:rationale|title) of (?P<code>[a-z0-9_]+\.[a-z0-9_]+) does not mention "(?P<text>.+)"$'
+        r"the (?:rationale|title) of (?P<code>[a-z0-9_]+\.[a-z0-9_]+) "
+        r'does not mention "(?P<text>.+)"$'
     )
 )
 def then_rationale_not(patient: Patient, code: str, text: str) -> None:

@@ -175,7 +175,10 @@ _SPECS: list[FactSpec] = [
     ),
     _b(
         "gi_alarm",
-        "any GI alarm feature present; false only if every alarm feature was recorded absent",
+        "any GI alarm feature present (rectal bleeding, unintentional weight loss, iron-deficiency "
+        "anaemia, persistent vomiting, dysphagia, nocturnal symptoms, a new change in bowel "
+        "habit at >= 50, family history of colorectal cancer with GI symptoms); false only if "
+        "every one was recorded absent",
         derived=True,
     ),
     FactSpec("gi_alarm_features", "text", "the alarm features present, in words", derived=True),
@@ -245,7 +248,12 @@ _SPECS: list[FactSpec] = [
     _b("central_venous_catheter", "central venous catheter in place (probiotic caution)"),
     _b("critically_ill", "critically ill (probiotic caution)"),
     _b("family_history_colorectal_cancer", "first-degree family history of colorectal cancer"),
-    _b("family_history_ibd_or_celiac", "family history of IBD or celiac disease"),
+    _b(
+        "family_history_ibd_or_celiac",
+        "family history of IBD or celiac disease (calls for calprotectin and celiac serology, "
+        "not an urgent referral: NICE CG61's red flags name a family history of bowel or "
+        "ovarian cancer)",
+    ),
     _b("bipolar_disorder", "bipolar disorder diagnosed"),
     _b("eating_disorder", "a current or past eating disorder"),
     _b(
@@ -330,8 +338,6 @@ _ALARM_WORDS = {
     "nocturnal_symptoms": "nocturnal symptoms",
     "new_bowel_change_age_50": "new change in bowel habit at age >= 50",
     "family_history_crc_with_symptoms": "family history of colorectal cancer with GI symptoms",
-    "family_history_ibd_celiac_with_symptoms": "family history of IBD or celiac disease with GI "
-    "symptoms",
 }
 
 
@@ -347,7 +353,6 @@ _ALARM_TEXT = tuple(
         "nocturnal_symptoms",
         "new_bowel_change_age_50",
         "family_history_crc_with_symptoms",
-        "family_history_ibd_celiac_with_symptoms",
     )
 )
 
@@ -483,7 +488,6 @@ def facts_from_intake(intake: Intake | Mapping[str, Any]) -> dict[str, FactValue
         raw["nocturnal_symptoms"],
         new_bowel,
         kleene_and(raw["family_history_colorectal_cancer"], gi_symptoms),
-        kleene_and(raw["family_history_ibd_or_celiac"], gi_symptoms),
     )
     raw["gi_alarm"] = alarm = kleene_or(alarms)
     if alarm:

@@ -523,3 +523,22 @@ def test_S20_one_gi_referral(intake: dict[str, Any]) -> None:
     ev = run(intake)
     if "referral.urgent_gi" in ev.codes:
         assert "referral.gastroenterology" not in ev.codes
+
+
+@pytest.mark.slow
+def test_the_invariants_hold_on_the_synthetic_population() -> None:
+    """The same properties over 1,000 intakes of the synthetic population that ``gbrules rules
+    diff`` uses (its own distribution: many children, v1.1 fields in a minority)."""
+    from gbrules.tools.synthetic import synthetic_intakes
+
+    checks = [
+        fn.hypothesis.inner_test  # type: ignore[attr-defined]
+        for name, fn in sorted(globals().items())
+        if name.startswith("test_S")
+        and not name.startswith(("test_S8_", "test_S9_"))
+        and "built_to_meet" not in name
+    ]
+    assert len(checks) >= 19
+    for intake in synthetic_intakes(1000, 1):
+        for check in checks:
+            check(intake)

@@ -79,9 +79,15 @@ class Engine:
     def _fired_names(self, facts: Mapping[str, FactValue]) -> frozenset[str]:
         payload = self._encoder.payload(facts)
         rulesets = self._rulesets
-        names = rulesets[0].fire(payload)
-        for rs in rulesets[1:]:
-            names += rs.fire(payload)
+        try:
+            names = rulesets[0].fire(payload)
+            for rs in rulesets[1:]:
+                names += rs.fire(payload)
+        except EngineError:
+            if len(rulesets) > 1:  # a fault in one chunk: no state of this evaluation is reused
+                for rs in rulesets:
+                    rs.discard_parked()
+            raise
         return frozenset(names)
 
     def _entries_of(self, names: Iterable[str]) -> list[Any]:

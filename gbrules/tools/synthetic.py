@@ -320,6 +320,9 @@ def _calm(d: _Draw, out: dict[str, Any]) -> None:
     gi.setdefault("abdominal_pain_score", d.int_in(0, 10, "pain"))
     if d.maybe(0.5):
         gi["fever"] = gi["abdominal_mass"] = False
+    if d.maybe(0.15):  # no GI symptom at all, every one recorded (a mood-only consultation)
+        gi.update(bloating=False, irregular_bowel=False, diarrhea=False, abdominal_pain_score=0)
+        gi["change_in_bowel_habit"] = False
     labs = out.setdefault("labs", {})
     labs["iron_deficiency_anemia"] = False
     if d.maybe(0.6):

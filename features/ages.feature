@@ -115,6 +115,7 @@ Feature: Ages - the population the rulebook is written for, and adolescents
     And the plan does not suggest diet.low_fodmap_trial
     And the plan does not suggest probiotic.trial
     And the plan does not suggest referral.gastroenterology
+    And the plan does not suggest referral.dietitian
 
   Scenario: A positive celiac screen under 18 goes to paediatric gastroenterology
     Given a patient aged 14

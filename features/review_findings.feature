@@ -15,6 +15,7 @@ Feature: The clinical review's findings - what a careful clinician expects for e
     And the plan suggests referral.paediatric
     And the plan does not suggest diet.*
     And the plan does not suggest probiotic.*
+    And the plan does not suggest referral.dietitian
 
   Scenario Outline: A child or adolescent with PHQ-9 12 is not drafted an SSRI
     Given a patient aged <age>

@@ -4,7 +4,7 @@ Every intake comes from ``tests/strategies.py`` (any section or field may be abs
 invariants are stated here from the *intake*, independently of the rulebook's own derived facts
 where that is possible, so a rule edit that breaks one is caught even if the facts agree with it.
 
-Precedence (CONTRACT section 8): S1, S2, S3 and S15 hold at every age. Otherwise, where the
+Precedence (docs/RULEBOOK.md): S1, S2, S3 and S15 hold at every age. Otherwise, where the
 premises of two invariants hold at once the higher one decides and the lower one does not
 apply: S10 (out of scope) > S12, S13 (acuity, onset at 50+) > S4, S17 (probiotic cautions,
 eating disorder) > S19 (severe IBS: low-FODMAP). S11-S14 and S16-S19 apply from the declared
@@ -112,7 +112,7 @@ def s12_premise(intake: dict[str, Any]) -> bool:
 
 
 def began_at_50(intake: dict[str, Any]) -> bool:
-    """CONTRACT section 6: onset_age >= 50, or without it age - symptom_weeks / 52 >= 50
+    """Onset at 50+ (docs/FACTS.md): onset_age >= 50, or without it age - symptom_weeks / 52 >= 50
     (compared in whole numbers: 52 * age - weeks >= 2600)."""
     gi = intake.get("gi") or {}
     if gi.get("onset_age") is not None:
@@ -317,7 +317,7 @@ def test_S8_unrecorded_is_never_false_or_zero(intake: dict[str, Any]) -> None:
 
 def _fallback(intake: dict[str, Any], variant: dict[str, Any], rule_id: str) -> bool:
     """Without a recorded onset age, the contract dates the onset from the recorded symptom
-    weeks instead (CONTRACT section 6): a rule on that date may then fire from recorded data."""
+    weeks instead (docs/FACTS.md): a rule on that date may then fire from recorded data."""
     dropped_onset = "onset_age" in (intake.get("gi") or {}) and "onset_age" not in (
         variant.get("gi") or {}
     )

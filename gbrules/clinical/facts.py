@@ -414,7 +414,7 @@ def facts_from_intake(intake: Intake | Mapping[str, Any]) -> dict[str, FactValue
         gi_symptoms = kleene_or(
             (gi.get("bloating"), gi.get("irregular_bowel"), pain_now, change, gi.get("diarrhea"))
         )
-        # symptom_weeks counts from the first onset (CONTRACT section 6), so it dates it.
+        # symptom_weeks counts from the first onset (docs/INTAKE.md), so it dates the onset.
         if onset_age is not None:
             raw["gi_began_at_age"] = _num(onset_age)
         elif weeks is not None:

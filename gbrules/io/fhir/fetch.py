@@ -145,10 +145,11 @@ PATIENT_VIEW_SEARCHES: tuple[Search, ...] = (
         ),
     ),
     Search(
-        "CRP and celiac serology observations",
+        "CRP, calprotectin and celiac serology observations",
         "Observation",
-        (("code", _codes(C.CRP, C.HS_CRP, C.TTG_IGA)),),
+        (("code", _codes(C.CRP, C.HS_CRP, C.FECAL_CALPROTECTIN, C.TTG_IGA)),),
     ),
+    Search("Body weight observations", "Observation", (("code", _codes(C.BODY_WEIGHT)),)),
     Search("Conditions", "Condition"),
     Search(
         "Medication requests",

@@ -147,9 +147,16 @@ def exchange(launch: SmartLaunch, code: str, client_id: str) -> dict[str, Any]:
     return body
 
 
-def prefill(
-    wb: Workbench, result: FetchResult
-) -> tuple[dict[str, str], dict[str, tuple[str, str]], list[str]]:
+@dataclass(frozen=True)
+class Prefill:
+    """What a patient fetch puts in the form: values, each value's source, and notes."""
+
+    values: dict[str, str]
+    sources: dict[str, tuple[str, str]]
+    notes: list[str]
+
+
+def prefill(wb: Workbench, result: FetchResult) -> Prefill:
     """Form values, their sources and the notes from a patient fetch."""
     from gbrules.io.fhir.intake import intake_with_sources
 

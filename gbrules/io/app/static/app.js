@@ -18,7 +18,8 @@
     const mine = ++sequence;
     let response;
     try {
-      response = await fetch(form.action, {
+      // getAttribute: a control named "action" shadows the form.action property
+      response = await fetch(form.getAttribute("action"), {
         method: "POST",
         body: new URLSearchParams(data),
         headers: { "X-Workbench": "fetch", "X-CSRF-Token": csrf },

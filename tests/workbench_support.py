@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ import pytest
 import uvicorn
 
 from gbrules.io.app import WorkbenchSettings, standalone_app
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 NPM_DIR = ROOT / "tests" / "workbench_npm"
@@ -39,12 +39,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

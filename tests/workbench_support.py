@@ -59,9 +59,9 @@ class WorkbenchServer:
         return f"{self.origin}/app/"
 
     @classmethod
-    def start(cls, **kwargs: Any) -> WorkbenchServer:
+    def start(cls, port: int | None = None, **kwargs: Any) -> WorkbenchServer:
         app = standalone_app(**kwargs)
-        port = free_port()
+        port = port or free_port()
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, name="workbench-server", daemon=True)

@@ -124,7 +124,24 @@
     timer = window.setTimeout(() => post(intake), 300);
   }
 
+  // A pre-filled value shows its source resource only while the input still holds it.
+  function updateSource(input) {
+    const holder = input.closest(".field, fieldset.tri, li.item");
+    const badge = holder && holder.querySelector(".source");
+    if (!badge) {
+      return;
+    }
+    let value = input.value;
+    if (input.type === "radio") {
+      const checked = holder.querySelector("input[type=radio]:checked");
+      value = checked ? checked.value : "";
+    }
+    badge.hidden = value !== badge.dataset.value;
+  }
+
   if (intake) {
+    intake.addEventListener("input", (event) => updateSource(event.target));
+    intake.addEventListener("change", (event) => updateSource(event.target));
     intake.addEventListener("input", (event) => {
       if (event.target.matches("[data-item]")) {
         updateInstrument(event.target.closest("[data-instrument]"));

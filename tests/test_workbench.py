@@ -305,6 +305,15 @@ def test_an_idle_session_is_dropped() -> None:
     assert store.get(s.id) is None and len(store) == 0
 
 
+def test_a_full_store_drops_blank_sessions_before_drafts() -> None:
+    store = SessionStore(600, max_sessions=3)
+    draft = store.new()
+    draft.workspace.values = {"age": "40"}
+    for _ in range(10):
+        store.new()  # page loads with nothing entered
+    assert store.get(draft.id) is draft and len(store) == 3
+
+
 def test_documents_wait_for_the_safety_items(client: httpx.Client) -> None:
     csrf = _csrf(client.get("/app/").text)
     values = F.from_intake(EXAMPLES["crisis"])

@@ -312,6 +312,7 @@ def create_workbench(
         return response
 
     async def update_intake(request: Request, session: Session, form: FormData) -> Response:
+        session.workspace.paste_errors = []  # they were about a paste the form now replaces
         session.workspace.values = {
             k: v.strip()
             for k, v in form.multi_items()

@@ -4,7 +4,8 @@ Why server-side: the draft holds patient data, so it must not travel in a URL (h
 referrers) nor sit in the browser's storage after the clinician walks away. The cookie holds an
 opaque 256-bit random id only (``HttpOnly``, ``SameSite=Lax``, ``Secure`` over TLS); the data
 stays in this process's memory and is dropped after ``idle_timeout`` seconds without a request,
-on "end session", or when the store is full (least recently used first). Nothing is written to
+on "end session", or when the store is full (blank sessions first, then the least recently
+used). Nothing is written to
 disk, so there is nothing to leak or to corrupt on a crash; a restart ends every session.
 
 CSRF: every session has its own random token (the synchroniser-token pattern), rendered into
@@ -39,6 +40,12 @@ class Session:
     #: the audit trail's record of the evaluation decisions refer to (gbrules.io.app.routes)
     audit_run: Any = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def blank(self) -> bool:
+        """Nothing entered or launched yet: nothing is lost if it is dropped."""
+        ws = self.workspace
+        return not (ws.values or ws.decisions or ws.own or ws.notes or self.smart)
 
     def csrf_ok(self, token: str | None) -> bool:
         return token is not None and hmac.compare_digest(token.encode(), self.csrf.encode())
@@ -76,7 +83,13 @@ class SessionStore:
     def new(self) -> Session:
         self._expire()
         while len(self._sessions) >= self.max_sessions:
-            self._sessions.popitem(last=False)
+            # Blank sessions (a page opened, nothing entered) go first, so a flood of page
+            # loads cannot push out a clinician's draft; then the least recently used.
+            blank = next((k for k, v in self._sessions.items() if v.blank), None)
+            if blank is not None:
+                del self._sessions[blank]
+            else:
+                self._sessions.popitem(last=False)
         session = Session(
             id=secrets.token_urlsafe(32), csrf=secrets.token_urlsafe(32), last_seen=self._clock()
         )

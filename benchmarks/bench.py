@@ -21,7 +21,7 @@ Rows, on the default rulebook and on it replicated x4 (ids renamed, same logic):
   pre-computed facts (no durable_rules at all).
 * naive: the durable_rules Host API as a tutorial would use it: ``assert_fact`` with one
   Python action closure per rule, ``delete_state`` per patient (Host subclass whose ``_run``
-  does nothing, as DESIGN.md requires), on the same pre-computed facts.
+  does nothing, see docs/ENGINE.md), on the same pre-computed facts.
 * engine: ``Engine.fire`` on the same facts (gbrules' durable driver).
 * end-to-end, new intakes: ``Engine.evaluate_many`` on intake dicts (validation, facts,
   engine, overrides, Evaluation), each timed intake one the engine has never seen, as in a
@@ -48,18 +48,23 @@ from pathlib import Path
 from typing import Any
 
 from counters import open_instruction_counter
-from durable import engine as durable_engine
 
 from gbrules.clinical.facts import facts_from_intake, missing_facts
 from gbrules.clinical.intake import parse_intake
 from gbrules.clinical.precheck import precheck
 from gbrules.core import language
 from gbrules.core.backends import durable
+from gbrules.core.backends.loader import load_engine
 from gbrules.core.compiled import apply_plan
 from gbrules.core.engine import Engine
 from gbrules.core.result import Evaluation, trusted
 from gbrules.io.batch.run import run_batch
 from gbrules.tools.synthetic import replicated_rulebook, synthetic_intakes
+
+# durable's host layer (the naive baseline) imports the C module itself: load it through gbrules
+# first, so on CPython 3.13+ the PyEval_CallObject shim is in place (docs/PYTHON.md).
+load_engine()
+from durable import engine as durable_engine  # noqa: E402
 
 SEED = 12345
 ROUNDS = 7

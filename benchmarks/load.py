@@ -1,12 +1,17 @@
 """Load test of the CDS Hooks service: POST /cds-services/patient-view with the prefetch of the
 three example bundles (examples/fhir/), N concurrent keep-alive clients, for a bounded time and
-a hard request cap. Reports requests/s, p50/p95/p99 latency and errors by status.
+a hard request cap, as fast as answers come or paced at ``--rate`` requests/s. Reports
+requests/s, p50/p95/p99 latency and errors by status (429 and 503 answers without a
+``Retry-After`` are counted apart).
 
     .venv/bin/python benchmarks/load.py --seconds 30 --clients 8 [--json]
+    .venv/bin/python benchmarks/load.py --seconds 30 --clients 8 --rate 40
+    .venv/bin/python benchmarks/load.py --server-arg=--max-concurrent=2     # exercise a limit
     .venv/bin/python benchmarks/load.py --url http://127.0.0.1:8080   # a server already running
 
-Without ``--url`` it starts ``python -m gbrules.io.cli serve`` on 127.0.0.1 on a free port and
-stops it afterwards. Only 127.0.0.1 is ever targeted. Exit status 1 when any request failed.
+Without ``--url`` it starts ``python -m gbrules.io.cli serve`` on 127.0.0.1 on a free port
+(with the ``--server-arg`` options) and stops it afterwards. Only 127.0.0.1 is ever targeted.
+Exit status 1 when any request failed.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -68,13 +73,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(workers: int = 1) -> Iterator[str]:
-    """``gbrules serve`` on a free local port; the URL once discovery answers."""
+def server(workers: int = 1, args: Sequence[str] = ()) -> Iterator[str]:
+    """``gbrules serve`` on a free local port, with ``args``; the URL once discovery answers."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "gbrules.io.cli", "serve", "--host", "127.0.0.1"]
     proc = subprocess.Popen(
-        [*cmd, "--port", str(port), "--workers", str(workers)],
+        [*cmd, "--port", str(port), "--workers", str(workers), *args],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -104,19 +109,31 @@ def server(workers: int = 1) -> Iterator[str]:
             proc.wait()
 
 
-async def drive(url: str, seconds: float, max_requests: int, clients: int) -> dict[str, Any]:
+async def drive(
+    url: str, seconds: float, max_requests: int, clients: int, rate: float | None = None
+) -> dict[str, Any]:
+    """Run the load; ``rate``: requests/s over all clients (requests start on a fixed
+    schedule, as an EHR's users would send them), or None for as fast as answers come."""
     bodies = [request_body(n) for n in CASES]
     latencies: list[float] = []
     statuses: Counter[str] = Counter()
     issued = 0
     stop_at = 0.0
+    started = 0.0
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
 
     async def worker(i: int, client: httpx.AsyncClient) -> None:
         nonlocal issued
         k = i
         while time.monotonic() < stop_at and issued < max_requests:
+            n = issued
             issued += 1
+            if rate is not None:
+                wait = started + n / rate - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                if time.monotonic() >= stop_at:
+                    break
             body = dict(bodies[k % len(bodies)], hookInstance=str(uuid.uuid4()))
             k += 1
             t0 = time.perf_counter()
@@ -125,6 +142,8 @@ async def drive(url: str, seconds: float, max_requests: int, clients: int) -> di
                 key = str(r.status_code)
                 if r.status_code == 200 and not r.json().get("cards"):
                     key = "200 without cards"
+                elif r.status_code in (429, 503) and "retry-after" not in r.headers:
+                    key += " without Retry-After"
                 statuses[key] += 1
             except httpx.HTTPError as exc:
                 statuses[type(exc).__name__] += 1
@@ -134,8 +153,9 @@ async def drive(url: str, seconds: float, max_requests: int, clients: int) -> di
         # warm-up: one request per case, not counted
         for b in bodies:
             warm = dict(b, hookInstance=str(uuid.uuid4()))
-            (await client.post("/cds-services/patient-view", json=warm)).raise_for_status()
-        stop_at = time.monotonic() + seconds
+            await client.post("/cds-services/patient-view", json=warm)  # counted nowhere
+        started = time.monotonic()
+        stop_at = started + seconds
         t0 = time.perf_counter()
         await asyncio.gather(*(worker(i, client) for i in range(clients)))
         elapsed = time.perf_counter() - t0
@@ -152,6 +172,7 @@ async def drive(url: str, seconds: float, max_requests: int, clients: int) -> di
     return {
         "url": url,
         "clients": clients,
+        "target_rate": rate,
         "seconds": round(elapsed, 2),
         "requests": total,
         "requests_per_s": round(total / elapsed, 1) if elapsed else 0.0,
@@ -161,6 +182,7 @@ async def drive(url: str, seconds: float, max_requests: int, clients: int) -> di
             "p99": round(pct(99), 2),
             "max": round(latencies[-1] * 1000, 2) if latencies else None,
         },
+        "answered": statuses.get("200", 0),
         "errors": sum(errors.values()),
         "errors_by_status": errors,
         "cases": list(CASES),
@@ -174,6 +196,7 @@ def table(r: dict[str, Any]) -> str:
     rows = [
         ("target", r["url"]),
         ("clients", r["clients"]),
+        ("target rate (req/s)", r["target_rate"] or "as fast as answered"),
         ("duration (s)", r["seconds"]),
         ("requests", r["requests"]),
         ("requests/s", r["requests_per_s"]),
@@ -194,21 +217,30 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--max-requests", type=int, default=50_000)
     ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--rate", type=float, help="requests/s over all clients (default: no pacing)")
     ap.add_argument("--workers", type=int, default=1, help="server worker processes")
+    ap.add_argument(
+        "--server-arg",
+        action="append",
+        default=[],
+        help="an option for gbrules serve, e.g. --server-arg=--max-concurrent=2 (repeatable)",
+    )
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
     args = ap.parse_args(argv)
     if args.seconds <= 0 or args.max_requests <= 0 or args.clients <= 0:
         ap.error("--seconds, --max-requests and --clients must be positive")
+    if args.rate is not None and args.rate <= 0:
+        ap.error("--rate must be positive")
     if args.url and urlsplit(args.url).hostname != "127.0.0.1":
         ap.error("--url must be on 127.0.0.1")
 
     def run(url: str) -> dict[str, Any]:
-        return asyncio.run(drive(url, args.seconds, args.max_requests, args.clients))
+        return asyncio.run(drive(url, args.seconds, args.max_requests, args.clients, args.rate))
 
     if args.url:
         result = run(args.url.rstrip("/"))
     else:
-        with server(args.workers) as url:
+        with server(args.workers, args.server_arg) as url:
             result = run(url)
     print(json.dumps(result, indent=2) if args.json else table(result))
     return 1 if result["errors"] else 0

@@ -35,6 +35,38 @@ settings.load_profile("default")
 
 
 @pytest.fixture(scope="session")
+def built_dists(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An sdist of this checkout and a wheel built from that sdist (once per session), so the
+    sdist must hold everything a build needs."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def built_wheel(built_dists: Path) -> Path:
+    (whl,) = built_dists.glob("gbrules-*.whl")
+    return whl
+
+
+@pytest.fixture(scope="session")
+def installed_site(built_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel unpacked as an install would lay it out; put it first on PYTHONPATH to use it."""
+    import zipfile
+
+    site = tmp_path_factory.mktemp("site")
+    zipfile.ZipFile(built_wheel).extractall(site)
+    return site
+
+
+@pytest.fixture(scope="session")
 def engine() -> gbrules.Engine:
     return cached_engine()
 

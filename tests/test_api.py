@@ -1,4 +1,4 @@
-"""The public contract (CONTRACT section 1) exists with its meaning."""
+"""The public Python API (README.md, `gbrules/__init__.py`) exists with its meaning."""
 
 from __future__ import annotations
 

@@ -16,6 +16,8 @@ import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
 
 import gbrules
+from gbrules.clinical.orders import OrderJudgement, judge_order
+from gbrules.core.engine import cached_engine
 from gbrules.core.result import Evaluation
 
 from .conftest import EXAMPLES
@@ -92,6 +94,7 @@ class Patient:
     def __init__(self) -> None:
         self.intake: dict[str, Any] = {}
         self.ev: Evaluation | None = None
+        self.rules: Path | None = None  # a site pack, taken on top of the default rulebook
 
     def set(self, section: str, key: str, value: Any) -> None:
         target = self.intake if not section else self.intake.setdefault(section, {})
@@ -111,7 +114,7 @@ class Patient:
     @property
     def plan(self) -> Evaluation:
         if self.ev is None:
-            self.ev = gbrules.evaluate(self.intake)
+            self.ev = gbrules.evaluate(self.intake, rules=self.rules)
             _record("fired", self.ev.fired_rules)
         return self.ev
 
@@ -128,6 +131,14 @@ def patient() -> Patient:
 
 
 # ---------------------------------------------------------------- Given
+
+
+@given(parsers.parse('the site rule pack "{path}"'))
+def given_site_pack(patient: Patient, path: str) -> None:
+    pack = FEATURES.parent / path
+    if not pack.is_dir():
+        pytest.fail(f"no site rule pack at {path!r} (a folder, relative to the repository root)")
+    patient.rules = pack
 
 
 @given(parsers.parse("a patient aged {age:d}"))
@@ -222,7 +233,7 @@ def given_no_cautions(patient: Patient) -> None:
 
 @when("the plan is drafted")
 def when_drafted(patient: Patient) -> None:
-    patient.ev = gbrules.evaluate(patient.intake)
+    patient.ev = gbrules.evaluate(patient.intake, rules=patient.rules)
     _record("fired", patient.ev.fired_rules)
 
 
@@ -300,3 +311,75 @@ def then_immediate(patient: Patient) -> None:
 @then("no immediate action is required")
 def then_not_immediate(patient: Patient) -> None:
     assert not patient.plan.requires_immediate_action
+
+
+# ---------------------------------------------------------------- Draft orders (order-select)
+# A draft order is named by its text; the check is gbrules.clinical.orders.judge_order.
+
+
+@pytest.fixture
+def drafts() -> dict[str, dict[str, Any]]:
+    return {}
+
+
+def _draft(drafts: dict[str, dict[str, Any]], name: str, **parts: Any) -> None:
+    rtype = parts.pop("resourceType", "NutritionOrder")
+    drafts[name] = {"resourceType": rtype, "id": f"d{len(drafts) + 1}", "status": "draft"} | parts
+
+
+@given(parsers.parse('a draft diet order "{text}"'))
+def given_diet_order(drafts: dict[str, dict[str, Any]], text: str) -> None:
+    _draft(drafts, text, oralDiet={"type": [{"text": text}]})
+
+
+@given("a draft pureed diet order")
+def given_pureed_order(drafts: dict[str, dict[str, Any]]) -> None:
+    pureed = {"type": [{"text": "Pureed diet"}], "texture": [{"modifier": {"text": "Pureed"}}]}
+    _draft(drafts, "pureed diet", oralDiet=pureed)
+
+
+@given(parsers.parse('a draft supplement "{name}"'))
+def given_supplement_order(drafts: dict[str, dict[str, Any]], name: str) -> None:
+    _draft(drafts, name, supplement=[{"productName": name}])
+
+
+@given(parsers.parse('a draft medicine order "{name}" with ATC code {code}'))
+def given_medicine_order(drafts: dict[str, dict[str, Any]], name: str, code: str) -> None:
+    concept = {"coding": [{"system": "http://www.whocc.no/atc", "code": code}], "text": name}
+    _draft(drafts, name, resourceType="MedicationRequest", medicationCodeableConcept=concept)
+
+
+def _judged(patient: Patient, order: dict[str, Any]) -> OrderJudgement | None:
+    return judge_order(order, patient.plan, cached_engine().rulebook)
+
+
+@then(parsers.parse('the draft order "{name}" is flagged by {rule_id}'))
+def then_order_flagged(
+    patient: Patient, drafts: dict[str, dict[str, Any]], name: str, rule_id: str
+) -> None:
+    judged = _judged(patient, drafts[name])
+    assert judged is not None, f"{name} not flagged"
+    assert rule_id in judged.rules, judged.rules
+
+
+@then(parsers.parse('the draft order "{name}" is not flagged'))
+def then_order_not_flagged(patient: Patient, drafts: dict[str, dict[str, Any]], name: str) -> None:
+    judged = _judged(patient, drafts[name])
+    assert judged is None, f"{name} flagged by {judged.rules}"
+
+
+@then("no draft order is flagged")
+def then_no_order_flagged(patient: Patient, drafts: dict[str, dict[str, Any]]) -> None:
+    flagged = [n for n, order in drafts.items() if _judged(patient, order) is not None]
+    assert not flagged, flagged
+
+
+@then(
+    parsers.re(r'removing the draft order "(?P<name>.+)" is (?P<verdict>suggested|not suggested)$')
+)
+def then_removal(
+    patient: Patient, drafts: dict[str, dict[str, Any]], name: str, verdict: str
+) -> None:
+    judged = _judged(patient, drafts[name])
+    assert judged is not None, f"{name} not flagged"
+    assert judged.removable is (verdict == "suggested"), judged.reading.protected

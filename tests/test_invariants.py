@@ -1,4 +1,4 @@
-"""The safety invariants of CONTRACT section 4, one property test each (S1..S9).
+"""The safety invariants (docs/RULES.md, "Safety invariants"), one property test each (S1..S9).
 
 Every intake comes from ``tests/strategies.py`` (any section or field may be absent). The
 invariants are stated here from the *intake*, independently of the rulebook's own derived facts
@@ -63,7 +63,7 @@ def gi_symptoms_present(intake: dict[str, Any]) -> bool:
 
 
 def any_gi_alarm(intake: dict[str, Any]) -> bool:
-    """The alarm features CONTRACT S3 lists, read straight from the intake."""
+    """The alarm features invariant S3 lists, read straight from the intake."""
     gi = intake.get("gi") or {}
     if any(gi.get(k) is True for k in ALARM_GI):
         return True

@@ -1,10 +1,13 @@
-"""The wheel carries the rulebook, examples and templates, and works outside the checkout."""
+"""The sdist and wheel carry the rulebook, examples, templates and the C shim, and the wheel
+works outside the checkout."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import sysconfig
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -14,22 +17,22 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
-        check=True,
-        capture_output=True,
-    )
-    (whl,) = out.glob("gbrules-*.whl")
-    return whl
+def dists(built_dists: Path) -> Path:
+    return built_dists  # built once per session (tests/conftest.py), shared with the doc tests
 
 
-def test_wheel_ships_rules_examples_and_templates(wheel: Path) -> None:
+@pytest.fixture(scope="module")
+def wheel(built_wheel: Path) -> Path:
+    return built_wheel
+
+
+def test_wheel_ships_rules_examples_templates_and_shim(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     rules = {p.name for p in (ROOT / "rules").glob("*.yaml")}
+    assert rules
     assert {f"gbrules/_bundled/rules/{r}" for r in rules} <= names
-    assert "gbrules/_bundled/examples/case1.json" in names
+    examples = {p.relative_to(ROOT).as_posix() for p in (ROOT / "examples").rglob("*.json")}
+    assert {f"gbrules/_bundled/{e}" for e in examples} <= names
     assert "gbrules/clinical/templates/clinician.md.j2" in names
     # the workbench's pages, script and stylesheet (no build step: they ship as they are)
     assert {
@@ -37,6 +40,22 @@ def test_wheel_ships_rules_examples_and_templates(wheel: Path) -> None:
         "gbrules/io/app/static/app.js",
         "gbrules/io/app/static/app.css",
     } <= names
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    assert f"gbrules/core/backends/_pyeval_shim{suffix}" in names  # built for this interpreter
+    assert not [n for n in names if n.endswith((".c", ".pyc"))]
+
+
+def test_sdist_ships_shim_source_rules_examples_and_suite(dists: Path) -> None:
+    (sdist,) = dists.glob("gbrules-*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+    assert "gbrules/core/backends/_pyeval_shim.c" in names
+    assert {"setup.py", "pyproject.toml", "README.md", "noxfile.py"} <= names
+    for folder in ("rules", "examples", "features", "tests"):
+        shipped = {p.relative_to(ROOT).as_posix() for p in (ROOT / folder).rglob("*.*")}
+        shipped = {n for n in shipped if "__pycache__" not in n}
+        assert shipped <= names, folder
+    assert not [n for n in names if n.endswith((".so", ".pyc"))]
 
 
 def test_installed_wheel_runs_case1_from_any_directory(wheel: Path, tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """Suggestions and suppressions are memoised and shared between evaluations, so they must be
-immutable all the way down, and still behave as the lists and dicts CONTRACT promises."""
+immutable all the way down, and still behave as the lists and dicts the public API promises."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The suggestion code vocabulary (CONTRACT section 3) and what each code means.
+"""The suggestion code vocabulary and what each code means (docs/RULES.md lists it).
 
 A code's category is its prefix before the first dot. ``PROTECTED`` codes are the safety net:
 no override, in the default rulebook or a site pack, may suppress or defer them, and a site
@@ -120,3 +120,15 @@ def pattern_can_touch_protected(pattern: str) -> bool:
     return any(matches(pattern, c) for c in CODES if is_protected(c)) or (
         pattern.endswith(".*") and any(p.startswith(pattern[:-1]) for p in PROTECTED_PREFIXES)
     )
+
+
+def codes_markdown() -> str:
+    """The code vocabulary as a Markdown table, for docs/RULES.md ("Suggestion codes")."""
+    rows = [
+        "| code | category | default priority | protected | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for c in _CODES:
+        protected = "yes" if is_protected(c.code) else ""
+        rows.append(f"| `{c.code}` | {c.category} | {c.priority} | {protected} | {c.title} |")
+    return "\n".join(rows) + "\n"

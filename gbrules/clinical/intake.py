@@ -32,6 +32,16 @@ def _num(lo: float, hi: float) -> Any:
 Item = _int(0, 3)
 
 
+def _about(meaning: str, example: object, unit: str | None = None) -> Any:
+    """An optional field's documentation: what it means, one example, its unit.
+
+    It goes into the JSON Schema (``gbrules schema intake``) and docs/INTAKE.md, which are
+    generated from these models, so the reference can never drift from what is validated.
+    """
+    extra: dict[str, Any] | None = {"unit": unit} if unit else None
+    return Field(default=None, description=meaning, examples=[example], json_schema_extra=extra)
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -51,24 +61,69 @@ def _raise_problem(section: _Section) -> None:
 
 
 class GI(_Section):
-    bloating: StrictBool | None = None
-    irregular_bowel: StrictBool | None = None
-    abdominal_pain_score: _int(0, 10) | None = None  # type: ignore[valid-type]
-    rectal_bleeding: StrictBool | None = None
-    unintentional_weight_loss: StrictBool | None = None
-    nocturnal_symptoms: StrictBool | None = None
-    persistent_vomiting: StrictBool | None = None
-    dysphagia: StrictBool | None = None
-    symptom_weeks: _int(0, 5200) | None = None  # type: ignore[valid-type]
-    change_in_bowel_habit: StrictBool | None = None
+    """Gut symptoms now, and the alarm features that call for a medical work-up first."""
+
+    bloating: StrictBool | None = _about("Bloating or abdominal distension.", True)
+    irregular_bowel: StrictBool | None = _about(
+        "Irregular bowel movements (frequency or form changes from one day to the next).", True
+    )
+    abdominal_pain_score: _int(0, 10) | None = _about(  # type: ignore[valid-type]
+        "Abdominal pain on a 0-10 numeric rating scale (0 none, 10 worst imaginable).",
+        4,
+        "points",
+    )
+    rectal_bleeding: StrictBool | None = _about(
+        "Blood in or on the stool, or bleeding from the rectum (alarm feature).", False
+    )
+    unintentional_weight_loss: StrictBool | None = _about(
+        "Weight lost without trying (alarm feature).", False
+    )
+    nocturnal_symptoms: StrictBool | None = _about(
+        "Gut symptoms that wake the patient at night (alarm feature).", False
+    )
+    persistent_vomiting: StrictBool | None = _about(
+        "Vomiting that keeps recurring (alarm feature).", False
+    )
+    dysphagia: StrictBool | None = _about("Difficulty swallowing (alarm feature).", False)
+    symptom_weeks: _int(0, 5200) | None = _about(  # type: ignore[valid-type]
+        "How long the gut symptoms have lasted, counted from when they first began.", 6, "weeks"
+    )
+    change_in_bowel_habit: StrictBool | None = _about(
+        "A new change in bowel habit (looser or more frequent stools, or a new pattern); "
+        "an alarm feature from age 50.",
+        True,
+    )
 
 
 class PHQ9(_Section):
-    """PHQ-9 as nine item scores, or as a total with item 9 when it was recorded."""
+    """PHQ-9 depression questionnaire: nine item scores, or the total (with item 9 if known).
 
-    items: list[Item] | None = Field(default=None, min_length=9, max_length=9)  # type: ignore[valid-type]
-    total: _int(0, 27) | None = None  # type: ignore[valid-type]
-    item9: Item | None = None  # type: ignore[valid-type]
+    Give ``items`` or ``total``; both together must agree, and so must ``item9`` and the ninth
+    item. Item 9 asks about thoughts of self-harm: any score of 1 or more calls for a same-day
+    risk assessment, and a total of 10 or more without item 9 asks for it to be recorded.
+    """
+
+    items: list[Item] | None = Field(  # type: ignore[valid-type]
+        default=None,
+        min_length=9,
+        max_length=9,
+        description="The nine item scores in questionnaire order, each 0-3 "
+        "(0 not at all ... 3 nearly every day).",
+        examples=[[1, 2, 2, 1, 2, 1, 2, 1, 0]],
+        json_schema_extra={"unit": "points"},
+    )
+    total: _int(0, 27) | None = _about(  # type: ignore[valid-type]
+        "Total score when the items are not available "
+        "(0-4 minimal, 5-9 mild, 10-14 moderate, 15-19 moderately severe, 20-27 severe).",
+        12,
+        "points",
+    )
+    item9: Item | None = _about(  # type: ignore[valid-type]
+        "Item 9 (thoughts of being better off dead or of self-harm) when only the total is "
+        "given; leave it out if it was not asked.",
+        0,
+        "points",
+    )
 
     @staticmethod
     def problem(v: Mapping[str, Any]) -> str | None:
@@ -104,8 +159,21 @@ class PHQ9(_Section):
 
 
 class GAD7(_Section):
-    items: list[Item] | None = Field(default=None, min_length=7, max_length=7)  # type: ignore[valid-type]
-    total: _int(0, 21) | None = None  # type: ignore[valid-type]
+    """GAD-7 anxiety questionnaire: seven item scores or the total; both together must agree."""
+
+    items: list[Item] | None = Field(  # type: ignore[valid-type]
+        default=None,
+        min_length=7,
+        max_length=7,
+        description="The seven item scores in questionnaire order, each 0-3.",
+        examples=[[2, 2, 1, 2, 1, 2, 1]],
+        json_schema_extra={"unit": "points"},
+    )
+    total: _int(0, 21) | None = _about(  # type: ignore[valid-type]
+        "Total score when the items are not available (5 mild, 10 moderate, 15 severe).",
+        11,
+        "points",
+    )
 
     @staticmethod
     def problem(v: Mapping[str, Any]) -> str | None:
@@ -128,19 +196,39 @@ class GAD7(_Section):
 
 
 class HAMD17(_Section):
-    total: _int(0, 52)  # type: ignore[valid-type]
+    """Hamilton Depression Rating Scale, 17 items, rated by a clinician."""
+
+    total: _int(0, 52) = Field(  # type: ignore[valid-type]
+        description="Total score (0-7 none, 8-16 mild, 17-23 moderate, 24 or more severe).",
+        examples=[14],
+        json_schema_extra={"unit": "points"},
+    )
 
 
 class Mood(_Section):
-    phq9: PHQ9 | None = None
-    gad7: GAD7 | None = None
-    hamd17: HAMD17 | None = None
-    suicidal_ideation: StrictBool | None = None
+    """Mood and anxiety questionnaires, and thoughts of suicide however they came to light."""
+
+    phq9: PHQ9 | None = _about("PHQ-9 depression questionnaire.", {"total": 12, "item9": 0})
+    gad7: GAD7 | None = _about("GAD-7 anxiety questionnaire.", {"total": 11})
+    hamd17: HAMD17 | None = _about("HAM-D 17 clinician rating.", {"total": 14})
+    suicidal_ideation: StrictBool | None = _about(
+        "Thoughts of suicide or self-harm reported by the patient or noted by a clinician, "
+        "whatever the questionnaires say.",
+        False,
+    )
 
 
 class CRP(_Section):
-    value: _num(0, 1000)  # type: ignore[valid-type]
-    unit: Literal["mg/L", "mg/dL"]
+    """C-reactive protein as reported by the lab, with its unit (1 mg/dL = 10 mg/L)."""
+
+    value: _num(0, 1000) = Field(  # type: ignore[valid-type]
+        description="The result as reported, in ``unit``; at most 1000 mg/L once converted.",
+        examples=[4.2],
+    )
+    unit: Literal["mg/L", "mg/dL"] = Field(
+        description="The unit of ``value`` (UCUM); mg/dL is converted to mg/L.",
+        examples=["mg/L"],
+    )
 
     @staticmethod
     def problem(v: Mapping[str, Any]) -> str | None:
@@ -160,53 +248,109 @@ class CRP(_Section):
 
 
 class Labs(_Section):
-    crp: CRP | None = None
-    celiac_serology: Literal["negative", "positive", "not_done"] | None = None
-    iron_deficiency_anemia: StrictBool | None = None
+    """Laboratory results."""
+
+    crp: CRP | None = _about(
+        "C-reactive protein (standard or high-sensitivity).", {"value": 4.2, "unit": "mg/L"}
+    )
+    celiac_serology: Literal["negative", "positive", "not_done"] | None = _about(
+        "Coeliac serology (tTG-IgA with total IgA), taken while eating gluten.", "negative"
+    )
+    iron_deficiency_anemia: StrictBool | None = _about(
+        "Iron-deficiency anaemia on blood tests (alarm feature).", False
+    )
 
 
 class Conditions(_Section):
-    ibs: StrictBool | None = None
-    recurrent_depression: StrictBool | None = None
-    anxiety_disorder: StrictBool | None = None
-    inflammatory_bowel_disease: StrictBool | None = None
-    celiac_disease: StrictBool | None = None
-    immunocompromised: StrictBool | None = None
-    central_venous_catheter: StrictBool | None = None
-    critically_ill: StrictBool | None = None
-    family_history_colorectal_cancer: StrictBool | None = None
-    family_history_ibd_or_celiac: StrictBool | None = None
+    """Diagnoses on record, probiotic cautions and relevant family history."""
+
+    ibs: StrictBool | None = _about("Irritable bowel syndrome diagnosed.", True)
+    recurrent_depression: StrictBool | None = _about(
+        "Recurrent depressive disorder (more than one episode).", False
+    )
+    anxiety_disorder: StrictBool | None = _about("An anxiety disorder diagnosed.", False)
+    inflammatory_bowel_disease: StrictBool | None = _about(
+        "Crohn's disease or ulcerative colitis diagnosed.", False
+    )
+    celiac_disease: StrictBool | None = _about("Coeliac disease diagnosed.", False)
+    immunocompromised: StrictBool | None = _about(
+        "Weakened immune system from illness or treatment (probiotic caution).", False
+    )
+    central_venous_catheter: StrictBool | None = _about(
+        "A central venous catheter in place (probiotic caution).", False
+    )
+    critically_ill: StrictBool | None = _about("Critically ill (probiotic caution).", False)
+    family_history_colorectal_cancer: StrictBool | None = _about(
+        "A parent, sibling or child with colorectal cancer (alarm feature with gut symptoms).",
+        False,
+    )
+    family_history_ibd_or_celiac: StrictBool | None = _about(
+        "A close relative with inflammatory bowel disease or coeliac disease.", False
+    )
 
 
 class Medications(_Section):
-    ssri: StrictBool | None = None
-    recent_antibiotics: StrictBool | None = None
-    probiotic: StrictBool | None = None
+    """Medicines and supplements being taken."""
+
+    ssri: StrictBool | None = _about(
+        "Taking a selective serotonin reuptake inhibitor (e.g. sertraline).", False
+    )
+    recent_antibiotics: StrictBool | None = _about(
+        "Antibiotics taken now or within about the last three months.", False
+    )
+    probiotic: StrictBool | None = _about("Taking a probiotic supplement.", False)
 
 
 class Lifestyle(_Section):
-    sleep_hours: _num(0, 24) | None = None  # type: ignore[valid-type]
-    sleep_quality_poor: StrictBool | None = None
-    stress_score: _int(0, 10) | None = None  # type: ignore[valid-type]
-    exercise_minutes_per_week: _int(0, 10080) | None = None  # type: ignore[valid-type]
-    fiber_g_per_day: _num(0, 500) | None = None  # type: ignore[valid-type]
-    ultra_processed_food_high: StrictBool | None = None
-    caffeine_mg_per_day: _num(0, 10000) | None = None  # type: ignore[valid-type]
+    """Sleep, stress, activity and diet, as the patient reports them."""
+
+    sleep_hours: _num(0, 24) | None = _about(  # type: ignore[valid-type]
+        "Usual hours of sleep a night.", 6.5, "hours/night"
+    )
+    sleep_quality_poor: StrictBool | None = _about("Sleep quality reported as poor.", True)
+    stress_score: _int(0, 10) | None = _about(  # type: ignore[valid-type]
+        "Perceived stress on a 0-10 rating scale (0 none, 10 extreme).", 7, "points"
+    )
+    exercise_minutes_per_week: _int(0, 10080) | None = _about(  # type: ignore[valid-type]
+        "Minutes a week of moderate or harder physical activity.", 60, "minutes/week"
+    )
+    fiber_g_per_day: _num(0, 500) | None = _about(  # type: ignore[valid-type]
+        "Estimated dietary fibre a day.", 15, "g/day"
+    )
+    ultra_processed_food_high: StrictBool | None = _about(
+        "A diet high in ultra-processed foods.", True
+    )
+    caffeine_mg_per_day: _num(0, 10000) | None = _about(  # type: ignore[valid-type]
+        "Caffeine a day from all sources (a cup of brewed coffee is about 100 mg).",
+        300,
+        "mg/day",
+    )
 
 
 class Intake(_Section):
-    """One patient's intake (Intake JSON v1). Only ``age`` is required."""
+    """One patient's intake (Intake JSON v1). Only ``age`` is required.
 
-    patient_id: Annotated[str, Field(strict=True, min_length=1, max_length=128)] | None = None
-    age: _int(0, 130)  # type: ignore[valid-type]
-    sex: Literal["female", "male", "other", "unknown"] | None = None
-    pregnant: StrictBool | None = None
-    gi: GI | None = None
-    mood: Mood | None = None
-    labs: Labs | None = None
-    conditions: Conditions | None = None
-    medications: Medications | None = None
-    lifestyle: Lifestyle | None = None
+    Every other field and section is optional: leave out what was not recorded (or give
+    null), and gbrules treats it as "not recorded", never as "no". Unknown keys are errors,
+    true/false must be JSON booleans and numbers must be in range.
+    """
+
+    patient_id: Annotated[str, Field(strict=True, min_length=1, max_length=128)] | None = _about(
+        "Your identifier for the patient, copied into the result; never interpreted.", "p-0042"
+    )
+    age: _int(0, 130) = Field(  # type: ignore[valid-type]
+        description="Age in whole years.", examples=[48], json_schema_extra={"unit": "years"}
+    )
+    sex: Literal["female", "male", "other", "unknown"] | None = _about("Recorded sex.", "female")
+    pregnant: StrictBool | None = _about("Currently pregnant (probiotic caution).", False)
+    gi: GI | None = _about("Gut symptoms and alarm features.", {"bloating": True})
+    mood: Mood | None = _about(
+        "Mood questionnaires and suicidal thoughts.", {"gad7": {"total": 11}}
+    )
+    labs: Labs | None = _about("Laboratory results.", {"celiac_serology": "negative"})
+    conditions: Conditions | None = _about("Diagnoses and cautions on record.", {"ibs": True})
+    medications: Medications | None = _about("Medicines being taken.", {"ssri": False})
+    lifestyle: Lifestyle | None = _about("Sleep, stress, activity and diet.", {"sleep_hours": 6.5})
 
     @staticmethod
     def problem(v: Mapping[str, Any]) -> str | None:
@@ -244,7 +388,9 @@ def errors_from_validation(exc: ValidationError) -> list[FieldError]:
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            msg = "unknown field (check the spelling; unknown keys are rejected)"
+            from gbrules.clinical.intake_hints import unknown_field_message
+
+            msg = unknown_field_message(json_path(loc))
         seen.setdefault(json_path(loc), [])
         if msg not in seen[json_path(loc)]:
             seen[json_path(loc)].append(msg)

@@ -33,6 +33,9 @@ from gbrules.clinical.intake import Intake
 Check = Callable[[dict[Any, Any]], bool]
 _KNOWN = {"type", "title", "description", "default", "minimum", "maximum", "minLength"}
 _KNOWN |= {"maxLength", "enum", "const", "items", "minItems", "maxItems", "$ref"}
+# Documentation only (gbrules.clinical.intake._about): no bearing on what is accepted.
+_NOTES = {"title", "default", "description", "examples", "unit"}
+_KNOWN |= _NOTES
 
 
 class _Unsupported(Exception):
@@ -89,7 +92,7 @@ def _field(schema: Mapping[str, Any], model: type[BaseModel] | None) -> _Field:
     options = schema.get("anyOf")
     if options is None:
         return _leaf(schema, model, False)
-    rest = set(schema) - {"anyOf", "title", "default", "description"}
+    rest = set(schema) - {"anyOf"} - _NOTES
     if rest or len(options) != 2 or {"type": "null"} not in options:
         raise _Unsupported("a union other than X | None")
     return _leaf(next(o for o in options if o != {"type": "null"}), model, True)

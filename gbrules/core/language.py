@@ -13,6 +13,7 @@ simply never match, compute exactly the same answer as the reference evaluator.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -140,7 +141,11 @@ def _parse_leaf(text: str, where: str) -> Condition:
     fact = m["fact"]
     spec = VOCABULARY.get(fact)
     if spec is None:
-        raise ConditionError(f"{where}: unknown fact {fact!r} in {text!r}")
+        close = difflib.get_close_matches(fact, list(VOCABULARY), n=3, cutoff=0.75)
+        hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
+        raise ConditionError(
+            f"{where}: unknown fact {fact!r} in {text!r} ({hint}facts are listed in docs/FACTS.md)"
+        )
     if spec.type == "text":
         raise ConditionError(f"{where}: {fact!r} is descriptive text and cannot be compared")
     if m["state"]:

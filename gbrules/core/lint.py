@@ -196,9 +196,12 @@ def _range_problem(leaf: Cmp) -> str | None:
     bad = [v for v in values if not spec.lo <= v <= spec.hi]
     if not bad:
         return None
+    span = f"{spec.lo:g}-{spec.hi:g}"
+    # A rating's "unit" is its scale ("0-10"): print it once, not "(0-10 0-10)".
+    unit = f" {spec.unit}" if spec.unit and spec.unit != span else ""
     return (
         f"{leaf.text()}: threshold {', '.join(map(str, bad))} is outside the range of "
-        f"{leaf.fact} ({spec.lo:g}-{spec.hi:g} {spec.unit})".rstrip()
+        f"{leaf.fact} ({span}{unit})"
     )
 
 

@@ -1,4 +1,4 @@
-"""The result of one evaluation: a pydantic model, ordered and traceable (CONTRACT section 1)."""
+"""The result of one evaluation: a pydantic model, ordered and traceable (the public API)."""
 
 from __future__ import annotations
 

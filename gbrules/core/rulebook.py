@@ -10,6 +10,7 @@ would silence a safety code. Only ``yaml.safe_load`` is used, and anchors/aliase
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 import string
@@ -252,7 +253,11 @@ def load_rulebook(*directories: str | Path) -> Rulebook:
         directory = Path(d)
         origin: Origin = "default" if index == 0 else "site"
         if not directory.is_dir():
-            problems.append(f"{directory}: not a directory")
+            # Usually Engine.from_directory("rules/") outside a clone: say where the rules are.
+            problems.append(
+                f"{directory}: not a directory (the bundled rulebook is Engine.default(); "
+                f"`gbrules rules path` prints its folder)"
+            )
             continue
         manifest, paths = _files_of(directory, problems)
         if manifest is not None:
@@ -344,7 +349,7 @@ def _build_rule(
     code = spec.then.code
     cspec = codes.get(code)
     if cspec is None:
-        problems.append(f"{where}: unknown suggestion code {code!r}")
+        problems.append(f"{where}: unknown suggestion code {code!r}{nearest_codes(code, codes)}")
     priority: Priority = spec.then.priority or (cspec.priority if cspec else "routine")
     demoted = cspec is not None and PRIORITY_RANK[priority] > PRIORITY_RANK[cspec.priority]
     if cspec is not None and is_protected(code) and demoted:
@@ -367,7 +372,10 @@ def _build_rule(
                         f"code (safety.*, referral.urgent_gi); that is never allowed"
                     )
                 elif not _pattern_well_formed(p, codes):
-                    problems.append(f"{where}: override pattern {p!r} names no known code")
+                    problems.append(
+                        f"{where}: override pattern {p!r} names no known code"
+                        f"{nearest_codes(p, codes)}"
+                    )
             if patterns:
                 overrides.append(Override(action, tuple(patterns), o.reason))  # type: ignore[arg-type]
     if condition is None or len(problems) > before:
@@ -388,6 +396,25 @@ def _build_rule(
         order=order,
         facts=tuple(facts_in(condition)),
     )
+
+
+RULES_GUIDE = "docs/RULES.md"
+
+
+def nearest_codes(code: str, codes: dict[str, CodeSpec]) -> str:
+    """A hint for a mistyped code: the closest valid codes, else the codes of its category.
+
+    The full list is in docs/RULES.md ("Suggestion codes"), generated from the code table; a
+    site pack can declare new codes in its ``rulebook.yaml``.
+    """
+    close = difflib.get_close_matches(code, list(codes), n=3, cutoff=0.75)
+    if not close:
+        category = code.split(".", 1)[0]
+        close = [c for c in codes if c.split(".", 1)[0] == category]
+    where = f"valid codes are listed in {RULES_GUIDE}, 'Suggestion codes'"
+    if not close:
+        return f" ({where})"
+    return f" (did you mean {' or '.join(repr(c) for c in close)}? {where})"
 
 
 def _template_fields(template: str, where: str, problems: list[str]) -> list[str]:

@@ -72,7 +72,7 @@ REASSESS: dict[str, tuple[int, str, str]] = {
     ),
 }
 
-#: EHR codes for the facts that have one (CLINICAL.md, "EHR codes").
+#: EHR codes for the facts that have one (the LOINC codes docs/EHR.md maps from).
 FACT_CODES: dict[str, str] = {
     "phq9_total": "LOINC 44261-6",
     "phq9_item9": "LOINC 44260-8",

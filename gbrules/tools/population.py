@@ -5,7 +5,9 @@ every field may be absent (missing is not false), and numbers sit on the ruleboo
 thresholds so a threshold change shows up in a modest population.
 
 ``diff_rulebooks(old, new, n, seed)`` evaluates the population under both rulebooks and reports
-which codes appear, disappear or change priority, for how many intakes, with examples.
+which codes appear, disappear or change priority, for how many intakes, with examples. A site
+pack (a directory without ``rulebook.yaml``) is taken on top of the default rulebook, as it
+runs, so ``diff_rulebooks(default_rules_dir(), "site-pack", ...)`` shows what a pack changes.
 """
 
 from __future__ import annotations
@@ -95,9 +97,15 @@ EXAMPLES_PER_CHANGE = 3
 def diff_rulebooks(old_dir: str | Path, new_dir: str | Path, n: int, seed: int = 0) -> DiffReport:
     """Evaluate the same synthetic population under two rulebooks and compare the plans."""
     from gbrules.core.engine import Engine
+    from gbrules.core.rulebook import MANIFEST
 
-    old = Engine.from_directory(old_dir)
-    new = Engine.from_directory(new_dir)
+    def engine(directory: str | Path) -> Engine:
+        d = Path(directory)
+        is_pack = d.is_dir() and not (d / MANIFEST).is_file()
+        return Engine.default(d) if is_pack else Engine.from_directory(d)
+
+    old = engine(old_dir)
+    new = engine(new_dir)
     changes: dict[tuple[str, str, str], Change] = {}
     changed = 0
     try:

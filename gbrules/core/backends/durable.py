@@ -1,8 +1,8 @@
 """A safe, exact driver for durable_rules' C engine.
 
 durable_rules is the engine gbrules stands on, but its Python host layer loses work and crashes
-under load (see DESIGN.md). This module talks to the C module ``durable_rules_engine`` directly
-and handles each sharp edge by design:
+under load (docs/ENGINE.md lists what was measured). This module talks to the C module
+``durable_rules_engine`` directly and handles each sharp edge by design:
 
 * Every rule is guarded by a marker field that only our facts carry, so the engine's internal
   state fact can never satisfy a rule (that loops forever).
@@ -26,6 +26,10 @@ and handles each sharp edge by design:
   match each other, so the vocabulary is checked for collisions when a ruleset is built.
 * The C code is not thread-safe and never releases the GIL: all calls go through one
   process-wide lock. Threads are safe; for throughput, use processes.
+* The C module is imported on first use (``gbrules.core.backends.loader``), not when this
+  module is: ``import gbrules`` works where durable_rules cannot load, and the first engine use
+  raises ``EngineError`` saying why and how to fix it (on CPython 3.13+ the loader first
+  provides the ``PyEval_CallObject`` that durable-rules 2.0.28 needs, docs/PYTHON.md).
 """
 
 from __future__ import annotations
@@ -37,10 +41,10 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from json.encoder import encode_basestring_ascii as _json_str
 from math import isfinite as _finite
+from types import ModuleType
 from typing import Any
 
-import durable_rules_engine as _dre
-
+from gbrules.core.backends.loader import load_engine
 from gbrules.core.errors import EngineError, RulebookError
 
 MARKER = "gbrules_fact"
@@ -57,6 +61,24 @@ _names = itertools.count(1)
 _sids = itertools.count(1)
 _live = 0
 _parked = 0
+# durable_rules' C module, bound by _bind_engine() when the first ruleset is built (a plain
+# module global, so the hot path looks it up as before and tests can monkeypatch it).
+_dre: ModuleType
+
+
+def _bind_engine() -> None:
+    """Import the C module on first use; EngineError (with the fix) if it cannot load."""
+    global _dre
+    if "_dre" not in globals():
+        _dre = load_engine()
+
+
+def __getattr__(name: str) -> Any:
+    """``durable._dre`` from outside before any ruleset was built: load it then (PEP 562)."""
+    if name == "_dre":
+        _bind_engine()
+        return _dre
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def live_sessions() -> int:
@@ -116,6 +138,7 @@ class CompiledRuleset:
         definition[self._sentinel] = {"all": [{"m": {MARKER: 1}}]}
         self.name = f"gbrules_{label}_{next(_names)}"
         with LOCK:
+            _bind_engine()
             try:
                 self._handle = _dre.create_ruleset(self.name, json.dumps(definition))
             except Exception as exc:

@@ -29,6 +29,7 @@ from gbrules.io.audit.records import (
     VersionStats,
     pseudonym,
 )
+from gbrules.io.extras import require
 
 if TYPE_CHECKING:
     from gbrules.io.audit.log import AuditLog
@@ -50,11 +51,9 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "AuditLog":
-        try:
-            from gbrules.io.audit.log import AuditLog
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                f"the audit trail needs the 'audit' extra: pip install 'gbrules[audit]' ({exc})"
-            ) from exc
+        # Without the 'audit' extra: MissingExtraError, an ImportError naming the extra.
+        require("audit", "the audit trail (gbrules.io.audit.AuditLog)")
+        from gbrules.io.audit.log import AuditLog
+
         return AuditLog
     raise AttributeError(f"module 'gbrules.io.audit' has no attribute {name!r}")

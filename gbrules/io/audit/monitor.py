@@ -185,6 +185,9 @@ def _drifts(m: Monitoring, *, min_requests: int, min_cards: int) -> Iterable[Dri
 
 def _plot(m: Monitoring, rule_id: str) -> str:
     """Three rates of one rule over the weeks, as an inline SVG string."""
+    from gbrules.io.extras import require
+
+    require("monitor", "the monitoring report's plots")
     import matplotlib
 
     matplotlib.use("Agg")  # no display: the report is written by a server or a cron job

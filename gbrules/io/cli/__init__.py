@@ -10,9 +10,11 @@ import typer
 
 from gbrules.io.cli.audit import audit_app
 from gbrules.io.cli.batch import batch_command
+from gbrules.io.cli.doctor import doctor
 from gbrules.io.cli.evaluate import evaluate
 from gbrules.io.cli.release import release_app
 from gbrules.io.cli.rules import rules_app
+from gbrules.io.cli.schema import schema_app
 from gbrules.io.cli.serve import serve
 
 app = typer.Typer(
@@ -27,7 +29,9 @@ app.add_typer(rules_app, name="rules")
 app.command()(serve)
 app.command("batch")(batch_command)
 app.add_typer(audit_app, name="audit")
+app.command()(doctor)
 app.add_typer(release_app, name="release")
+app.add_typer(schema_app, name="schema")
 
 
 def main() -> None:

@@ -9,6 +9,8 @@ from typing import Any, NoReturn
 
 import typer
 
+from gbrules.io.json_input import loads
+
 
 def fail(lines: list[str], code: int = 2) -> NoReturn:
     for line in lines:
@@ -31,12 +33,12 @@ def read_intake(source: str | None, example: str | None) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         fail([f"error: cannot read {source}: {exc}"])
     try:
-        return json.loads(text)
+        return loads(text)
     except json.JSONDecodeError as exc:
         fail(
             [f"error: {source} is not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"]
         )
-    except (ValueError, RecursionError) as exc:
-        # Python's own limits: integers over 4,300 digits, nesting deeper than the stack.
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        fail([f"error: {source} cannot be read as an intake: {reason}"])
+    except RecursionError:
+        # Python's own limit: nesting deeper than the stack. (Integers of any length are read
+        # by json_input.loads and then fail validation with their field's path.)
+        fail([f"error: {source} cannot be read as an intake: nested too deeply"])

@@ -63,7 +63,7 @@ def batch_command(
     ] = None,
 ) -> None:
     """Evaluate a file of intakes (NDJSON or Parquet): one output or reject per input, in order."""
-    from gbrules.core.errors import RulebookError
+    from gbrules.core.errors import EngineError, RulebookError
 
     if not source.is_file():
         typer.echo(f"error: cannot read {source}", err=True)
@@ -94,6 +94,9 @@ def batch_command(
     except OSError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    except EngineError as exc:  # e.g. durable_rules cannot load on this Python
+        typer.echo(f"error: the rule engine cannot run: {exc}", err=True)
+        raise typer.Exit(1) from None
     done = stats.skipped + stats.lines
     typer.echo(
         f"{stats.evaluated} evaluated, {stats.rejected} rejected in {stats.seconds:.1f} s "

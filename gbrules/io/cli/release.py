@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
 
 from gbrules.io.cli._common import fail
 
@@ -18,18 +19,26 @@ release_app = typer.Typer(
 def keygen_cmd(
     out: Annotated[Path, typer.Argument(help="Where to write the new private key (PEM, 0600).")],
     name: Annotated[str, typer.Option("--name", help="The key owner's name, for the keyring.")],
+    role: Annotated[
+        list[str] | None,
+        typer.Option("--role", help="builder or approver (repeatable; default approver)."),
+    ] = None,
 ) -> None:
     """Make an Ed25519 key pair; print the keyring entry for its public half."""
     from gbrules.io.release import ReleaseError, generate_key
     from gbrules.io.release.keys import key_id, public_text
 
+    roles = role or ["approver"]
+    if set(roles) - {"builder", "approver"}:
+        fail([f"error: --role must be builder or approver, not {', '.join(roles)}"])
     try:
         key = generate_key(out)
     except (ReleaseError, OSError) as exc:
         fail([f"error: {exc}"])
     public = key.public_key()
     typer.echo(f"# key id {key_id(public)}; add to the site's keyring.yaml under 'keys:'")
-    typer.echo(f"- name: {name}\n  public_key: {public_text(public)}\n  roles: [approver]")
+    entry = {"name": name, "public_key": public_text(public), "roles": roles}
+    typer.echo(yaml.safe_dump([entry], sort_keys=False), nl=False)
 
 
 @release_app.command("build")

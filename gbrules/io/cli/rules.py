@@ -45,6 +45,14 @@ def rules_list(
     console.print(table)
 
 
+@rules_app.command("path")
+def rules_path() -> None:
+    """Print the bundled default rulebook's directory (to read it, or to diff a pack against)."""
+    from gbrules.core.rulebook import default_rules_dir
+
+    typer.echo(str(default_rules_dir()))
+
+
 @rules_app.command("lint")
 def rules_lint(
     directory: Annotated[
@@ -54,12 +62,19 @@ def rules_lint(
 ) -> None:
     """Check a rulebook; exit 0 when clean, 1 with findings (each with file and rule id)."""
     from gbrules.core.lint import lint
+    from gbrules.core.rulebook import RULES_GUIDE
 
     findings = lint(directory)
     for f in findings:
         typer.echo(f.text())
     if findings:
         typer.echo(f"{len(findings)} finding(s)", err=True)
+        if any(f.kind == "error" for f in findings):
+            typer.echo(
+                f"the rulebook does not load; how to write rules, conditions, overrides and "
+                f"codes: {RULES_GUIDE}",
+                err=True,
+            )
         raise typer.Exit(1)
     typer.echo(f"ok: {directory or 'default rulebook'}: no findings")
 
@@ -71,8 +86,12 @@ class DiffFormat(StrEnum):
 
 @rules_app.command("diff")
 def rules_diff(
-    old: Annotated[Path, typer.Argument(help="The current rulebook directory.")],
-    new: Annotated[Path, typer.Argument(help="The proposed rulebook directory.")],
+    old: Annotated[
+        Path, typer.Argument(help="The current rulebook, or a site pack (taken with the default).")
+    ],
+    new: Annotated[
+        Path, typer.Argument(help="The proposed rulebook, or a site pack (taken with the default).")
+    ],
     population: Annotated[
         int, typer.Option("--population", min=1, help="How many synthetic intakes.")
     ] = 1000,

@@ -1,13 +1,19 @@
-"""``gbrules serve``: the CDS Hooks service (extras ``fhir`` and ``service``)."""
+"""``gbrules serve``: the CDS Hooks service (extras ``fhir`` and ``service``).
+
+Secure by default: on an address other than loopback it refuses to start without JWT auth
+(exit 2, saying what to configure) unless the operator passes ``--insecure-no-auth``, which is
+then logged as a warning at start and shown on /health. docs/SECURITY.md is the deployment guide.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from gbrules.core.errors import RulebookError
+from gbrules.core.errors import EngineError, RulebookError
 from gbrules.io.cli._common import fail
 
 
@@ -26,6 +32,61 @@ def serve(
     audience: Annotated[
         str | None, typer.Option("--audience", help="This service's URL (the JWT aud).")
     ] = None,
+    insecure_no_auth: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-no-auth",
+            help="Serve without authentication on a non-loopback address. Anyone who can "
+            "reach the port can post patient data: only behind a proxy that authenticates.",
+        ),
+    ] = False,
+    ssl_certfile: Annotated[
+        Path | None, typer.Option("--ssl-certfile", help="TLS certificate chain (PEM).")
+    ] = None,
+    ssl_keyfile: Annotated[
+        Path | None, typer.Option("--ssl-keyfile", help="TLS private key (PEM, unencrypted).")
+    ] = None,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cors-origin",
+            help="A browser origin allowed to call the service, e.g. "
+            "https://sandbox.cds-hooks.org (repeatable; none by default; never '*').",
+        ),
+    ] = None,
+    time_budget: Annotated[
+        float,
+        typer.Option("--time-budget", help="Seconds a call may take; past it the answer is 503."),
+    ] = 5.0,
+    max_concurrent: Annotated[
+        int,
+        typer.Option(
+            "--max-concurrent",
+            help="Evaluations in flight per process; one more gets 503 with Retry-After.",
+        ),
+    ] = 8,
+    rate_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--rate-limit",
+            help="Per client address, e.g. '120/minute' or '10/second;600/hour'; over it: 429 "
+            "with Retry-After. Default: none.",
+        ),
+    ] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            "--forwarded-allow-ips",
+            help="Addresses of the reverse proxies whose X-Forwarded-For/-Proto are trusted "
+            "(comma-separated; default 127.0.0.1).",
+        ),
+    ] = None,
+    log_format: Annotated[
+        str,
+        typer.Option(
+            "--log-format", help="'text' (uvicorn's) or 'json' (one JSON line per request)."
+        ),
+    ] = "text",
     audit_db: Annotated[
         str | None,
         typer.Option(
@@ -50,7 +111,9 @@ def serve(
         import uvicorn
 
         from gbrules.core.engine import cached_engine
-        from gbrules.io.service import JWTAuth, create_app
+        from gbrules.io.service import JWTAuth, ServiceConfig, create_app
+        from gbrules.io.service.config import ENV_CONFIG
+        from gbrules.io.service.logs import log_config
     except ImportError as exc:
         fail([f"error: {exc}; install with: pip install 'gbrules[fhir,service]'"])
     auth = None
@@ -61,10 +124,38 @@ def serve(
             auth = JWTAuth(jwks, issuers=issuer, audience=audience)
         except (OSError, ValueError) as exc:
             fail([f"error: cannot load JWKS {jwks}: {exc}"])
+    refusal = bind_refusal(host, auth is not None, insecure_no_auth)
+    if refusal:
+        fail(refusal)
+    problems = _tls_problems(ssl_certfile, ssl_keyfile)
+    if log_format not in ("text", "json"):
+        problems.append("--log-format must be 'text' or 'json'")
+    config = ServiceConfig(
+        cors_origins=tuple(cors_origin or ()),
+        time_budget_s=time_budget,
+        max_concurrent=max_concurrent,
+        rate_limit=rate_limit,
+        insecure_no_auth=insecure_no_auth,
+        json_logs=log_format == "json",
+    )
+    problems += config.problems()
+    if problems:
+        fail([f"error: {p}" for p in problems])
     try:
         engine = cached_engine(rules)
     except RulebookError as exc:
         fail(["error: invalid rulebook:"] + [f"  {p}" for p in exc.problems])
+    except EngineError as exc:  # e.g. durable_rules cannot load on this Python
+        fail([f"error: the rule engine cannot run: {exc}"], code=1)
+    server: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "ssl_certfile": str(ssl_certfile) if ssl_certfile else None,
+        "ssl_keyfile": str(ssl_keyfile) if ssl_keyfile else None,
+        "forwarded_allow_ips": forwarded_allow_ips,
+        "log_config": log_config(config.json_logs),
+        "access_log": not config.json_logs,  # the JSON line per request replaces it
+    }
     if workers > 1:
         if auth is not None:
             fail(
@@ -74,32 +165,50 @@ def serve(
                     "against another worker"
                 ]
             )
-        import os
-
         _audit_log(audit_db)  # check the audit settings (and migrate) once, up front
         os.environ["GBRULES_SERVE_RULES"] = str(rules.resolve()) if rules else ""
+        os.environ[ENV_CONFIG] = config.to_env()
         if audit_db is not None:
             os.environ["GBRULES_AUDIT_DB"] = audit_db
-        uvicorn.run(
-            "gbrules.io.service.app:app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-        )
+        uvicorn.run("gbrules.io.service.app:app_from_env", factory=True, workers=workers, **server)
         return
     audit = _audit_log(audit_db)
     try:
-        uvicorn.run(create_app(engine, auth=auth, audit=audit), host=host, port=port)
+        uvicorn.run(create_app(engine, auth=auth, audit=audit, config=config), **server)
     finally:
         if audit is not None:
             audit.close()
 
 
+def bind_refusal(host: str, has_auth: bool, insecure_no_auth: bool) -> list[str]:
+    """Why the service must not start on ``host`` (empty: it may). Patient data must not be
+    open to a network: off loopback, JWT auth or an explicit ``--insecure-no-auth``."""
+    from gbrules.io.service.config import is_loopback
+
+    if has_auth or insecure_no_auth or is_loopback(host):
+        return []
+    return [
+        f"error: refusing to serve patient data on {host} without authentication.",
+        "  Configure JWT auth: --jwks FILE --issuer URL --audience URL (docs/SECURITY.md),",
+        "  or listen on 127.0.0.1 behind a reverse proxy that authenticates,",
+        "  or pass --insecure-no-auth to accept that anyone who can reach the port can post "
+        "patient data and read drafts.",
+    ]
+
+
+def _tls_problems(certfile: Path | None, keyfile: Path | None) -> list[str]:
+    if (certfile is None) != (keyfile is None):
+        return ["TLS needs both --ssl-certfile and --ssl-keyfile"]
+    return [
+        f"--{opt} {path}: no such readable file"
+        for opt, path in (("ssl-certfile", certfile), ("ssl-keyfile", keyfile))
+        if path is not None and not (path.is_file() and os.access(path, os.R_OK))
+    ]
+
+
 def _audit_log(url: str | None) -> Any:
     """The service's audit trail (``--audit-db`` or the environment), migrated, or None."""
     import logging
-    import os
 
     if url is None and not os.environ.get("GBRULES_AUDIT_DB"):
         return None
@@ -109,6 +218,14 @@ def _audit_log(url: str | None) -> Any:
         fail([f"error: {exc}; install with: pip install 'gbrules[audit]'"])
     env = dict(os.environ)
     if url is not None:
+        if not env.get("GBRULES_AUDIT_SECRET"):
+            # The database came from --audit-db, so naming GBRULES_AUDIT_DB would mislead.
+            fail(
+                [
+                    "error: --audit-db needs the patient-key secret: set GBRULES_AUDIT_SECRET "
+                    "(at least 16 bytes, kept private to the site) in the environment"
+                ]
+            )
         env["GBRULES_AUDIT_DB"] = url
     try:
         audit = AuditLog.from_env(env)

@@ -1,7 +1,8 @@
 """FHIR R4 integration: Bundle -> Intake (``intake_from_fhir``), Evaluation -> CarePlan.
 
-Needs the ``fhir`` extra (``pip install 'gbrules[fhir]'``): fhir.resources' R4B models, which
-read R4 for every resource used here.
+Reading FHIR needs the ``fhir`` extra (``pip install 'gbrules[fhir]'``): fhir.resources' R4B
+models, which read R4 for every resource used here. Without it, ``intake_from_fhir`` raises an
+ImportError that says so; writing a CarePlan needs no extra.
 """
 
 from __future__ import annotations

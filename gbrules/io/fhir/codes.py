@@ -1,7 +1,7 @@
 """Terminology the FHIR mapping recognises: LOINC, ICD-10-CM, SNOMED CT, ATC, RxNorm, UCUM.
 
-Codes come from docs CLINICAL.md ("EHR codes"); re-check them against the terminology before
-shipping a new integration. Each table says what intake field a code feeds.
+docs/EHR.md lists them with the intake field each one feeds; re-check them against the
+terminology's current release before shipping a new integration.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ GAD7_PANEL = "69737-5"
 CRP = "1988-5"
 HS_CRP = "30522-7"
 # Tissue transglutaminase IgA Ab in serum (units/volume): the celiac screening test. Re-check
-# against LOINC before shipping, as CLINICAL.md asks for every code.
+# against LOINC before shipping, like every code here.
 TTG_IGA = "31017-7"
 # v3 ObservationInterpretation and SNOMED CT qualifiers that say positive or negative. "H"/"A"
 # (high/abnormal) count as positive; only an explicit negative/normal counts as negative, since

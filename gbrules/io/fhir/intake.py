@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from gbrules.clinical.intake import Intake, json_path, parse_intake
 from gbrules.core.errors import FieldError, IntakeError
+from gbrules.io.extras import require
 from gbrules.io.fhir import codes as C
 
 MAPPED_TYPES = (
@@ -122,8 +123,10 @@ def intake_from_fhir(bundle: Mapping[str, Any], *, as_of: date) -> tuple[Intake,
     """Map a FHIR R4 Bundle (a dict) to a validated Intake and the notes on what was not used.
 
     ``as_of`` is the evaluation date: age is computed at it and "recent" antibiotics are
-    counted back from it. Raises ``IntakeError`` on malformed FHIR or an invalid result.
+    counted back from it. Raises ``IntakeError`` on malformed FHIR or an invalid result, and
+    ``MissingExtraError`` (an ImportError) without the ``fhir`` extra.
     """
+    require("fhir", "gbrules.io.fhir.intake_from_fhir")
     if not isinstance(bundle, Mapping):
         raise IntakeError(
             [FieldError("$", f"a FHIR Bundle must be a JSON object, not {type(bundle).__name__}")]
@@ -165,6 +168,7 @@ def intake_with_sources(
     """``intake_from_resources``, plus where each intake value came from: intake field path
     (``mood.phq9.total``) -> the resource that gave it (``Observation/phq9-total``), so a form
     pre-filled from the record can show the source of every value."""
+    require("fhir", "gbrules.io.fhir.intake_with_sources")
     st = _State(as_of=as_of)
     parsed: list[tuple[Any, _Src]] = []
     for path, raw in resources:

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from gbrules.clinical.facts import VOCABULARY, FactValue
+from gbrules.clinical.orders import OrderJudgement
 from gbrules.core.result import Evaluation, Suggestion
 from gbrules.io.fhir.careplan import CRISIS_RESOURCES, fhir_request
 from gbrules.io.fhir.intake import MappingNote
@@ -157,94 +158,58 @@ def cards_for(
 
 # --- order-select -----------------------------------------------------------------------------
 
-_PROBIOTIC_WORDS = ("probiotic", "lactobacillus", "bifidobacter", "saccharomyces", "synbiotic")
+_HOW = {
+    "deferred": "deferred by",
+    "suppressed": "suppressed by",
+    "caution": "a caution from",
+}
 
 
-def _text_of(res: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(res).lower()
-
-
-def _is_probiotic(res: dict[str, Any]) -> bool:
-    text = _text_of(res)
-    return any(w in text for w in _PROBIOTIC_WORDS) or '"a07fc' in text
-
-
-def _is_supplement(res: dict[str, Any]) -> bool:
-    return res.get("resourceType") == "NutritionOrder" and bool(res.get("supplement"))
-
-
-def order_conflict_cards(
-    ev: Evaluation, orders: list[dict[str, Any]], *, hook_instance: str
-) -> list[dict[str, Any]]:
-    """Warning cards for draft orders that conflict with a safety override."""
-    cards: list[dict[str, Any]] = []
-    crisis = "safety.crisis" in ev.codes
-    probiotic_caution = (
-        "probiotic.consult_first" in ev.codes or ev.suppression("probiotic.trial") is not None
-    )
-    diet_deferred = [x for x in ev.suppressed if x.code.startswith("diet.")]
-    for res in orders:
-        rtype = res.get("resourceType")
-        rid = res.get("id")
-        ref = f"{rtype}/{rid}" if rid else str(rtype)
-        reasons: list[str] = []
-        rules: list[str] = []
-        if _is_probiotic(res) or _is_supplement(res):
-            if probiotic_caution:
-                held = ev.suppression("probiotic.trial")
-                cs = ev.suggestion("probiotic.consult_first")
-                why = cs.rationale if cs else (held.reason if held else "")
-                reasons.append(
-                    f"Probiotic or supplement ordered, but a probiotic caution applies: {why}"
-                )
-                rules += [
-                    r for r in (cs.rule_id if cs else None, held.by_rule if held else None) if r
-                ]
-            elif crisis:
-                reasons.append("Probiotic work is deferred until the same-day safety assessment.")
-                rules.append(ev.suggestions[0].rule_id)
-        if rtype == "NutritionOrder" and (crisis or diet_deferred):
-            by = sorted({x.by_rule for x in diet_deferred})
-            reasons.append(
-                "A diet order while diet changes are deferred or suppressed: "
-                + "; ".join(f"{x.code}: {x.reason}" for x in diet_deferred[:3])
-            )
-            rules += by
-        if not reasons:
-            continue
-        critical_first = crisis and rtype == "NutritionOrder"
-        md = [f"**Draft order:** {ref}", ""] + [f"- {r}" for r in reasons]
+def order_conflict_card(
+    ev: Evaluation, judged: OrderJudgement, *, hook_instance: str
+) -> dict[str, Any]:
+    """The warning card for a draft order that rules name (``gbrules.clinical.orders``): which
+    part of the order, how it was recognised, each naming rule with its reason. A removal is
+    suggested only when the order holds nothing that must not be removed."""
+    ref = judged.reading.reference
+    md = [f"**Draft order:** {ref}", ""]
+    for f in judged.findings:
+        md.append(f"- {f.part.order_class.label} ({f.part.where}, recognised by {f.part.matched}):")
+        for n in f.namings:
+            md.append(f"  - `{n.code}` {_HOW[n.how]} `{n.rule_id}`: {n.reason}")
+    suggestions: list[dict[str, Any]] = []
+    if judged.removable:
+        action: dict[str, Any] = {"type": "delete", "description": f"Remove draft order {ref}"}
+        if "/" in ref:
+            action["resourceId"] = [ref]
+        suggestions.append(
+            {
+                "label": f"Remove draft order {ref}",
+                "uuid": card_uuid(hook_instance, f"delete:{ref}"),
+                "actions": [action],
+            }
+        )
+    else:
         md += [
             "",
-            f"**Rules:** {', '.join(f'`{r}`' for r in dict.fromkeys(rules))} "
-            f"(rulebook {ev.rulebook_version})",
+            "This order also holds " + "; ".join(judged.reading.protected) + ": removing it is "
+            "not suggested. Review the part above with the care team.",
         ]
-        action: dict[str, Any] = {"type": "delete", "description": f"Remove draft order {ref}"}
-        if rid:
-            action["resourceId"] = [ref]
-        cards.append(
-            strip_empty(
-                {
-                    "uuid": card_uuid(hook_instance, f"conflict:{ref}"),
-                    "summary": summary(
-                        f"Review draft {rtype}: conflicts with a safety override"
-                        + (" (crisis)" if critical_first else "")
-                    ),
-                    "indicator": "warning",
-                    "detail": "\n".join(md),
-                    "source": _source(ev),
-                    "suggestions": [
-                        {
-                            "label": f"Remove draft order {ref}",
-                            "uuid": card_uuid(hook_instance, f"delete:{ref}"),
-                            "actions": [action],
-                        }
-                    ],
-                    "selectionBehavior": "at-most-one",
-                    "overrideReasons": OVERRIDE_REASONS,
-                }
-            )
-        )
-    return cards
+    md += [
+        "",
+        f"**Rules:** {', '.join(f'`{r}`' for r in judged.rules)} (rulebook {ev.rulebook_version})",
+    ]
+    labels = ", ".join(dict.fromkeys(f.part.order_class.label for f in judged.findings))
+    card: dict[str, Any] = strip_empty(
+        {
+            "uuid": card_uuid(hook_instance, f"conflict:{ref}"),
+            "summary": summary(f"Review draft order {ref} ({labels}): a safety rule names it"),
+            "indicator": "warning",
+            "detail": "\n".join(md),
+            "source": _source(ev),
+            "suggestions": suggestions,
+            "selectionBehavior": "at-most-one" if suggestions else None,
+            "overrideReasons": OVERRIDE_REASONS,
+        }
+    )
+    return card

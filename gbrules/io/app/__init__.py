@@ -14,7 +14,12 @@ from ``smart``. docs/APP.md has the details. Needs the ``service`` and ``fhir`` 
 
 from __future__ import annotations
 
-from gbrules.io.app.routes import create_workbench, standalone_app
-from gbrules.io.app.settings import SmartSettings, WorkbenchSettings
+from gbrules.io.extras import require
+
+require("service", "the clinician's workbench (gbrules.io.app)")
+require("fhir", "the clinician's workbench (gbrules.io.app), which exports FHIR,")
+
+from gbrules.io.app.routes import create_workbench, standalone_app  # noqa: E402
+from gbrules.io.app.settings import SmartSettings, WorkbenchSettings  # noqa: E402
 
 __all__ = ["SmartSettings", "WorkbenchSettings", "create_workbench", "standalone_app"]

@@ -374,6 +374,17 @@ def test_the_access_log_loses_query_strings() -> None:
     assert record.getMessage() == '127.0.0.1:5 - "GET /app/callback HTTP/1.1" 303'
 
 
+def test_a_cds_hooks_card_links_to_the_launch() -> None:
+    from gbrules.io.app.smart import smart_link
+
+    link = smart_link("https://cds.example.org/app/")
+    assert link == {
+        "label": "Open in the care-plan workbench",
+        "url": "https://cds.example.org/app/launch",
+        "type": "smart",
+    }
+
+
 def test_settings_are_checked() -> None:
     with pytest.raises(ValueError, match="idle_timeout_s"):
         standalone_app(settings=WorkbenchSettings(idle_timeout_s=0))

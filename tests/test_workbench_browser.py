@@ -204,6 +204,8 @@ def test_case2_from_form_to_careplan_print_and_reload(
     assert "Increase fiber diversity" not in plan_part
     assert "Declined suggestions" in text and "Patient declined" in text
     assert printed.title() == "Care plan · gbrules"
+    printed.emulate_media(media="screen")
+    assert axe_violations(printed) == []
     printed.close()
 
     # The patient handout: plain language, accepted items only.

@@ -179,6 +179,16 @@ def prefill(wb: Workbench, result: FetchResult) -> Prefill:
     return Prefill(values, sources, notes)
 
 
+def smart_link(app_url: str) -> dict[str, str]:
+    """A CDS Hooks card link that opens the workbench through an EHR launch: the EHR appends
+    ``iss`` and ``launch`` to a ``smart`` link's URL (CDS Hooks 2.0, Link)."""
+    return {
+        "label": "Open in the care-plan workbench",
+        "url": app_url.rstrip("/") + "/launch",
+        "type": "smart",
+    }
+
+
 def smart_routes(wb: Workbench, smart: SmartSettings) -> list[Route]:
     """The launch and callback routes."""
     from gbrules.io.app.routes import base_of

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import gbrules
-from gbrules.core.engine import cached_engine
+from gbrules.clinical.engine import cached_engine
 from gbrules.core.result import Evaluation
 
 if TYPE_CHECKING:

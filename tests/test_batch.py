@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from gbrules.core.engine import Engine
+from gbrules.clinical.engine import Engine
 from gbrules.io.batch import run as batch
 from gbrules.io.batch.run import complete_lines, run_batch
 from gbrules.io.cli import app

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from gbrules.core.engine import Engine
+from gbrules.clinical.engine import Engine
 from gbrules.io.batch import run as batch
 from gbrules.io.batch.run import run_batch
 from gbrules.io.cli import app

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from gbrules.clinical.domain import default_rules_dir
 from gbrules.clinical.intake import parse_intake
-from gbrules.core.rulebook import default_rules_dir
 from gbrules.io.cli import app
 from gbrules.tools.population import diff_rulebooks, population
 

@@ -23,6 +23,10 @@ from .doc_blocks import Block, blocks, docs, matches_output
 
 #: (document, text found in exactly one of its runnable blocks) -> why that block is not run.
 NOT_RUN: dict[tuple[str, str], str] = {
+    ("docs/PYTHON.md", "-Wno-error=implicit-function-declaration -Wno-error=int-conversion' pip"): (
+        "installs gbrules into the current environment from the package index; the same flags "
+        "build it in `make install` and in every nox session (tests/test_engine_loading.py)"
+    ),
     ("docs/SECURITY.md", "--jwks /etc/gbrules/ehr-jwks.json"): (
         "a deployment recipe: starts a long-running server with the site's JWKS file; "
         "tests/test_service_security.py and test_service.py start real servers with JWT auth"

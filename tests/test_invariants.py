@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 
 import gbrules
-from gbrules.core.engine import cached_engine
+from gbrules.clinical.engine import cached_engine
 from gbrules.core.language import Recorded, leaves
 from gbrules.core.result import Evaluation
 

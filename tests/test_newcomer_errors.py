@@ -139,12 +139,13 @@ def test_fact_names_and_misplaced_fields_say_where_they_belong() -> None:
 
 
 def test_a_misspelt_key_gets_its_sibling_and_a_nonsense_key_no_guess() -> None:
+    from gbrules.clinical.intake import Intake
     from gbrules.clinical.intake_hints import likely_paths
 
-    assert likely_paths("lifestyle.sleep_hourz") == ["lifestyle.sleep_hours"]
-    assert likely_paths("gi.blodting") == ["gi.bloating"]
-    assert likely_paths("gi.xyz") == []
-    assert likely_paths('gi["a b"]') == []
+    assert likely_paths("lifestyle.sleep_hourz", Intake) == ["lifestyle.sleep_hours"]
+    assert likely_paths("gi.blodting", Intake) == ["gi.bloating"]
+    assert likely_paths("gi.xyz", Intake) == []
+    assert likely_paths('gi["a b"]', Intake) == []
 
 
 def test_the_fact_name_table_points_at_real_fields() -> None:

@@ -18,8 +18,8 @@ import pytest
 from typer.testing import CliRunner
 
 import gbrules
+from gbrules.clinical.engine import LOADER, cached_engine
 from gbrules.core.backends import durable
-from gbrules.core.engine import cached_engine
 from gbrules.core.errors import EngineError, RulebookError
 from gbrules.io.cli import app
 from gbrules.tools.synthetic import synthetic_intakes
@@ -144,7 +144,10 @@ def test_rule_file_deleted_after_load_engine_keeps_working(tmp_path: Path) -> No
     eng.close()
 
 
-def test_cached_engine_with_a_vanished_site_pack_raises_rulebook_error(tmp_path: Path) -> None:
+def test_cached_engine_with_a_vanished_site_pack_raises_rulebook_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(LOADER, "interval", 0.0)  # check the files on every call
     pack = tmp_path / "pack"
     pack.mkdir()
     (pack / "r.yaml").write_text(RULE)
@@ -169,6 +172,7 @@ def test_cached_engine_with_a_vanished_site_pack_raises_rulebook_error(tmp_path:
 def test_cached_engine_when_a_file_vanishes_between_listing_and_stat(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(LOADER, "interval", 0.0)  # check the files on every call
     (tmp_path / "r.yaml").write_text(RULE)
     gbrules.evaluate({"age": 30}, rules=tmp_path)
     real_stat = Path.stat
@@ -181,7 +185,7 @@ def test_cached_engine_when_a_file_vanishes_between_listing_and_stat(
     monkeypatch.setattr(Path, "stat", flaky_stat)
     with pytest.raises(RulebookError):
         gbrules.evaluate({"age": 30}, rules=tmp_path)
-    monkeypatch.undo()
+    monkeypatch.setattr(Path, "stat", real_stat)
     assert gbrules.evaluate({"age": 30}, rules=tmp_path).rulebook_version
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from gbrules.clinical.domain import default_rules_dir, load_rulebook
 from gbrules.core.errors import RulebookError
-from gbrules.core.rulebook import default_rules_dir, load_rulebook
 
 GOOD = """
   - id: site.sleep.short

@@ -1,16 +1,17 @@
 """The suggestion code vocabulary and what each code means (docs/RULES.md lists it).
 
-A code's category is its prefix before the first dot. ``PROTECTED`` codes are the safety net:
-no override, in the default rulebook or a site pack, may suppress or defer them, and a site
-pack may not emit them at a lower priority than the default.
+A code's category is its prefix before the first dot; clinical codes use only ``CATEGORIES``.
+``PROTECTED`` codes are the safety net: no override, in the default rulebook or a site pack,
+may suppress or defer them, and a site pack may not emit them at a lower priority than the
+default. ``CODE_VOCABULARY`` is all of it as the rule core's ``CodeVocabulary``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal, get_args
 
-Priority = Literal["critical", "urgent", "routine"]
+from gbrules.core.vocabulary import CodeSpec, CodeVocabulary
+
 Category = Literal[
     "safety",
     "referral",
@@ -24,20 +25,7 @@ Category = Literal[
     "education",
 ]
 
-PRIORITY_RANK: dict[str, int] = {"critical": 0, "urgent": 1, "routine": 2}
 CATEGORIES: tuple[str, ...] = get_args(Category)
-
-
-@dataclass(frozen=True)
-class CodeSpec:
-    code: str
-    priority: Priority
-    title: str
-
-    @property
-    def category(self) -> str:
-        return self.code.split(".", 1)[0]
-
 
 _CODES = [
     CodeSpec(
@@ -95,31 +83,11 @@ _CODES = [
     ),
 ]
 
-CODES: dict[str, CodeSpec] = {c.code: c for c in _CODES}
+# Patterns (a code, or category.*) that nothing may suppress, defer or demote.
+PROTECTED: tuple[str, ...] = ("safety.*", "referral.urgent_gi")
 
-PROTECTED_PREFIXES: tuple[str, ...] = ("safety.",)
-PROTECTED_CODES: frozenset[str] = frozenset({"referral.urgent_gi"})
-
-
-def is_protected(code: str) -> bool:
-    return code in PROTECTED_CODES or code.startswith(PROTECTED_PREFIXES)
-
-
-def category_of(code: str) -> str:
-    return code.split(".", 1)[0]
-
-
-def matches(pattern: str, code: str) -> bool:
-    """Override patterns: an exact code, or ``prefix.*`` for a whole category."""
-    if pattern.endswith(".*"):
-        return code.startswith(pattern[:-1])
-    return pattern == code
-
-
-def pattern_can_touch_protected(pattern: str) -> bool:
-    return any(matches(pattern, c) for c in CODES if is_protected(c)) or (
-        pattern.endswith(".*") and any(p.startswith(pattern[:-1]) for p in PROTECTED_PREFIXES)
-    )
+CODE_VOCABULARY = CodeVocabulary.of(_CODES, categories=CATEGORIES, protected=PROTECTED)
+CODES = CODE_VOCABULARY.codes
 
 
 def codes_markdown() -> str:
@@ -129,6 +97,6 @@ def codes_markdown() -> str:
         "|---|---|---|---|---|",
     ]
     for c in _CODES:
-        protected = "yes" if is_protected(c.code) else ""
+        protected = "yes" if CODE_VOCABULARY.is_protected(c.code) else ""
         rows.append(f"| `{c.code}` | {c.category} | {c.priority} | {protected} | {c.title} |")
     return "\n".join(rows) + "\n"

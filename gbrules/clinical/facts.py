@@ -1,9 +1,10 @@
-"""The fact vocabulary: the one flat dict of facts that rules see.
+"""The clinical fact vocabulary, and the one flat dict of facts that rules see.
 
 An Intake becomes a dict ``{fact name: value}``. A fact that was not recorded is *absent* from
 the dict, never ``False`` or ``0`` (invariant S8), so no rule can mistake "not asked" for "no".
-Derived facts (bands, ``gi_alarm``, ``crp_mg_l``, ...) are computed here, once. The table
-``VOCABULARY`` is the single documentation of every name: its type, unit, range and meaning.
+Derived facts (bands, ``gi_alarm``, ``crp_mg_l``, ...) are computed here, once. The list
+``_SPECS`` (with ``LABELS``) is the single documentation of every name: its type, unit, range
+and meaning; ``VOCABULARY`` is it as the rule core's ``Vocabulary``.
 
 Values are only finite ints, floats rounded to 4 decimals, bools and short enum strings: the
 rule engine mis-parses exponent floats and compares mixed types as text, so nothing else may
@@ -13,38 +14,17 @@ reach it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from itertools import filterfalse as _filterfalse
-from typing import Any, Literal
+from dataclasses import replace
+from typing import Any
 
 from pydantic import BaseModel
 
 from gbrules.clinical.intake import Intake
 from gbrules.clinical.scoring import crp_band, crp_to_mg_l, gad7_band, hamd17_band, phq9_band
+from gbrules.core.vocabulary import FactSpec, Vocabulary
+from gbrules.core.vocabulary import FactValue as FactValue  # re-exported for the surfaces
 
-FactType = Literal["bool", "int", "number", "enum", "text"]
-FactValue = bool | int | float | str
-
-
-@dataclass(frozen=True)
-class FactSpec:
-    """One fact name: its type, unit, valid range or values, and plain meaning."""
-
-    name: str
-    type: FactType
-    meaning: str
-    unit: str = ""
-    lo: float | None = None
-    hi: float | None = None
-    values: tuple[str, ...] = ()
-    derived: bool = False
-
-    @property
-    def label(self) -> str:
-        """How the fact is named to a clinician ("PHQ-9 total")."""
-        return LABELS.get(self.name, self.name.replace("_", " "))
-
-
+# How a fact is named to a clinician ("PHQ-9 total"); default: its name with spaces.
 LABELS: dict[str, str] = {
     "abdominal_pain_score": "abdominal pain (0-10)",
     "gi_symptom_weeks": "GI symptom duration (weeks)",
@@ -187,7 +167,19 @@ _SPECS: list[FactSpec] = [
     FactSpec("caffeine_mg_per_day", "number", "caffeine intake", "mg/day", 0, 10000),
 ]
 
-VOCABULARY: dict[str, FactSpec] = {s.name: s for s in _SPECS}
+
+def _for_clinicians(specs: Sequence[FactSpec]) -> list[FactSpec]:
+    """Each spec with its clinician's label, and each instrument total (``x_total``) with its
+    severity band (``x_band``), which explanations show beside it."""
+    names = {s.name for s in specs}
+    out = []
+    for s in specs:
+        band = s.name.removesuffix("_total") + "_band" if s.name.endswith("_total") else ""
+        out.append(replace(s, label=LABELS.get(s.name, ""), band=band if band in names else ""))
+    return out
+
+
+VOCABULARY = Vocabulary(_for_clinicians(_SPECS))
 
 _ALARM_WORDS = {
     "rectal_bleeding": "rectal bleeding",
@@ -246,17 +238,12 @@ def _num(x: float) -> float:
     return float(round(x, 4)) + 0.0
 
 
-_FACT_NAMES = tuple(VOCABULARY)
-_RECORDED_INPUTS = tuple(s.name for s in _SPECS if not s.derived)
-
-
 def facts_from_intake(intake: Intake | Mapping[str, Any]) -> dict[str, FactValue]:
     """The flat fact dict for one intake. Absent means not recorded (S8).
 
-    ``intake`` is a validated ``Intake`` or a dict that ``gbrules.clinical.precheck``
-    accepted: both are read as plain mappings (a section's ``__dict__`` holds its validated
-    field values and nothing else, extra keys being forbidden), so the two paths share every
-    line below.
+    ``intake`` is a validated ``Intake`` or a dict that ``intake.INTAKE_DICT`` validated:
+    both are read as plain mappings (a section's ``__dict__`` holds its validated field values
+    and nothing else, extra keys being forbidden), so the two share every line below.
     Validated values are already of their fact's type (bool, int, enum text) or None, except
     numbers, which go through ``_num``.
     """
@@ -358,14 +345,14 @@ def facts_from_intake(intake: Intake | Mapping[str, Any]) -> dict[str, FactValue
     return {k: v for k, v in raw.items() if v is not None}
 
 
-# Lifestyle inputs that are numbers (pydantic gives floats; a pre-checked dict may hold ints).
+# Lifestyle inputs that are numbers.
 _NUMBER_INPUTS = ("sleep_hours", "fiber_g_per_day", "caffeine_mg_per_day")
-_ALL_NONE: dict[str, Any] = dict.fromkeys(_FACT_NAMES)
+_ALL_NONE: dict[str, Any] = dict.fromkeys(VOCABULARY)
 
 
 def _as_dicts(data: BaseModel | Mapping[str, Any]) -> Mapping[str, Any]:
     """A validated model as nested plain dicts (a model's ``__dict__`` holds its validated
-    field values and nothing else, extra keys being forbidden), the shape a pre-checked dict
+    field values and nothing else, extra keys being forbidden), the shape a validated dict
     already has."""
     if not isinstance(data, BaseModel):
         return data
@@ -374,19 +361,9 @@ def _as_dicts(data: BaseModel | Mapping[str, Any]) -> Mapping[str, Any]:
 
 def missing_facts(facts: dict[str, FactValue]) -> list[str]:
     """Recorded-input facts that are absent, in vocabulary order (for the 'not recorded' list)."""
-    return list(_filterfalse(facts.__contains__, _RECORDED_INPUTS))  # the loop runs in C
+    return VOCABULARY.missing(facts)
 
 
 def vocabulary_markdown() -> str:
     """The vocabulary as a Markdown table, for docs/FACTS.md."""
-    rows = [
-        "| fact | type | unit | range / values | derived | meaning |",
-        "|---|---|---|---|---|---|",
-    ]
-    for s in _SPECS:
-        rng = "/".join(s.values) if s.values else ("" if s.lo is None else f"{s.lo:g}-{s.hi:g}")
-        rows.append(
-            f"| `{s.name}` | {s.type} | {s.unit} | {rng} | {'yes' if s.derived else ''} "
-            f"| {s.meaning} |"
-        )
-    return "\n".join(rows) + "\n"
+    return VOCABULARY.markdown()

@@ -1,19 +1,36 @@
-"""Intake JSON v1 as pydantic models: the only door into gbrules.
+"""Intake JSON v1 as pydantic models: the only definition of a valid intake.
 
 Everything is validated here so that nothing downstream has to doubt a value: unknown keys are
 errors (a typo must not silently drop clinical data), booleans must be JSON booleans, numbers
 must be finite and inside the instrument's range, and an instrument given two ways must agree
 with itself. Missing stays missing (``None``): "not recorded" is never turned into false or 0.
+
+Building the models costs more than the rule engine does, so a dict is validated by
+``INTAKE_DICT``, a pydantic ``TypeAdapter`` over TypedDicts *derived* from these models (same
+fields, same constraints, same cross-field ``problem`` functions) that returns plain dicts.
+It is one validator, not two: the derivation refuses any model feature it cannot carry over
+(a field or before/wrap validator, an alias, lax extra keys), and when a dict fails, the models
+themselves run so the error messages are theirs (``read_intake``).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+import types
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Literal, NotRequired, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from typing_extensions import TypedDict
 
 from gbrules.clinical.scoring import crp_to_mg_l
 from gbrules.core.errors import FieldError, IntakeError
@@ -47,17 +64,19 @@ class _Section(BaseModel):
 
     @staticmethod
     def problem(v: Mapping[str, Any]) -> str | None:
-        """A cross-field inconsistency in a section's values (none by default).
+        """A cross-field inconsistency in a section's (type-checked) values, or None.
 
-        Sections with a model validator override this, and their validator only calls it.
+        The only place for cross-field rules: a plain function of the field values, so the
+        model and its derived TypedDict ask exactly the same question.
         """
         return None
 
-
-def _raise_problem(section: _Section) -> None:
-    message = section.problem(section.__dict__)
-    if message is not None:
-        raise ValueError(message)
+    @model_validator(mode="after")
+    def _consistent(self) -> _Section:
+        message = self.problem(self.__dict__)
+        if message is not None:
+            raise ValueError(message)
+        return self
 
 
 class GI(_Section):
@@ -127,11 +146,7 @@ class PHQ9(_Section):
 
     @staticmethod
     def problem(v: Mapping[str, Any]) -> str | None:
-        """What is inconsistent in these (type-checked) values, if anything.
-
-        A plain function of the field values, so the fast pre-check (gbrules.clinical.precheck) asks
-        exactly the question this model's validator asks.
-        """
+        """What is inconsistent in these (type-checked) values, if anything."""
         items, total, item9 = v.get("items"), v.get("total"), v.get("item9")
         if items is None and total is None:
             return "give either 'items' (9 scores) or 'total'"
@@ -143,11 +158,6 @@ class PHQ9(_Section):
         elif item9 is not None and total is not None and item9 > total:
             return f"'item9' {item9} is larger than 'total' {total}"
         return None
-
-    @model_validator(mode="after")
-    def _consistent(self) -> PHQ9:
-        _raise_problem(self)
-        return self
 
     @property
     def total_score(self) -> int:
@@ -184,11 +194,6 @@ class GAD7(_Section):
         if items is not None and total is not None and total != sum(items):
             return f"'total' {total} disagrees with the sum of 'items' {sum(items)}"
         return None
-
-    @model_validator(mode="after")
-    def _consistent(self) -> GAD7:
-        _raise_problem(self)
-        return self
 
     @property
     def total_score(self) -> int:
@@ -236,11 +241,6 @@ class CRP(_Section):
         if crp_to_mg_l(v["value"], v["unit"]) > 1000:
             return "CRP above 1000 mg/L is not a plausible result; check the unit"
         return None
-
-    @model_validator(mode="after")
-    def _plausible(self) -> CRP:
-        _raise_problem(self)
-        return self
 
     @property
     def mg_l(self) -> float:
@@ -359,11 +359,6 @@ class Intake(_Section):
             return "'pregnant' is true but 'sex' is 'male'; check the record"
         return None
 
-    @model_validator(mode="after")
-    def _pregnancy(self) -> Intake:
-        _raise_problem(self)
-        return self
-
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -390,14 +385,14 @@ def errors_from_validation(exc: ValidationError) -> list[FieldError]:
         if err["type"] == "extra_forbidden":
             from gbrules.clinical.intake_hints import unknown_field_message
 
-            msg = unknown_field_message(json_path(loc))
+            msg = unknown_field_message(json_path(loc), Intake)
         seen.setdefault(json_path(loc), [])
         if msg not in seen[json_path(loc)]:
             seen[json_path(loc)].append(msg)
     return [FieldError(path, "; ".join(msgs)) for path, msgs in seen.items()]
 
 
-def parse_intake(data: Intake | Mapping[str, Any]) -> Intake:
+def parse_intake(data: object) -> Intake:
     """Validate raw Intake JSON (a dict) into an ``Intake``, or raise ``IntakeError``."""
     if isinstance(data, Intake):
         return data
@@ -410,3 +405,88 @@ def parse_intake(data: Intake | Mapping[str, Any]) -> Intake:
         return Intake.model_validate(data if type(data) is dict else dict(data))
     except ValidationError as exc:
         raise IntakeError(errors_from_validation(exc)) from None
+
+
+# ---------------------------------------------------------------- the derived dict validator
+
+
+def _problem_check(model: type[_Section]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    problem = model.problem
+
+    def check(values: dict[str, Any]) -> dict[str, Any]:
+        message = problem(values)
+        if message is not None:
+            raise ValueError(message)
+        return values
+
+    return check
+
+
+def _as_typed_dict(model: type[_Section]) -> Any:
+    """``model`` as a TypedDict with the same fields, constraints and ``problem`` check.
+
+    Raises TypeError for anything the TypedDict would not carry over, so a validator added to
+    a model can never be skipped silently on the dict path.
+    """
+    d = model.__pydantic_decorators__
+    carried = set(d.model_validators) == {"_consistent"} and not (
+        d.field_validators or d.validators or d.root_validators
+    )
+    if not carried or model.model_config.get("extra") != "forbid":
+        raise TypeError(
+            f"{model.__name__}: write cross-field rules as problem(), not validators, and keep "
+            "extra='forbid' (the dict validator is derived from the model)"
+        )
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        if info.alias not in (None, name) or info.validation_alias not in (None, name):
+            raise TypeError(f"{model.__name__}.{name}: aliases are not carried to dicts")
+        annotation = _dict_annotation(info.annotation)
+        if info.metadata:
+            annotation = Annotated[(annotation, *info.metadata)]
+        fields[name] = annotation if info.is_required() else NotRequired[annotation]
+    typed = _TYPED_DICT(f"{model.__name__}Dict", fields)
+    typed.__pydantic_config__ = ConfigDict(extra="forbid")
+    if model.problem is _Section.problem:  # no cross-field rule: nothing to call
+        return typed
+    return Annotated[typed, AfterValidator(_problem_check(model))]
+
+
+_TYPED_DICT: Any = TypedDict  # called with fields known only at run time
+
+
+def _dict_annotation(annotation: Any) -> Any:
+    """An annotation with every section model in it replaced by its TypedDict."""
+    if isinstance(annotation, type) and issubclass(annotation, _Section):
+        return _as_typed_dict(annotation)
+    args = get_args(annotation)
+    origin = get_origin(annotation)
+    if not args:
+        return annotation
+    if origin is Annotated:
+        return Annotated[(_dict_annotation(args[0]), *annotation.__metadata__)]
+    if origin in (Union, types.UnionType):
+        return Union[tuple(_dict_annotation(a) for a in args)]  # noqa: UP007
+    if origin is list:
+        return list[_dict_annotation(args[0])]  # type: ignore[misc]
+    if origin is Literal:
+        return annotation
+    raise TypeError(f"{annotation!r}: not carried to dicts")
+
+
+#: Validates Intake JSON as plain dicts (no models built); see the module docstring.
+INTAKE_DICT: TypeAdapter[dict[str, Any]] = TypeAdapter(_as_typed_dict(Intake))
+
+
+def validate_intake(data: object) -> Intake | dict[str, Any]:
+    """A valid intake: ``data`` validated as a plain dict (the fast path) or as the model.
+
+    A dict that fails is validated again by the models, so an error names every bad field in
+    the models' own words (IntakeError); anything else goes to the models directly.
+    """
+    if type(data) is dict:
+        try:
+            return INTAKE_DICT.validate_python(data)
+        except ValidationError:
+            pass
+    return parse_intake(data)

@@ -21,6 +21,7 @@ import re
 import textwrap
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,6 +31,7 @@ from gbrules.clinical.facts import VOCABULARY, FactValue
 from gbrules.core.compiled import show
 from gbrules.core.result import Evaluation, Suggestion, Suppression
 
+ENVIRONMENTS = 16  # template directories whose jinja2 Environment is kept (least recent out)
 Format = Literal["markdown", "html", "text"]
 Audience = Literal["clinician", "patient"]
 _EXT = {"markdown": "md", "html": "html", "text": "txt"}
@@ -418,17 +420,31 @@ def md_escape(value: object) -> str:
 
 def wrap(value: object, width: int = 78, indent: str = "", first: str | None = None) -> str:
     """Plain-text paragraph wrapping for the text format (hanging indent)."""
+    return _wrapped(str(value), width, indent, indent if first is None else first)
+
+
+@lru_cache(maxsize=4096)
+def _wrapped(text: str, width: int, indent: str, first: str) -> str:
+    """``textwrap.fill`` is most of a text draft's cost, and drafts repeat their titles and
+    rationales (Suggestions are shared between evaluations), so each wrapping is kept."""
     return textwrap.fill(
-        str(value),
+        text,
         width=width,
-        initial_indent=indent if first is None else first,
+        initial_indent=first,
         subsequent_indent=indent,
         break_long_words=False,
         break_on_hyphens=False,
     )
 
 
-def _environment(templates: str | Path | None) -> jinja2.Environment:
+@lru_cache(maxsize=ENVIRONMENTS)
+def _environment(templates: str | None) -> jinja2.Environment:
+    """The jinja2 Environment for one template directory (None: the bundled templates only).
+
+    Kept and reused: building one and compiling its templates costs hundreds of times a
+    render. jinja2 still checks each template file's time on use (``auto_reload``), so an
+    edited site template is picked up without a restart.
+    """
     loaders: list[jinja2.BaseLoader] = []
     if templates is not None:
         loaders.append(jinja2.FileSystemLoader(str(templates)))
@@ -480,7 +496,7 @@ def render_care_plan(
         raise ValueError(f"unknown format {format!r}; use markdown, html or text")
     if audience not in ("clinician", "patient"):
         raise ValueError(f"unknown audience {audience!r}; use clinician or patient")
-    env = _environment(templates)
+    env = _environment(None if templates is None else os.fspath(templates))
     template = env.get_template(f"{audience}.{_EXT[format]}.j2")
     return template.render(**plan_context(ev, _when(generated_at), audience))
 

@@ -293,7 +293,8 @@ def replicated_rulebook(
 
     import yaml
 
-    from gbrules.core.rulebook import MANIFEST, default_rules_dir
+    from gbrules.clinical.domain import default_rules_dir
+    from gbrules.core.rulebook import MANIFEST
 
     src = Path(source) if source is not None else default_rules_dir()
     out = Path(dest)

@@ -191,7 +191,7 @@ def engine_for(pack: Pack) -> Any:
 
 
 def _build(pack: Pack) -> Any:
-    from gbrules.core.engine import Engine
+    from gbrules.clinical.engine import Engine
 
     if not pack:
         return Engine.default()

@@ -110,7 +110,7 @@ def serve(
     try:
         import uvicorn
 
-        from gbrules.core.engine import cached_engine
+        from gbrules.clinical.engine import cached_engine
         from gbrules.io.service import JWTAuth, ServiceConfig, create_app
         from gbrules.io.service.config import ENV_CONFIG
         from gbrules.io.service.logs import log_config

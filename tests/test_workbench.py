@@ -223,6 +223,17 @@ def test_the_careplan_holds_only_what_the_clinician_accepted() -> None:
     assert {r["status"] for r in active["contained"]} == {"active"}
 
 
+def test_decline_reasons_are_the_cds_hooks_override_reasons() -> None:
+    from gbrules.io.app.workbench import INDICATOR
+    from gbrules.io.service.cards import INDICATOR as CARD_INDICATOR
+    from gbrules.io.service.cards import OVERRIDE_REASONS
+
+    assert INDICATOR == CARD_INDICATOR  # the audit trail files a suggestion like its card
+    service = [(r["code"], r["display"]) for r in OVERRIDE_REASONS]
+    assert list(D.DECLINE_REASONS[:-1]) == service
+    assert D.DECLINE_REASONS[-1][0] == "other"
+
+
 def test_evidence_links() -> None:
     assert D.evidence_link("NICE CG61 (at least 4 weeks)").href == (
         "https://www.nice.org.uk/guidance/cg61"

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gbrules.core.engine import cached_engine
+from gbrules.clinical.engine import cached_engine
 from gbrules.io.app import SmartSettings, WorkbenchSettings
 from gbrules.io.fhir import intake_from_fhir
 from tests.conftest import AS_OF, free_port

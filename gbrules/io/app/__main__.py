@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import uvicorn
 
-    from gbrules.core.engine import cached_engine
+    from gbrules.clinical.engine import cached_engine
     from gbrules.core.errors import RulebookError
 
     try:

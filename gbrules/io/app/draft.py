@@ -33,20 +33,23 @@ Status = Literal["pending", "accepted", "declined", "acknowledged"]
 PlanStatus = Literal["draft", "active"]
 
 
-@cache
+#: Why a suggestion is declined: (code, words). The override reasons the CDS Hooks service
+#: offers on its cards (``gbrules.io.service.cards.OVERRIDE_REASONS``; a test checks that they
+#: agree), so the audit trail counts one vocabulary, plus "other" for a reason only the free
+#: text explains. Only the code is ever audited; the free text stays in the clinician's session.
+#: (Not imported from the service: the service mounts this app, and an import back would be a
+#: cycle between the two packages.)
+DECLINE_REASONS: tuple[tuple[str, str], ...] = (
+    ("already-addressed", "Already addressed"),
+    ("not-appropriate", "Not appropriate"),
+    ("patient-declined", "Patient declined"),
+    ("data-incorrect", "Source data incorrect"),
+    ("other", "Other (explain in the note)"),
+)
+
+
 def decline_reasons() -> tuple[tuple[str, str], ...]:
-    """Why a suggestion is declined: (code, words). The CDS Hooks service's override reasons
-    (one vocabulary in the audit trail), plus "other" for a reason only the free text explains.
-    Only the code is ever audited; the free text stays in the clinician's session.
-
-    Imported when first needed: the service mounts this app, so a module-level import of the
-    service from here would be circular."""
-    from gbrules.io.service.cards import OVERRIDE_REASONS
-
-    return (
-        *((str(r["code"]), str(r["display"])) for r in OVERRIDE_REASONS),
-        ("other", "Other (explain in the note)"),
-    )
+    return DECLINE_REASONS
 
 
 PRIORITY_LABELS = {"critical": "Immediate action", "urgent": "Urgent", "routine": "Routine"}
@@ -567,6 +570,7 @@ def now() -> datetime:
 
 
 __all__ = [
+    "DECLINE_REASONS",
     "Decision",
     "DecisionError",
     "DraftView",

@@ -40,10 +40,11 @@ from starlette.routing import Route
 from gbrules.core.errors import IntakeError
 from gbrules.io.app import form as F
 from gbrules.io.app.settings import SmartSettings
+from gbrules.io.app.workbench import base_of
 from gbrules.io.fhir.fetch import FetchResult, FhirFetcher, FhirServerNotAllowed
 
 if TYPE_CHECKING:
-    from gbrules.io.app.routes import Workbench
+    from gbrules.io.app.workbench import Workbench
 
 log = logging.getLogger("gbrules.io.app.smart")
 
@@ -191,8 +192,6 @@ def smart_link(app_url: str) -> dict[str, str]:
 
 def smart_routes(wb: Workbench, smart: SmartSettings) -> list[Route]:
     """The launch and callback routes."""
-    from gbrules.io.app.routes import base_of
-
     fetcher = FhirFetcher(smart.fhir_servers)
 
     def problem(request: Request, message: str, status: int = 400) -> Response:

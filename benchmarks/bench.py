@@ -64,7 +64,7 @@ from gbrules.core.backends import durable
 from gbrules.core.backends.loader import load_engine
 from gbrules.core.compiled import apply_plan
 from gbrules.core.result import Evaluation, trusted
-from gbrules.io.batch.run import run_batch
+from gbrules.io.batch import BatchOptions, run_batch
 from gbrules.tools.synthetic import replicated_rulebook, synthetic_intakes
 
 # durable's host layer (the naive baseline) imports the C module itself: load it through gbrules
@@ -405,7 +405,8 @@ def measure_batch(n: int, workdir: Path) -> dict[str, Any]:
     out: dict[str, Any] = {"intakes": n}
     for workers in (1, 2):
         start = time.perf_counter()
-        stats = run_batch(src, workdir / f"out{workers}.ndjson", workers=workers, progress=False)
+        dst = workdir / f"out{workers}.ndjson"
+        stats = run_batch(BatchOptions(source=src, out=dst, workers=workers, progress=False))
         wall = time.perf_counter() - start
         out[f"workers_{workers}_per_s"] = round(stats.lines / wall)
     same = (workdir / "out1.ndjson").read_bytes() == (workdir / "out2.ndjson").read_bytes()

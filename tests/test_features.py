@@ -16,8 +16,8 @@ import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
 
 import gbrules
+from gbrules.clinical.engine import cached_engine
 from gbrules.clinical.orders import OrderJudgement, judge_order
-from gbrules.core.engine import cached_engine
 from gbrules.core.result import Evaluation
 
 from .conftest import EXAMPLES

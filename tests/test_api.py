@@ -39,7 +39,7 @@ def test_evaluation_fields_case2() -> None:
     assert ev.fired_rules and all(isinstance(r, str) for r in ev.fired_rules)
     assert ev.requires_immediate_action is False
     assert ev.facts["crp_mg_l"] == 4.2
-    assert ev.rulebook_version.startswith("1.0.0+")
+    assert ev.rulebook_version.startswith("1.1.0+")
     for s in ev.suggestions:
         assert s.category == s.code.split(".")[0] and s.category in CATEGORIES
         assert s.rule_id in ev.fired_rules

@@ -23,6 +23,13 @@ from .doc_blocks import Block, blocks, docs, matches_output
 
 #: (document, text found in exactly one of its runnable blocks) -> why that block is not run.
 NOT_RUN: dict[tuple[str, str], str] = {
+    ("docs/BATCH.md", "--dask tcp://scheduler:8786"): (
+        "needs an intakes file and, for --dask, a scheduler; tests/test_batch*.py and "
+        "tests/test_batch_resume.py run these commands (SIGKILL and resume included)"
+    ),
+    ("docs/BATCH.md", "--in-format parquet --column intake_json"): (
+        "needs Parquet files of intakes; tests/test_batch_parquet.py writes and runs them"
+    ),
     ("docs/PYTHON.md", "-Wno-error=implicit-function-declaration -Wno-error=int-conversion' pip"): (
         "installs gbrules into the current environment from the package index; the same flags "
         "build it in `make install` and in every nox session (tests/test_engine_loading.py)"

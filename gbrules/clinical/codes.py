@@ -37,6 +37,12 @@ _CODES = [
         "Ask about thoughts of self-harm (PHQ-9 item 9 not recorded)",
     ),
     CodeSpec(
+        "safety.out_of_scope",
+        "urgent",
+        "Outside the population this rulebook is written for; diet, probiotic and medication "
+        "items held",
+    ),
+    CodeSpec(
         "safety.record_alarm_features",
         "routine",
         "Record the GI alarm features before any diet or probiotic trial",
@@ -51,14 +57,36 @@ _CODES = [
     ),
     CodeSpec("referral.gastroenterology", "routine", "Consider gastroenterology referral"),
     CodeSpec(
+        "referral.paediatric",
+        "routine",
+        "Child and adolescent services (paediatrics / CAMHS) instead of adult pathways",
+    ),
+    CodeSpec(
+        "referral.eating_disorder",
+        "routine",
+        "Eating-disorder services before any restrictive diet",
+    ),
+    CodeSpec(
         "referral.dietitian", "routine", "Consider dietitian referral for structured diet work"
     ),
     CodeSpec("medication.review", "routine", "Discuss medication with the prescriber"),
+    CodeSpec(
+        "medication.interaction_check",
+        "urgent",
+        "Check a medicine combination with the prescriber (interaction risk)",
+    ),
     CodeSpec(
         "lab.celiac_serology", "routine", "Test for celiac disease before any diet restriction"
     ),
     CodeSpec("lab.inflammatory_workup", "routine", "Review for inflammatory conditions"),
     CodeSpec("lab.repeat_crp", "routine", "Repeat CRP once the acute process has settled"),
+    CodeSpec(
+        "lab.fecal_calprotectin",
+        "routine",
+        "Faecal calprotectin to help tell inflammatory bowel disease from IBS",
+    ),
+    CodeSpec("lab.ca125", "urgent", "CA125 blood test (ovarian cancer) for bloating at 50+"),
+    CodeSpec("lab.c_difficile", "urgent", "Test for C. difficile: diarrhoea after antibiotics"),
     CodeSpec(
         "diet.fiber", "routine", "Increase fiber diversity gradually; fewer ultra-processed foods"
     ),

@@ -20,7 +20,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from gbrules.clinical.intake import Intake
-from gbrules.clinical.scoring import crp_band, crp_to_mg_l, gad7_band, hamd17_band, phq9_band
+from gbrules.clinical.scoring import (
+    crp_band,
+    crp_to_mg_l,
+    gad7_band,
+    hamd17_band,
+    ibs_sss_band,
+    phq9_band,
+)
 from gbrules.core.vocabulary import FactSpec, Vocabulary
 from gbrules.core.vocabulary import FactValue as FactValue  # re-exported for the surfaces
 
@@ -51,6 +58,30 @@ LABELS: dict[str, str] = {
     "caffeine_mg_per_day": "caffeine (mg/day)",
     "ultra_processed_food_high": "ultra-processed food high",
     "iron_deficiency_anemia": "iron-deficiency anaemia",
+    "weight_kg": "body weight (kg)",
+    "gi_onset_age": "age at GI symptom onset (recorded)",
+    "gi_began_at_age": "age when the GI symptoms began",
+    "gi_recent": "GI symptoms began under 52 weeks ago",
+    "symptom_onset": "symptom onset",
+    "diarrhea": "diarrhoea",
+    "abdominal_mass": "abdominal or rectal mass",
+    "ibs_sss_total": "IBS-SSS total",
+    "ibs_sss_band": "IBS-SSS band",
+    "ibs_subtype": "IBS subtype",
+    "gi_acute": "acute or inflammatory GI finding",
+    "fecal_calprotectin_ug_g": "faecal calprotectin (ug/g)",
+    "probiotic_serious_risk": "probiotic caution (other than pregnancy)",
+    "on_maoi": "taking an MAOI",
+    "on_st_johns_wort": "taking St John's wort",
+    "on_other_serotonergic": "taking another serotonergic medicine",
+    "on_nsaid": "taking an NSAID or aspirin",
+    "on_anticoagulant": "taking an anticoagulant or antiplatelet",
+    "ssri_with_maoi": "SSRI with an MAOI",
+    "ssri_with_serotonergic": "SSRI with another serotonergic medicine",
+    "ssri_with_bleeding_risk": "SSRI with an NSAID, aspirin or anticoagulant",
+    "caffeine_mg_per_kg": "caffeine (mg/kg/day)",
+    "gluten_free_diet": "gluten-free diet",
+    "wants_probiotic_trial": "wants a probiotic trial",
 }
 
 
@@ -62,6 +93,8 @@ _SPECS: list[FactSpec] = [
     FactSpec("age", "int", "age in whole years", "years", 0, 130),
     FactSpec("sex", "enum", "recorded sex", values=("female", "male", "other", "unknown")),
     _b("pregnant", "currently pregnant"),
+    _b("breastfeeding", "currently breastfeeding"),
+    FactSpec("weight_kg", "number", "body weight", "kg", 0.3, 400),
     _b("bloating", "bloating reported"),
     _b("irregular_bowel", "irregular bowel movements reported"),
     FactSpec("abdominal_pain_score", "int", "abdominal pain, 0-10 numeric rating", "0-10", 0, 10),
@@ -72,12 +105,48 @@ _SPECS: list[FactSpec] = [
     _b("dysphagia", "difficulty swallowing (alarm feature)"),
     FactSpec("gi_symptom_weeks", "int", "how long GI symptoms have lasted", "weeks", 0, 5200),
     _b("change_in_bowel_habit", "a new change in bowel habit"),
+    FactSpec(
+        "gi_onset_age",
+        "int",
+        "age when these GI symptoms first began, as recorded",
+        "years",
+        0,
+        130,
+    ),
+    FactSpec(
+        "symptom_onset", "enum", "how the current GI symptoms began", values=("sudden", "gradual")
+    ),
+    _b("diarrhea", "new or worse loose or frequent stools"),
+    _b("fever", "fever"),
+    _b("abdominal_mass", "abdominal or rectal mass on examination"),
+    FactSpec("ibs_sss_total", "int", "IBS Severity Scoring System total", "points", 0, 500),
+    FactSpec(
+        "ibs_sss_band",
+        "enum",
+        "IBS-SSS band: < 75 remission, 75-174 mild, 175-299 moderate, >= 300 severe (Francis 1997)",
+        values=("remission", "mild", "moderate", "severe"),
+        derived=True,
+    ),
+    FactSpec(
+        "ibs_subtype", "enum", "Rome IV IBS subtype", values=("IBS-C", "IBS-D", "IBS-M", "IBS-U")
+    ),
     _b(
         "gi_symptoms",
         "any GI symptom recorded as present (bloating, irregular bowel, pain >= 1, change in "
-        "bowel habit); false only if every one was recorded absent",
+        "bowel habit, diarrhoea); false only if every one was recorded absent",
         derived=True,
     ),
+    FactSpec(
+        "gi_began_at_age",
+        "number",
+        "age when the GI symptoms began: the recorded onset age, else age - symptom weeks / 52 "
+        "(symptom weeks count from the first onset)",
+        "years",
+        -100,
+        130,
+        derived=True,
+    ),
+    _b("gi_recent", "GI symptoms began less than 52 weeks ago (symptom weeks < 52)", True),
     _b(
         "new_bowel_change_age_50",
         "new change in bowel habit at age >= 50 (alarm feature; NICE says > 60, ACG 45-50: the "
@@ -86,10 +155,20 @@ _SPECS: list[FactSpec] = [
     ),
     _b(
         "gi_alarm",
-        "any GI alarm feature present; false only if every alarm feature was recorded absent",
+        "any GI alarm feature present (rectal bleeding, unintentional weight loss, iron-deficiency "
+        "anaemia, persistent vomiting, dysphagia, nocturnal symptoms, a new change in bowel "
+        "habit at >= 50, family history of colorectal cancer with GI symptoms); false only if "
+        "every one was recorded absent",
         derived=True,
     ),
     FactSpec("gi_alarm_features", "text", "the alarm features present, in words", derived=True),
+    _b(
+        "gi_acute",
+        "an acute or inflammatory finding: CRP > 10 mg/L, faecal calprotectin > 200 ug/g, fever "
+        "or an abdominal mass; false only if each was recorded absent or normal",
+        derived=True,
+    ),
+    FactSpec("gi_acute_findings", "text", "the acute findings present, in words", derived=True),
     FactSpec("phq9_total", "int", "PHQ-9 total score", "points", 0, 27),
     FactSpec(
         "phq9_band",
@@ -132,6 +211,14 @@ _SPECS: list[FactSpec] = [
         values=("negative", "positive", "not_done"),
     ),
     _b("iron_deficiency_anemia", "iron-deficiency anaemia (alarm feature)"),
+    FactSpec(
+        "fecal_calprotectin_ug_g",
+        "number",
+        "faecal calprotectin: < 50 normal, 50-200 repeat or review, > 200 refer (NICE DG11)",
+        "ug/g",
+        0,
+        10000,
+    ),
     _b("ibs", "irritable bowel syndrome diagnosed"),
     _b("recurrent_depression", "recurrent depressive disorder"),
     _b("anxiety_disorder", "an anxiety disorder diagnosed"),
@@ -141,16 +228,58 @@ _SPECS: list[FactSpec] = [
     _b("central_venous_catheter", "central venous catheter in place (probiotic caution)"),
     _b("critically_ill", "critically ill (probiotic caution)"),
     _b("family_history_colorectal_cancer", "first-degree family history of colorectal cancer"),
-    _b("family_history_ibd_or_celiac", "family history of IBD or celiac disease"),
+    _b(
+        "family_history_ibd_or_celiac",
+        "family history of IBD or celiac disease (calls for calprotectin and celiac serology, "
+        "not an urgent referral: NICE CG61's red flags name a family history of bowel or "
+        "ovarian cancer)",
+    ),
+    _b("bipolar_disorder", "bipolar disorder diagnosed"),
+    _b("eating_disorder", "a current or past eating disorder"),
+    _b(
+        "prosthetic_heart_valve", "prosthetic heart valve or prior endocarditis (probiotic caution)"
+    ),
+    _b("short_bowel_syndrome", "short bowel syndrome (probiotic caution)"),
+    _b("acute_pancreatitis", "acute pancreatitis, current or predicted severe (probiotic caution)"),
     _b(
         "probiotic_risk",
         "any probiotic caution present (immunocompromised, central venous catheter, critically "
-        "ill, pregnant); false only if each was recorded absent (pregnancy: or sex male)",
+        "ill, prosthetic heart valve, short bowel syndrome, acute pancreatitis, pregnant); false "
+        "only if each was recorded absent (pregnancy: or sex male)",
         derived=True,
+    ),
+    _b(
+        "probiotic_serious_risk",
+        "a probiotic caution other than pregnancy present (immunocompromised, central venous "
+        "catheter, critically ill, prosthetic heart valve, short bowel syndrome, acute "
+        "pancreatitis): a probiotic already taken needs an urgent review",
+        derived=True,
+    ),
+    FactSpec(
+        "probiotic_cautions", "text", "the probiotic cautions present, in words", derived=True
     ),
     _b("on_ssri", "currently taking an SSRI"),
     _b("recent_antibiotics", "antibiotics in the recent past"),
     _b("taking_probiotic", "currently taking a probiotic"),
+    _b("on_maoi", "taking a monoamine oxidase inhibitor (incl. linezolid, selegiline)"),
+    _b("on_st_johns_wort", "taking St John's wort"),
+    _b(
+        "on_other_serotonergic",
+        "taking another serotonergic medicine (tramadol, triptans, lithium, SNRIs, TCAs, ...)",
+    ),
+    _b("on_nsaid", "taking a regular NSAID or aspirin"),
+    _b("on_anticoagulant", "taking an anticoagulant or antiplatelet"),
+    _b("ssri_with_maoi", "SSRI and MAOI both taken (contraindicated combination)", True),
+    _b(
+        "ssri_with_serotonergic",
+        "SSRI with St John's wort or another serotonergic medicine (serotonin syndrome risk)",
+        True,
+    ),
+    _b(
+        "ssri_with_bleeding_risk",
+        "SSRI with an NSAID, aspirin, anticoagulant or antiplatelet (GI bleeding risk)",
+        True,
+    ),
     FactSpec("sleep_hours", "number", "usual sleep per night", "hours", 0, 24),
     _b("sleep_quality_poor", "sleep quality reported as poor"),
     FactSpec("stress_score", "int", "perceived stress, 0-10 numeric rating", "0-10", 0, 10),
@@ -165,6 +294,17 @@ _SPECS: list[FactSpec] = [
     FactSpec("fiber_g_per_day", "number", "dietary fiber intake", "g/day", 0, 500),
     _b("ultra_processed_food_high", "diet high in ultra-processed foods"),
     FactSpec("caffeine_mg_per_day", "number", "caffeine intake", "mg/day", 0, 10000),
+    FactSpec(
+        "caffeine_mg_per_kg",
+        "number",
+        "caffeine per kg of body weight (for children's and adolescents' limits)",
+        "mg/kg/day",
+        0,
+        40000,
+        derived=True,
+    ),
+    _b("gluten_free_diet", "already avoiding gluten (celiac serology then unreliable)"),
+    _b("wants_probiotic_trial", "the patient is interested in trying a probiotic"),
 ]
 
 
@@ -190,8 +330,6 @@ _ALARM_WORDS = {
     "nocturnal_symptoms": "nocturnal symptoms",
     "new_bowel_change_age_50": "new change in bowel habit at age >= 50",
     "family_history_crc_with_symptoms": "family history of colorectal cancer with GI symptoms",
-    "family_history_ibd_celiac_with_symptoms": "family history of IBD or celiac disease with GI "
-    "symptoms",
 }
 
 
@@ -207,7 +345,6 @@ _ALARM_TEXT = tuple(
         "nocturnal_symptoms",
         "new_bowel_change_age_50",
         "family_history_crc_with_symptoms",
-        "family_history_ibd_celiac_with_symptoms",
     )
 )
 
@@ -257,15 +394,35 @@ def facts_from_intake(intake: Intake | Mapping[str, Any]) -> dict[str, FactValue
     raw["age"] = age
     raw["sex"] = sex
     raw["pregnant"] = pregnant
+    raw["breastfeeding"] = get_top("breastfeeding")
+    weight = get_top("weight_kg")
+    if weight is not None:
+        raw["weight_kg"] = weight = _num(weight)
 
     gi = get_top("gi")
+    fever = mass = None
     if gi:
         raw.update(gi)
-        raw["gi_symptom_weeks"] = raw.pop("symptom_weeks", None)
+        weeks = raw["gi_symptom_weeks"] = raw.pop("symptom_weeks", None)
+        onset_age = raw["gi_onset_age"] = raw.pop("onset_age", None)
+        sss = raw["ibs_sss_total"] = raw.pop("ibs_sss", None)
+        if sss is not None:
+            raw["ibs_sss_band"] = ibs_sss_band(sss)
         pain = gi.get("abdominal_pain_score")
         change = gi.get("change_in_bowel_habit")
         pain_now = None if pain is None else pain >= 1
-        gi_symptoms = kleene_or((gi.get("bloating"), gi.get("irregular_bowel"), pain_now, change))
+        gi_symptoms = kleene_or(
+            (gi.get("bloating"), gi.get("irregular_bowel"), pain_now, change, gi.get("diarrhea"))
+        )
+        # symptom_weeks counts from the first onset (CONTRACT section 6), so it dates it.
+        if onset_age is not None:
+            raw["gi_began_at_age"] = _num(onset_age)
+        elif weeks is not None:
+            raw["gi_began_at_age"] = _num(age - weeks / 52)
+        if weeks is not None:
+            raw["gi_recent"] = weeks < 52
+        fever = gi.get("fever")
+        mass = gi.get("abdominal_mass")
     else:
         change = gi_symptoms = None
     raw["gi_symptoms"] = gi_symptoms
@@ -301,6 +458,9 @@ def facts_from_intake(intake: Intake | Mapping[str, Any]) -> dict[str, FactValue
             raw["crp_band"] = crp_band(mg_l)
         raw["celiac_serology"] = labs.get("celiac_serology")
         raw["iron_deficiency_anemia"] = labs.get("iron_deficiency_anemia")
+        calprotectin = labs.get("fecal_calprotectin")
+        if calprotectin:
+            raw["fecal_calprotectin_ug_g"] = _num(calprotectin["value"])
 
     cond = get_top("conditions")
     if cond:
@@ -315,24 +475,52 @@ def facts_from_intake(intake: Intake | Mapping[str, Any]) -> dict[str, FactValue
         raw["nocturnal_symptoms"],
         new_bowel,
         kleene_and(raw["family_history_colorectal_cancer"], gi_symptoms),
-        kleene_and(raw["family_history_ibd_or_celiac"], gi_symptoms),
     )
     raw["gi_alarm"] = alarm = kleene_or(alarms)
     if alarm:
         present = [word for word, v in zip(_ALARM_TEXT, alarms, strict=True) if v is True]
         raw["gi_alarm_features"] = ", ".join(present)
 
+    crp = raw["crp_mg_l"]
+    calprotectin = raw["fecal_calprotectin_ug_g"]
+    acute = (
+        None if crp is None else crp > 10,
+        None if calprotectin is None else calprotectin > 200,
+        fever,
+        mass,
+    )
+    raw["gi_acute"] = kleene_or(acute)
+    if raw["gi_acute"]:
+        raw["gi_acute_findings"] = ", ".join(
+            text.format(crp=crp, calprotectin=calprotectin)
+            for text, v in zip(_ACUTE_TEXT, acute, strict=True)
+            if v is True
+        )
+
     if pregnant is None and sex == "male":
         pregnant = False
-    raw["probiotic_risk"] = kleene_or(
-        (raw["immunocompromised"], raw["central_venous_catheter"], raw["critically_ill"], pregnant)
-    )
+    serious = tuple(raw[name] for name in _SERIOUS_CAUTIONS)
+    raw["probiotic_serious_risk"] = kleene_or(serious)
+    raw["probiotic_risk"] = kleene_or((*serious, pregnant))
+    if raw["probiotic_risk"]:
+        present = [
+            word for word, v in zip(_CAUTION_TEXT, (*serious, pregnant), strict=True) if v is True
+        ]
+        raw["probiotic_cautions"] = ", ".join(present)
 
     meds = get_top("medications")
     if meds:
-        raw["on_ssri"] = meds.get("ssri")
+        ssri = raw["on_ssri"] = meds.get("ssri")
         raw["recent_antibiotics"] = meds.get("recent_antibiotics")
         raw["taking_probiotic"] = meds.get("probiotic")
+        raw["on_maoi"] = maoi = meds.get("maoi")
+        raw["on_st_johns_wort"] = sjw = meds.get("st_johns_wort")
+        raw["on_other_serotonergic"] = other = meds.get("other_serotonergic")
+        raw["on_nsaid"] = nsaid = meds.get("nsaid")
+        raw["on_anticoagulant"] = anticoagulant = meds.get("anticoagulant")
+        raw["ssri_with_maoi"] = kleene_and(ssri, maoi)
+        raw["ssri_with_serotonergic"] = kleene_and(ssri, kleene_or((sjw, other)))
+        raw["ssri_with_bleeding_risk"] = kleene_and(ssri, kleene_or((nsaid, anticoagulant)))
 
     life = get_top("lifestyle")
     if life:
@@ -341,11 +529,42 @@ def facts_from_intake(intake: Intake | Mapping[str, Any]) -> dict[str, FactValue
             v = raw[name]
             if v is not None:
                 raw[name] = _num(v)
+        caffeine = raw["caffeine_mg_per_day"]
+        if caffeine is not None and weight is not None:
+            raw["caffeine_mg_per_kg"] = _num(caffeine / weight)
 
     return {k: v for k, v in raw.items() if v is not None}
 
 
-# Lifestyle inputs that are numbers.
+# The cautions that make a probiotic already being taken an urgent review (S15); pregnancy is
+# a caution too, but one for a routine discussion with the provider.
+_SERIOUS_CAUTIONS = (
+    "immunocompromised",
+    "central_venous_catheter",
+    "critically_ill",
+    "prosthetic_heart_valve",
+    "short_bowel_syndrome",
+    "acute_pancreatitis",
+)
+_CAUTION_TEXT = (
+    "immunocompromised",
+    "central venous catheter",
+    "critically ill",
+    "prosthetic heart valve or prior endocarditis",
+    "short bowel syndrome",
+    "acute pancreatitis",
+    "pregnant",
+)
+# The words for each entry of the acute tuple built in facts_from_intake, in the same order.
+_ACUTE_TEXT = (
+    "CRP {crp:g} mg/L (> 10)",
+    "faecal calprotectin {calprotectin:g} ug/g (> 200)",
+    "fever",
+    "abdominal or rectal mass",
+)
+
+
+# Lifestyle inputs that are numbers (the model path gives floats; the dict path may hold ints).
 _NUMBER_INPUTS = ("sleep_hours", "fiber_g_per_day", "caffeine_mg_per_day")
 _ALL_NONE: dict[str, Any] = dict.fromkeys(VOCABULARY)
 

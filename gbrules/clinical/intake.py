@@ -1,4 +1,4 @@
-"""Intake JSON v1 as pydantic models: the only definition of a valid intake.
+"""Intake JSON v1.1 as pydantic models: the only definition of a valid intake.
 
 Everything is validated here so that nothing downstream has to doubt a value: unknown keys are
 errors (a typo must not silently drop clinical data), booleans must be JSON booleans, numbers
@@ -15,6 +15,7 @@ themselves run so the error messages are theirs (``read_intake``).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import types
@@ -24,6 +25,7 @@ from typing import Annotated, Any, Literal, NotRequired, Union, get_args, get_or
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
@@ -47,6 +49,34 @@ def _num(lo: float, hi: float) -> Any:
 
 
 Item = _int(0, 3)
+
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_day(value: object) -> object:
+    """A measurement day: an ISO 8601 calendar date ``YYYY-MM-DD`` (or a ``datetime.date``).
+
+    Stricter than pydantic's lax date parsing, which would also take a Unix timestamp or a
+    date-time: a number or a time of day here is far more likely a mapping slip than intent.
+    Whether the value is recent enough to use is the rules' business, not validation's.
+    """
+    if isinstance(value, dt.datetime):
+        raise ValueError("give the day only (YYYY-MM-DD), not a date and time")
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str) or not _ISO_DAY.match(value):
+        raise ValueError("a date must be an ISO 8601 day, YYYY-MM-DD")
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a calendar date") from None
+    if day.year < 1900:
+        raise ValueError(f"{value!r} is before 1900; check the date")
+    return day
+
+
+#: The day a score or lab value was measured (optional everywhere it appears).
+MeasuredOn = Annotated[dt.date, BeforeValidator(_iso_day)]
 
 
 def _about(meaning: str, example: object, unit: str | None = None) -> Any:
@@ -112,6 +142,30 @@ class GI(_Section):
         "an alarm feature from age 50.",
         True,
     )
+    # v1.1
+    onset_age: _int(0, 130) | None = _about(  # type: ignore[valid-type]
+        "Age in years when these gut symptoms first began, if known (onset at 50 or later is "
+        "an alarm feature); at most the patient's age.",
+        46,
+        "years",
+    )
+    symptom_onset: Literal["sudden", "gradual"] | None = _about(
+        "How the current symptoms began: sudden severe pain needs prompt assessment.", "gradual"
+    )
+    diarrhea: StrictBool | None = _about("New or worse loose or frequent stools.", False)
+    fever: StrictBool | None = _about("Fever with the gut symptoms (acute sign).", False)
+    abdominal_mass: StrictBool | None = _about(
+        "An abdominal or rectal mass on examination (alarm feature).", False
+    )
+    ibs_sss: _int(0, 500) | None = _about(  # type: ignore[valid-type]
+        "IBS Severity Scoring System total (< 75 remission, 75-174 mild, 175-299 moderate, "
+        ">= 300 severe).",
+        220,
+        "points",
+    )
+    ibs_subtype: Literal["IBS-C", "IBS-D", "IBS-M", "IBS-U"] | None = _about(
+        "Rome IV IBS subtype (constipation, diarrhoea, mixed, unclassified).", "IBS-M"
+    )
 
 
 class PHQ9(_Section):
@@ -143,6 +197,7 @@ class PHQ9(_Section):
         0,
         "points",
     )
+    date: MeasuredOn | None = _about("The day the questionnaire was completed.", "2026-11-02")
 
     @staticmethod
     def problem(v: Mapping[str, Any]) -> str | None:
@@ -184,6 +239,7 @@ class GAD7(_Section):
         11,
         "points",
     )
+    date: MeasuredOn | None = _about("The day the questionnaire was completed.", "2026-11-02")
 
     @staticmethod
     def problem(v: Mapping[str, Any]) -> str | None:
@@ -234,6 +290,7 @@ class CRP(_Section):
         description="The unit of ``value`` (UCUM); mg/dL is converted to mg/L.",
         examples=["mg/L"],
     )
+    date: MeasuredOn | None = _about("The day the sample was taken.", "2026-10-28")
 
     @staticmethod
     def problem(v: Mapping[str, Any]) -> str | None:
@@ -247,6 +304,20 @@ class CRP(_Section):
         return crp_to_mg_l(self.value, self.unit)
 
 
+class FecalCalprotectin(_Section):
+    """Faecal calprotectin in micrograms per gram of stool (ug/g, the same as mg/kg).
+
+    Assays report up to a few thousand ug/g; above 10,000 is taken as a unit slip.
+    """
+
+    value: _num(0, 10000) = Field(  # type: ignore[valid-type]
+        description="The result in ug/g (< 50 normal, 50-200 borderline, > 200 raised).",
+        examples=[85],
+    )
+    unit: Literal["ug/g"] = Field(description="Micrograms per gram of stool.", examples=["ug/g"])
+    date: MeasuredOn | None = _about("The day the sample was taken.", "2026-10-28")
+
+
 class Labs(_Section):
     """Laboratory results."""
 
@@ -258,6 +329,10 @@ class Labs(_Section):
     )
     iron_deficiency_anemia: StrictBool | None = _about(
         "Iron-deficiency anaemia on blood tests (alarm feature).", False
+    )
+    fecal_calprotectin: FecalCalprotectin | None = _about(
+        "Faecal calprotectin, to tell inflammatory bowel disease from IBS.",
+        {"value": 85, "unit": "ug/g"},
     )
 
 
@@ -287,6 +362,22 @@ class Conditions(_Section):
     family_history_ibd_or_celiac: StrictBool | None = _about(
         "A close relative with inflammatory bowel disease or coeliac disease.", False
     )
+    # v1.1
+    bipolar_disorder: StrictBool | None = _about(
+        "Bipolar disorder on record (antidepressant monotherapy is not advised).", False
+    )
+    eating_disorder: StrictBool | None = _about(
+        "A current or past eating disorder (no restrictive diets).", False
+    )
+    prosthetic_heart_valve: StrictBool | None = _about(
+        "A prosthetic heart valve or prior endocarditis (probiotic caution).", False
+    )
+    short_bowel_syndrome: StrictBool | None = _about(
+        "Short bowel syndrome (probiotic caution).", False
+    )
+    acute_pancreatitis: StrictBool | None = _about(
+        "Acute pancreatitis, current or predicted severe (probiotic caution).", False
+    )
 
 
 class Medications(_Section):
@@ -299,6 +390,19 @@ class Medications(_Section):
         "Antibiotics taken now or within about the last three months.", False
     )
     probiotic: StrictBool | None = _about("Taking a probiotic supplement.", False)
+    # v1.1
+    maoi: StrictBool | None = _about(
+        "Taking a monoamine oxidase inhibitor (incl. linezolid, selegiline).", False
+    )
+    st_johns_wort: StrictBool | None = _about("Taking St John's wort.", False)
+    other_serotonergic: StrictBool | None = _about(
+        "Taking another serotonergic medicine (tramadol, a triptan, lithium, an SNRI, a TCA...).",
+        False,
+    )
+    nsaid: StrictBool | None = _about("Taking an NSAID or aspirin regularly.", False)
+    anticoagulant: StrictBool | None = _about(
+        "Taking an anticoagulant or an antiplatelet medicine.", False
+    )
 
 
 class Lifestyle(_Section):
@@ -325,10 +429,18 @@ class Lifestyle(_Section):
         300,
         "mg/day",
     )
+    # v1.1
+    gluten_free_diet: StrictBool | None = _about(
+        "Already avoiding gluten (coeliac serology is then unreliable).", False
+    )
+    wants_probiotic_trial: StrictBool | None = _about(
+        "The patient is interested in trying a probiotic (a patient-chosen, time-limited trial).",
+        False,
+    )
 
 
 class Intake(_Section):
-    """One patient's intake (Intake JSON v1). Only ``age`` is required.
+    """One patient's intake (Intake JSON v1.1). Only ``age`` is required.
 
     Every other field and section is optional: leave out what was not recorded (or give
     null), and gbrules treats it as "not recorded", never as "no". Unknown keys are errors,
@@ -343,6 +455,10 @@ class Intake(_Section):
     )
     sex: Literal["female", "male", "other", "unknown"] | None = _about("Recorded sex.", "female")
     pregnant: StrictBool | None = _about("Currently pregnant (probiotic caution).", False)
+    breastfeeding: StrictBool | None = _about("Currently breastfeeding.", False)
+    weight_kg: _num(0.3, 400) | None = _about(  # type: ignore[valid-type]
+        "Body weight, for weight-based limits (children's caffeine).", 70, "kg"
+    )
     gi: GI | None = _about("Gut symptoms and alarm features.", {"bloating": True})
     mood: Mood | None = _about(
         "Mood questionnaires and suicidal thoughts.", {"gad7": {"total": 11}}
@@ -354,9 +470,16 @@ class Intake(_Section):
 
     @staticmethod
     def problem(v: Mapping[str, Any]) -> str | None:
-        """What contradicts itself in these (type-checked) values, if anything."""
+        """What contradicts itself in these (type-checked) values, if anything.
+
+        ``v["gi"]`` is a ``GI`` model after validation and a plain dict on the dict path.
+        """
         if v.get("pregnant") is True and v.get("sex") == "male":
             return "'pregnant' is true but 'sex' is 'male'; check the record"
+        gi = v.get("gi")
+        onset = gi.get("onset_age") if isinstance(gi, Mapping) else getattr(gi, "onset_age", None)
+        if onset is not None and onset > v["age"]:
+            return f"'gi.onset_age' {onset} is greater than 'age' {v['age']}; check the record"
         return None
 
 

@@ -120,9 +120,15 @@ class Engine:
         """The durable names of the rules that fire for these (already checked) facts."""
         payload = self._encoder.payload(facts)
         rulesets = self._rulesets
-        names = rulesets[0].fire(payload)
-        for rs in rulesets[1:]:
-            names += rs.fire(payload)
+        try:
+            names = rulesets[0].fire(payload)
+            for rs in rulesets[1:]:
+                names += rs.fire(payload)
+        except EngineError:
+            if len(rulesets) > 1:  # a fault in one chunk: no state of this evaluation is reused
+                for rs in rulesets:
+                    rs.discard_parked()
+            raise
         return frozenset(names)
 
     def _entries_of(self, names: Iterable[str]) -> list[CompiledRule]:

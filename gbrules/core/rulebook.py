@@ -96,11 +96,19 @@ class CodeDecl(_Strict):
     title: str
 
 
+class PopulationSpec(_Strict):
+    """Who the rulebook is written for. Below ``min_age`` a rule of the rulebook itself must
+    say so (the default rulebook's ``safety.out_of_scope``; a test checks the two agree)."""
+
+    min_age: int = Field(ge=0, le=130)
+
+
 class ManifestSpec(_Strict):
     name: str
     version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
     files: list[str] = Field(min_length=1)
     codes: dict[str, CodeDecl] = Field(default_factory=dict)
+    population: PopulationSpec | None = None
     description: str | None = None
 
 
@@ -147,6 +155,7 @@ class Rulebook:
     domain: Domain
     codes: dict[str, CodeSpec] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
+    min_age: int | None = None  # the base manifest's population.min_age, if declared
 
     @property
     def version_label(self) -> str:
@@ -264,6 +273,7 @@ def load_rulebook(*directories: str | Path, domain: Domain) -> Rulebook:
     names: list[str] = []
     versions: list[str] = []
     sources: list[str] = []
+    min_age: int | None = None
 
     for index, d in enumerate(directories):
         directory = Path(d)
@@ -279,6 +289,8 @@ def load_rulebook(*directories: str | Path, domain: Domain) -> Rulebook:
         if manifest is not None:
             names.append(manifest.name)
             versions.append(manifest.version)
+            if index == 0 and manifest.population is not None:
+                min_age = manifest.population.min_age
             for code, decl in manifest.codes.items():
                 _declare_code(code, decl, domain, codes, problems)
         sources.append(str(directory))
@@ -310,6 +322,7 @@ def load_rulebook(*directories: str | Path, domain: Domain) -> Rulebook:
         content_hash=digest.hexdigest(),
         codes=codes,
         sources=tuple(sources),
+        min_age=min_age,
     )
 
 
@@ -353,6 +366,7 @@ def _finish(
     content_hash: str,
     codes: dict[str, CodeSpec],
     sources: tuple[str, ...],
+    min_age: int | None = None,
 ) -> Rulebook:
     """Refuse duplicate ids and empty rulebooks, then raise every problem or build the book."""
     seen: dict[str, Rule] = {}
@@ -377,6 +391,7 @@ def _finish(
         domain=domain,
         codes=codes,
         sources=sources,
+        min_age=min_age,
     )
 
 

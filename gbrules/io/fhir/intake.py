@@ -369,6 +369,12 @@ def _observation(st: _State, o: Any, src: _Src) -> None:
         if code in (C.CRP, C.HS_CRP):
             _crp(st, o, src, when)
             used = True
+        elif code == C.FECAL_CALPROTECTIN:
+            _quantity(st, o, src, when, "labs.fecal_calprotectin", C.CALPROTECTIN_UNITS, "ug/g")
+            used = True
+        elif code == C.BODY_WEIGHT:
+            _quantity(st, o, src, when, "weight_kg", C.WEIGHT_UNITS, "kg")
+            used = True
         elif code == C.TTG_IGA:
             _celiac(st, o, src, when)
             used = True
@@ -438,7 +444,52 @@ def _crp(st: _State, o: Any, src: _Src, when: datetime | None) -> None:
         )
     if factor != 1.0:
         st.note(src, f"CRP {q.value} {unit} converted to {value:g} mg/L", path)
-    st.add("labs.crp", {"value": round(value, 4), "unit": "mg/L"}, when, src)
+    st.add("labs.crp", _dated({"value": round(value, 4), "unit": "mg/L"}, when), when, src)
+
+
+def _dated(measurement: dict[str, Any], when: datetime | None) -> dict[str, Any]:
+    """A lab value or score with the (UTC) day it was measured, when the resource says."""
+    return {**measurement, "date": when.date().isoformat()} if when is not None else measurement
+
+
+def _quantity(
+    st: _State,
+    o: Any,
+    src: _Src,
+    when: datetime | None,
+    fld: str,
+    units: Mapping[str, float],
+    unit_to: str,
+) -> None:
+    """A quantity observation in one of ``units`` (UCUM code, else unit text), converted.
+
+    ``weight_kg`` is a bare number; a lab value becomes ``{"value", "unit", "date"}``.
+    """
+    q = o.valueQuantity
+    path = f"{src.path}.valueQuantity"
+    what = fld.split(".")[-1]
+    if q is None or q.value is None:
+        st.note(src, f"not used: {what} has no valueQuantity.value", path)
+        return
+    unit = q.code if q.code and (q.system in (None, C.UCUM)) else None
+    unit = unit or q.unit
+    factor = units.get(unit or "")
+    if factor is None:
+        st.note(src, f"not used: {what} unit {unit!r} cannot be converted to {unit_to}", path)
+        return
+    value = round(float(q.value) * factor, 4)
+    if q.comparator:
+        st.note(
+            src,
+            f"{what} reported as {q.comparator} {q.value} {unit}; {q.value} used",
+            f"{path}.comparator",
+        )
+    if factor != 1.0:
+        st.note(src, f"{what} {q.value} {unit} converted to {value:g} {unit_to}", path)
+    if "." in fld:
+        st.add(fld, _dated({"value": value, "unit": unit_to}, when), when, src)
+    else:
+        st.add(fld, value, when, src)
 
 
 def _celiac(st: _State, o: Any, src: _Src, when: datetime | None) -> None:
@@ -575,12 +626,12 @@ def _resolve_instruments(st: _State) -> None:
                 value: dict[str, Any] = {"items": [got[c].value for c in items]}
                 if total_code in got:
                     value["total"] = got[total_code].value
-                st.add(f"mood.{instrument}", value, when, first.src)
+                st.add(f"mood.{instrument}", _dated(value, when), when, first.src)
             elif total_code in got:
                 value = {"total": got[total_code].value}
                 if instrument == "phq9" and C.PHQ9_ITEM9 in got:
                     value["item9"] = got[C.PHQ9_ITEM9].value
-                st.add(f"mood.{instrument}", value, when, got[total_code].src)
+                st.add(f"mood.{instrument}", _dated(value, when), when, got[total_code].src)
                 for code, s in got.items():
                     if code == total_code or (instrument == "phq9" and code == C.PHQ9_ITEM9):
                         continue
@@ -682,21 +733,22 @@ def _med_concept(st: _State, m: Any, src: _Src) -> Any:
     return None
 
 
-def _med_class(concept: Any) -> tuple[str | None, str, bool]:
-    """(class, label, matched by name only)."""
+def _med_classes(concept: Any) -> tuple[list[str], str, bool]:
+    """(classes, label, matched by name only). Every class of the first code that has one
+    (linezolid is an antibiotic and an MAOI; aspirin an NSAID and an antiplatelet)."""
     for code in _codes(concept, C.ATC):
-        for prefix, cls in C.ATC_CLASSES:
-            if code.upper().startswith(prefix):
-                return cls, f"ATC {code}", False
+        found = [cls for prefix, cls in C.ATC_CLASSES if code.upper().startswith(prefix)]
+        if found:
+            return list(dict.fromkeys(found)), f"ATC {code}", False
     for code in _codes(concept, C.RXNORM):
         if code in C.RXNORM_INGREDIENTS:
-            return C.RXNORM_INGREDIENTS[code], f"RxNorm {code}", False
+            return [C.RXNORM_INGREDIENTS[code], *C.ALSO.get(code, ())], f"RxNorm {code}", False
     text = _text(concept)
     for name, cls in C.MEDICATION_NAMES.items():
-        if re.search(rf"\b{name}\b", text):
-            return cls, name, True
+        if re.search(rf"\b{re.escape(name)}\b", text):
+            return [cls, *C.ALSO.get(name, ())], name, True
     shown = ", ".join(f"{c.system}|{c.code}" for c in _codings(concept)) or text or "(no code)"
-    return None, shown, False
+    return [], shown, False
 
 
 def _med_when(m: Any) -> datetime | None:
@@ -718,16 +770,24 @@ def _medication(st: _State, m: Any, src: _Src) -> None:
     concept = _med_concept(st, m, src)
     if concept is None:
         return
-    cls, label, by_name = _med_class(concept)
-    if cls is None:
+    classes, label, by_name = _med_classes(concept)
+    if not classes:
         st.note(src, f"no intake field for medication {label}", f"{src.path}.medication")
         return
     if by_name:
-        st.note(src, f"recognised as {cls} by name ({label!r}); no ATC or RxNorm ingredient code")
+        shown = " and ".join(classes)
+        st.note(src, f"recognised as {shown} by name ({label!r}); no ATC or RxNorm ingredient code")
     when = _med_when(m)
+    for cls in classes:
+        _medication_class(st, cls, label, status, when, src)
+
+
+def _medication_class(
+    st: _State, cls: str, label: str, status: str, when: datetime | None, src: _Src
+) -> None:
     current = status in _CURRENT
-    if cls == "ssri" or cls == "probiotic":
-        fld = "medications.ssri" if cls == "ssri" else "medications.probiotic"
+    fld = C.CURRENT_CLASS_FIELDS.get(cls)
+    if fld is not None:
         if current:
             st.add(fld, True, when, src, asserted=True)
         else:

@@ -45,6 +45,14 @@ NOT_RUN: dict[tuple[str, str], str] = {
     ("docs/SECURITY.md", "createuser --pwprompt gbrules"): (
         "administers a site's PostgreSQL server; tests/test_audit.py runs a real throwaway one"
     ),
+    ("docs/APP.md", "python -m gbrules.io.app --port 8090"): (
+        "starts the workbench as a long-running server on a fixed port; tests/test_workbench.py "
+        "and tests/test_workbench_browser.py run it on a free port"
+    ),
+    ("docs/APP.md", "--smart-client-id gbrules-workbench"): (
+        "a deployment recipe behind an EHR; tests/test_workbench_smart.py runs the launch "
+        "against oidc-provider and a FHIR server on 127.0.0.1"
+    ),
     ("README.md", "sudo apt-get install build-essential"): (
         "installs system packages: needs root and the network"
     ),

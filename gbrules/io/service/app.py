@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from gbrules.clinical.engine import Engine, cached_engine
+from gbrules.io.app import create_workbench
 from gbrules.io.service.config import ENV_CONFIG, ServiceConfig
 from gbrules.io.service.errors import install_error_handlers
 from gbrules.io.service.hooks import SERVICES
@@ -87,6 +88,8 @@ def create_app(
     app.state.service = state
     install_error_handlers(app)
     add_routes(app)
+    # The clinician's workbench (docs/APP.md): same process, engine and audit trail.
+    app.mount("/app", create_workbench(engine, audit=audit))
     # Innermost first: each add_middleware wraps the ones before it.
     app.add_middleware(BodyLimit, metrics=metrics, limit=MAX_BODY)
     if config.rate_limit:

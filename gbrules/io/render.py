@@ -449,7 +449,11 @@ def plan_context(
         "sections": sections,
         "deferred": deferred,
         "facts": facts,
-        "not_recorded": [_fact_label(n) for n in ev.not_recorded],
+        "not_recorded": [_fact_label(n) for n in ev.not_recorded]
+        + [
+            f"{_STALE_LABELS.get(kind, kind)}: stale (measured {day})"
+            for kind, day in ev.stale.items()
+        ],
         "fired_rules": list(ev.fired_rules),
         "rulebook_version": ev.rulebook_version,
         "generated_at": generated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -457,6 +461,15 @@ def plan_context(
         "glossary": _glossary(words) if audience == "patient" else [],
         "priority_word": _PRIORITY_WORD,
     }
+
+
+#: The dated kinds a draft can list as stale (``Evaluation.stale``), as a reader names them.
+_STALE_LABELS: dict[str, str] = {
+    "phq9": "PHQ-9",
+    "gad7": "GAD-7",
+    "crp": "CRP",
+    "fecal_calprotectin": "Faecal calprotectin",
+}
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|])")

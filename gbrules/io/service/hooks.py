@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gbrules.clinical.orders import judge_order
+from gbrules.clinical.site import evaluate_at_site
 from gbrules.core.engine import Engine
 from gbrules.core.errors import IntakeError
 from gbrules.core.result import Evaluation
@@ -27,6 +28,7 @@ from gbrules.io.service.limits import Deadline
 from gbrules.io.service.metrics import ServiceMetrics
 
 if TYPE_CHECKING:
+    from gbrules.clinical.site import SiteConfig
     from gbrules.io.audit import AuditLog
 
 log = logging.getLogger("gbrules.io.service")
@@ -152,8 +154,17 @@ class Evaluated:
     patient_ref: str
 
 
-def evaluate_call(req: CDSRequest, engine: Engine, as_of: date, deadline: Deadline) -> Evaluated:
-    """Map the prefetch to an intake and evaluate it; 400/412/422 for what cannot be used."""
+def evaluate_call(
+    req: CDSRequest,
+    engine: Engine,
+    as_of: date,
+    deadline: Deadline,
+    *,
+    site: SiteConfig | None = None,
+    rules_off: frozenset[str] = frozenset(),
+) -> Evaluated:
+    """Map the prefetch to an intake and evaluate it as of ``as_of`` (stale values count as
+    not recorded) under the site's settings; 400/412/422 for what cannot be used."""
     patient_id = req.context.get("patientId")
     if not isinstance(patient_id, str) or not patient_id:
         raise ServiceError(400, "context.patientId is required")
@@ -173,7 +184,7 @@ def evaluate_call(req: CDSRequest, engine: Engine, as_of: date, deadline: Deadli
     try:
         intake, notes = intake_from_resources(prefetch_resources(prefetch), as_of=as_of)
         deadline.check()  # the engine is serialised: not for an answer nobody waits for
-        ev = engine.evaluate(intake)
+        ev = evaluate_at_site(engine, intake, as_of=as_of, site=site, rules_off=rules_off)
     except IntakeError as exc:
         raise ServiceError(
             422,
@@ -195,11 +206,14 @@ def answer_call(
     deadline: Deadline,
     metrics: ServiceMetrics,
     audit: AuditLog | None,
+    site: SiteConfig | None = None,
+    rules_off: frozenset[str] = frozenset(),
+    shadow: Engine | None = None,
 ) -> list[dict[str, Any]]:
     """The cards of one call. patient-view: one card per active suggestion category, crisis
     first. order-select: the crisis card (if any), then a warning per draft order that a rule
     names (``gbrules.clinical.orders``). Counted and audited only when it will be served."""
-    done = evaluate_call(req, engine, as_of, deadline)
+    done = evaluate_call(req, engine, as_of, deadline, site=site, rules_off=rules_off)
     ev = done.ev
     stamp = datetime.now(UTC).replace(microsecond=0).isoformat()
     cards = cards_for(
@@ -222,8 +236,29 @@ def answer_call(
     metrics.count_answer(service_id, ev, kinds)
     if audit is not None:
         record_cards(audit, req, service_id, ev, cards)
+        if shadow is not None:
+            run_shadow(req, shadow, ev, as_of=as_of, site=site, audit=audit)
     log.debug("%s %s: %d card(s)", service_id, req.hookInstance, len(cards))
     return cards
+
+
+def run_shadow(
+    req: CDSRequest,
+    shadow: Engine,
+    active: Evaluation,
+    *,
+    as_of: date,
+    site: SiteConfig | None,
+    audit: AuditLog,
+) -> None:
+    """Evaluate the candidate release on the same request and record how its plan differs.
+    Nothing of it is returned: a failure is logged (class only) and the answer stands."""
+    try:
+        cand = evaluate_call(req, shadow, as_of, Deadline(60.0), site=site).ev
+    except Exception as exc:  # the shadow must never fail a clinical answer
+        log.warning("shadow evaluation failed: %s", type(exc).__name__)
+        return
+    audit.record_shadow(req.hookInstance, active, cand)
 
 
 def record_cards(

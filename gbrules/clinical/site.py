@@ -255,9 +255,23 @@ def freshen(
         except ValueError:
             continue  # the intake's validation names the bad date
         if (as_of - day).days > limits[kind]:
-            out[section] = {k: v for k, v in parent.items() if k != key}
+            kept = {k: v for k, v in parent.items() if k != key}
+            if kind == "phq9" and _item9(value) and kept.get("suicidal_ideation") is None:
+                # An alarm is never dropped for its age: thoughts of self-harm reported on an
+                # old questionnaire still call for a risk assessment now.
+                kept["suicidal_ideation"] = True
+            out[section] = kept
             stale[kind] = day.isoformat()
     return Freshened(out, stale)
+
+
+def _item9(phq9: Mapping[str, Any]) -> bool:
+    """Whether a PHQ-9 (as given) scores item 9 at 1 or more."""
+    items = phq9.get("items")
+    if isinstance(items, list) and len(items) == 9:
+        return bool(isinstance(items[8], int) and items[8] >= 1)
+    item9 = phq9.get("item9")
+    return isinstance(item9, int) and item9 >= 1
 
 
 def with_stale(ev: Evaluation, stale: Mapping[str, str]) -> Evaluation:

@@ -36,10 +36,15 @@ async def check_admin(request: Request, state: State) -> str:
     expected = f"Bearer {state.admin_token}"
     if not hmac.compare_digest(given.encode(), expected.encode()):
         raise ServiceError(401, "admin token missing or wrong")
+    from gbrules.io.audit.records import check_code
+
     actor = request.headers.get(ACTOR_HEADER, "").strip()
-    if not actor or len(actor) > 100:
-        raise ServiceError(400, "name the operator in the X-Gbrules-Actor header")
-    return actor
+    try:
+        return check_code(actor, "actor")
+    except ValueError:
+        raise ServiceError(
+            400, "name the operator in the X-Gbrules-Actor header (an id, e.g. jsmith)"
+        ) from None
 
 
 def _parts(state: ServiceState) -> Releases:

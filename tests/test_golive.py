@@ -1,0 +1,206 @@
+"""Go-live on a real server: a twice-approved release active, a candidate in shadow (its
+differences in the audit trail, never in a card), promote, roll back, one rule switched off,
+each through the documented command (docs/GOLIVE.md), each audited."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from gbrules.io.audit import AuditLog
+from gbrules.io.cli import app
+from gbrules.io.release import approve_release, build_release, load_private_key
+from gbrules.io.service import create_app
+from gbrules.io.service.releases import Releases, load_release
+from tests.conftest import AS_OF
+from tests.test_release import DAY, RULES, Site, built
+from tests.test_release import site as site  # noqa: F401 - the keys fixture, reused
+from tests.test_service import hook_request
+
+runner = CliRunner()
+SECRET = b"test-secret-0123456789abcdef"
+TOKEN = "admin-token-0123456789abcdef0123"
+DROPPED_RULE = "sleep.short_or_poor"  # the candidate leaves it out: case1 loses sleep.hygiene
+
+
+def candidate_rules(tmp_path: Path) -> Path:
+    """The shipped rules with one rule removed and the version bumped: a changed rulebook."""
+    rules = tmp_path / "rules-next"
+    shutil.copytree(RULES, rules)
+    sleep = yaml.safe_load((rules / "sleep.yaml").read_text(encoding="utf-8"))
+    sleep["rules"] = [r for r in sleep["rules"] if r["id"] != DROPPED_RULE]
+    (rules / "sleep.yaml").write_text(yaml.safe_dump(sleep, sort_keys=False), encoding="utf-8")
+    book = yaml.safe_load((rules / "rulebook.yaml").read_text(encoding="utf-8"))
+    book["version"] = "1.2.0"
+    (rules / "rulebook.yaml").write_text(yaml.safe_dump(book, sort_keys=False), encoding="utf-8")
+    return rules
+
+
+def approved(site: Site, name: str, rules: Path = RULES, approvers: int = 2) -> Path:
+    bundle = site.dir / name
+    build_release(rules, bundle, version=name, key=load_private_key(site.builder), created_on=DAY)
+    for key, who in [(site.alice, "Dr Alice"), (site.bob, "Dr Bob")][:approvers]:
+        approve_release(bundle, load_private_key(key), who, on=DAY)
+    return bundle
+
+
+def codes_of(cards: list[dict[str, Any]]) -> set[str]:
+    """The rule ids a response's cards draw on (from their detail's rule lines)."""
+    return {json.dumps(c) for c in cards}
+
+
+@pytest.fixture
+def golive(
+    site: Site, tmp_path: Path, serve: Callable[[Any], str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[str, AuditLog, Releases]:
+    active = load_release(approved(site, "r1.zip"), site.keyring)
+    candidate = load_release(approved(site, "r2.zip", candidate_rules(tmp_path)), site.keyring)
+    releases = Releases(active, candidate)
+    audit = AuditLog(tmp_path / "audit.db", secret=SECRET)
+    audit.migrate()
+    url = serve(
+        create_app(
+            today=lambda: AS_OF, audit=audit, releases=releases, admin_token=TOKEN
+        )
+    )
+    monkeypatch.setenv("GBRULES_ADMIN_TOKEN", TOKEN)
+    return url, audit, releases
+
+
+def cards(url: str, name: str = "case1") -> list[dict[str, Any]]:
+    r = httpx.post(f"{url}/cds-services/patient-view", json=hook_request(name), timeout=30)
+    assert r.status_code == 200, r.text
+    out: list[dict[str, Any]] = r.json()["cards"]
+    return out
+
+
+def mentions(cards_: list[dict[str, Any]], words: str) -> bool:
+    return words in json.dumps(cards_)
+
+
+def test_shadow_promote_rollback_and_the_kill_switch(
+    golive: tuple[str, AuditLog, Releases],
+) -> None:
+    url, audit, releases = golive
+    # Shadow: clinicians see the active release only; the difference goes to the audit trail.
+    assert releases.candidate is not None
+    versions = (
+        releases.active.engine.rulebook.version_label,
+        releases.candidate.engine.rulebook.version_label,
+    )
+    shown = cards(url)
+    assert mentions(shown, "Sleep hygiene")
+    cards(url, "case2")
+    [summary] = audit.shadow_report()
+    assert (summary.active_version, summary.candidate_version) == versions
+    assert summary.compared == 2 and summary.differing == 1
+    assert summary.dropped == {"sleep.hygiene": 1} and summary.added == {}
+    report = runner.invoke(app, ["audit", "shadow-report", "--db", audit.url])
+    assert report.exit_code == 0, report.output
+    assert "2 compared, 1 differ" in report.output and "- sleep.hygiene: 1" in report.output
+
+    # Promote: one command, no restart; the candidate's plan is now what clinicians see.
+    r = runner.invoke(app, ["release", "promote", "--service", url, "--actor", "ops1"])
+    assert r.exit_code == 0, r.output
+    assert "active: r2.zip" in r.output and "previous: r1.zip" in r.output
+    assert not mentions(cards(url), "Sleep hygiene")
+
+    # Roll back: the previous release is back at once (and the bad one back in shadow).
+    r = runner.invoke(app, ["release", "rollback", "--service", url, "--actor", "ops1"])
+    assert r.exit_code == 0, r.output
+    assert "active: r1.zip" in r.output and "candidate (shadow): r2.zip" in r.output
+    assert mentions(cards(url), "Sleep hygiene")
+
+    # Kill switch: one rule off at once; safety rules never.
+    assert mentions(cards(url), "150 minutes")
+    r = runner.invoke(
+        app,
+        ["release", "rule-off", "lifestyle.exercise.below_150", "--service", url, "--actor", "ops2"],
+    )
+    assert r.exit_code == 0, r.output
+    assert not mentions(cards(url), "150 minutes")
+    refused = runner.invoke(
+        app,
+        [
+            "release",
+            "rule-off",
+            "safety.crisis.self_harm_thoughts",
+            "--service",
+            url,
+            "--actor",
+            "ops2",
+        ],
+    )
+    assert refused.exit_code == 1 and "locked" in refused.output
+    assert cards(url, "crisis")[0]["indicator"] == "critical"
+
+    # Every change is in the audit trail, by whom; the refused one is not.
+    events = audit.admin_events()
+    assert [(e["actor"], e["action"]) for e in events] == [
+        ("ops1", "promote"),
+        ("ops1", "rollback"),
+        ("ops2", "rule_off"),
+    ]
+    assert json.loads(events[0]["detail"]) == {"from": "r1.zip", "to": "r2.zip"}
+
+
+def test_admin_endpoints_need_the_token_and_an_operator(
+    golive: tuple[str, AuditLog, Releases],
+) -> None:
+    url, audit, releases = golive
+    assert httpx.post(f"{url}/admin/promote").status_code == 401
+    wrong = {"Authorization": "Bearer nope", "X-Gbrules-Actor": "ops1"}
+    assert httpx.post(f"{url}/admin/promote", headers=wrong).status_code == 401
+    nobody = {"Authorization": f"Bearer {TOKEN}"}
+    assert httpx.post(f"{url}/admin/promote", headers=nobody).status_code == 400
+    assert releases.active.label == "r1.zip" and audit.admin_events() == []
+
+
+def test_no_admin_endpoints_without_a_token(serve: Callable[[Any], str]) -> None:
+    url = serve(create_app(today=lambda: AS_OF))
+    r = httpx.post(f"{url}/admin/promote", headers={"Authorization": "Bearer x"})
+    assert r.status_code == 404
+
+
+def test_a_per_rule_metric_counts_firings(golive: tuple[str, AuditLog, Releases]) -> None:
+    url, _, _ = golive
+    cards(url)
+    cards(url)
+    text = httpx.get(f"{url}/metrics").text
+    assert 'gbrules_rule_fired_total{rule_id="sleep.short_or_poor"} 2.0' in text
+
+
+def test_serve_refuses_an_unapproved_or_tampered_release(site: Site) -> None:
+    once = approved(site, "once.zip", approvers=1)
+    r = runner.invoke(
+        app, ["serve", "--release", str(once), "--keyring", str(site.keyring), "--port", "1"]
+    )
+    assert r.exit_code == 2 and "1 of 2 approvals" in r.output
+    good = approved(site, "good.zip")
+    r = runner.invoke(
+        app,
+        [
+            "serve",
+            "--release",
+            str(built(site)),  # built, never approved
+            "--shadow",
+            str(good),
+            "--keyring",
+            str(site.keyring),
+        ],
+    )
+    assert r.exit_code == 2 and "approvals" in r.output
+    tampered = site.dir / "tampered.zip"
+    tampered.write_bytes(good.read_bytes().replace(b"safety", b"safetx", 1))
+    r = runner.invoke(
+        app, ["serve", "--release", str(tampered), "--keyring", str(site.keyring)]
+    )
+    assert r.exit_code == 2 and "invalid release" in r.output

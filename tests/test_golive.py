@@ -22,7 +22,7 @@ from gbrules.io.service import create_app
 from gbrules.io.service.releases import Releases, load_release
 from tests.conftest import AS_OF
 from tests.test_release import DAY, RULES, Site, built
-from tests.test_release import site as site  # noqa: F401 - the keys fixture, reused
+from tests.test_release import site as site
 from tests.test_service import hook_request
 
 runner = CliRunner()
@@ -52,11 +52,6 @@ def approved(site: Site, name: str, rules: Path = RULES, approvers: int = 2) -> 
     return bundle
 
 
-def codes_of(cards: list[dict[str, Any]]) -> set[str]:
-    """The rule ids a response's cards draw on (from their detail's rule lines)."""
-    return {json.dumps(c) for c in cards}
-
-
 @pytest.fixture
 def golive(
     site: Site, tmp_path: Path, serve: Callable[[Any], str], monkeypatch: pytest.MonkeyPatch
@@ -66,11 +61,7 @@ def golive(
     releases = Releases(active, candidate)
     audit = AuditLog(tmp_path / "audit.db", secret=SECRET)
     audit.migrate()
-    url = serve(
-        create_app(
-            today=lambda: AS_OF, audit=audit, releases=releases, admin_token=TOKEN
-        )
-    )
+    url = serve(create_app(today=lambda: AS_OF, audit=audit, releases=releases, admin_token=TOKEN))
     monkeypatch.setenv("GBRULES_ADMIN_TOKEN", TOKEN)
     return url, audit, releases
 
@@ -123,7 +114,15 @@ def test_shadow_promote_rollback_and_the_kill_switch(
     assert mentions(cards(url), "150 minutes")
     r = runner.invoke(
         app,
-        ["release", "rule-off", "lifestyle.exercise.below_150", "--service", url, "--actor", "ops2"],
+        [
+            "release",
+            "rule-off",
+            "lifestyle.exercise.below_150",
+            "--service",
+            url,
+            "--actor",
+            "ops2",
+        ],
     )
     assert r.exit_code == 0, r.output
     assert not mentions(cards(url), "150 minutes")
@@ -200,7 +199,5 @@ def test_serve_refuses_an_unapproved_or_tampered_release(site: Site) -> None:
     assert r.exit_code == 2 and "approvals" in r.output
     tampered = site.dir / "tampered.zip"
     tampered.write_bytes(good.read_bytes().replace(b"safety", b"safetx", 1))
-    r = runner.invoke(
-        app, ["serve", "--release", str(tampered), "--keyring", str(site.keyring)]
-    )
+    r = runner.invoke(app, ["serve", "--release", str(tampered), "--keyring", str(site.keyring)])
     assert r.exit_code == 2 and "invalid release" in r.output

@@ -228,7 +228,10 @@ def test_a_stale_normal_calprotectin_does_not_withhold_the_test() -> None:
     engine = cached_engine()
 
     def with_fcal(day: date) -> dict[str, Any]:
-        return {**base, "labs": {"fecal_calprotectin": {"value": 20, "unit": "ug/g", "date": day.isoformat()}}}
+        return {
+            **base,
+            "labs": {"fecal_calprotectin": {"value": 20, "unit": "ug/g", "date": day.isoformat()}},
+        }
 
     recent = evaluate_at_site(engine, with_fcal(AS_OF - timedelta(days=90)), as_of=AS_OF)
     assert "lab.fecal_calprotectin" not in recent.codes
@@ -264,9 +267,7 @@ def test_evaluate_cli_takes_site_and_as_of(tmp_path: Path) -> None:
     intake = tmp_path / "intake.json"
     intake.write_text(json.dumps(_dated("crp", date(2026, 10, 1))), encoding="utf-8")
     site = write(tmp_path, GOOD)  # shortens CRP to 30 days and switches lab.repeat_crp off
-    r = runner.invoke(
-        app, ["evaluate", str(intake), "--format", "json", "--as-of", "2026-11-30"]
-    )
+    r = runner.invoke(app, ["evaluate", str(intake), "--format", "json", "--as-of", "2026-11-30"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["stale"] == {}
     r = runner.invoke(
@@ -277,3 +278,20 @@ def test_evaluate_cli_takes_site_and_as_of(tmp_path: Path) -> None:
     assert json.loads(r.output)["stale"] == {"crp": "2026-10-01"}
     bad = runner.invoke(app, ["evaluate", str(intake), "--as-of", "30/11/2026"])
     assert bad.exit_code == 2 and "--as-of" in bad.output
+
+
+def test_batch_takes_site_and_as_of(tmp_path: Path) -> None:
+    source = tmp_path / "in.ndjson"
+    rows = [_dated("crp", date(2026, 10, 1)), _dated("crp", date(2026, 11, 20))]
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "out.ndjson"
+    site = write(tmp_path, GOOD)  # CRP current for 30 days at this site
+    r = runner.invoke(
+        app, ["batch", str(source), str(out), "--site", str(site), "--as-of", "2026-11-30"]
+    )
+    assert r.exit_code == 0, r.output
+    evs = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [e["stale"] for e in evs] == [{"crp": "2026-10-01"}, {}]
+    bad = write(tmp_path, {**GOOD, "codes_off": ["safety.crisis"]})
+    r = runner.invoke(app, ["batch", str(source), str(tmp_path / "o2.ndjson"), "--site", str(bad)])
+    assert r.exit_code == 2 and "cannot be switched off" in r.output

@@ -201,3 +201,62 @@ def test_serve_refuses_an_unapproved_or_tampered_release(site: Site) -> None:
     tampered.write_bytes(good.read_bytes().replace(b"safety", b"safetx", 1))
     r = runner.invoke(app, ["serve", "--release", str(tampered), "--keyring", str(site.keyring)])
     assert r.exit_code == 2 and "invalid release" in r.output
+
+
+def test_the_service_applies_the_site_configuration(serve: Callable[[Any], str]) -> None:
+    """Hooks not enabled answer 404; the site's order code rides in the ServiceRequest; a GI
+    clinic's cards hold no referral to gastroenterology (case2 gets one in primary care)."""
+    from gbrules.clinical.site import SiteConfig
+    from gbrules.io.fhir.careplan import careplan_from_evaluation
+
+    order = {"system": "https://example.org/orders", "code": "DIET01", "display": "Dietitian"}
+    site = SiteConfig.model_validate(
+        {
+            "site": "gi-clinic",
+            "country": "GB",
+            "care_setting": "gastroenterology",
+            "enabled_hooks": ["patient-view"],
+            "order_codes": {"referral.dietitian": order},
+        }
+    )
+    plain = serve(create_app(today=lambda: AS_OF))
+    assert mentions(cards(plain, "case2"), "referral.gastroenterology")
+    url = serve(create_app(today=lambda: AS_OF, site=site))
+    shown = cards(url, "case2")
+    assert not mentions(shown, '"code": "referral.gastroenterology"')
+    codings = [
+        coding
+        for card in shown
+        for s in card.get("suggestions", [])
+        for a in s["actions"]
+        for coding in a["resource"].get("code", {}).get("coding", [])
+    ]
+    assert order in codings
+    r = httpx.post(f"{url}/cds-services/order-select", json=hook_request("case2", "order-select"))
+    assert r.status_code == 404 and "not enabled" in r.text
+    # The CarePlan carries the same local orderable.
+    from gbrules.clinical.engine import cached_engine
+    from gbrules.clinical.site import evaluate_at_site
+    from tests.conftest import load_example
+
+    ev = evaluate_at_site(cached_engine(), load_example("case2"), site=site)
+    plan = careplan_from_evaluation(ev, "Patient/1", order_codes=site.order_codes)
+    assert order in [c for r in plan["contained"] for c in r.get("code", {}).get("coding", [])]
+    assert "referral.gastroenterology" not in ev.codes
+
+
+def test_serve_refuses_a_bad_site_file(tmp_path: Path) -> None:
+    bad = tmp_path / "site.yaml"
+    bad.write_text(
+        yaml.safe_dump(
+            {
+                "site": "x",
+                "country": "US",
+                "care_setting": "primary_care",
+                "rules_off": ["safety.x"],
+            }
+        ),
+        encoding="utf-8",
+    )
+    r = runner.invoke(app, ["serve", "--site", str(bad)])
+    assert r.exit_code == 2 and "cannot be switched off" in r.output

@@ -217,7 +217,12 @@ def answer_call(
     ev = done.ev
     stamp = datetime.now(UTC).replace(microsecond=0).isoformat()
     cards = cards_for(
-        ev, done.patient_ref, hook_instance=req.hookInstance, authored=stamp, notes=done.notes
+        ev,
+        done.patient_ref,
+        hook_instance=req.hookInstance,
+        authored=stamp,
+        notes=done.notes,
+        order_codes=site.order_codes if site is not None else None,
     )
     category = {card_uuid(req.hookInstance, s.category): s.category for s in ev.suggestions}
     kinds = [(category.get(c["uuid"], "other"), str(c["indicator"])) for c in cards]

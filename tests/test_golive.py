@@ -160,6 +160,9 @@ def test_admin_endpoints_need_the_token_and_an_operator(
     assert httpx.post(f"{url}/admin/promote", headers=wrong).status_code == 401
     nobody = {"Authorization": f"Bearer {TOKEN}"}
     assert httpx.post(f"{url}/admin/promote", headers=nobody).status_code == 400
+    ops = {**nobody, "X-Gbrules-Actor": "ops1"}
+    assert httpx.post(f"{url}/admin/rules/no.such_rule/off", headers=ops).status_code == 409
+    assert httpx.post(f"{url}/admin/rollback", headers=ops).status_code == 409  # nothing before
     assert releases.active.label == "r1.zip" and audit.admin_events() == []
 
 

@@ -295,3 +295,26 @@ def test_batch_takes_site_and_as_of(tmp_path: Path) -> None:
     bad = write(tmp_path, {**GOOD, "codes_off": ["safety.crisis"]})
     r = runner.invoke(app, ["batch", str(source), str(tmp_path / "o2.ndjson"), "--site", str(bad)])
     assert r.exit_code == 2 and "cannot be switched off" in r.output
+
+
+def test_the_site_country_reaches_the_templates(tmp_path: Path) -> None:
+    """The crisis-line content selects by the site's country: the templates receive it."""
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "clinician.txt.j2").write_text("country={{ country }}\n", encoding="utf-8")
+    r = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--example",
+            "case1",
+            "--format",
+            "text",
+            "--templates",
+            str(templates),
+            "--site",
+            str(write(tmp_path, GOOD)),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert r.output == "country=GB\n"

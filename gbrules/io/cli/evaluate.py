@@ -146,7 +146,11 @@ def evaluate(
     else:
         try:
             text = render_care_plan(
-                ev, _RENDER_FORMATS[fmt], audience=_AUDIENCES[audience], templates=templates
+                ev,
+                _RENDER_FORMATS[fmt],
+                audience=_AUDIENCES[audience],
+                templates=templates,
+                country=site_config.country if site_config is not None else None,
             )
         except jinja2.TemplateError as exc:
             fail([f"error: template: {type(exc).__name__}: {exc}"])

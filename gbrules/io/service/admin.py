@@ -102,10 +102,11 @@ async def switch_rule(
     if switch not in ("off", "on"):
         raise ServiceError(404, "use /admin/rules/RULE_ID/off or /on")
     try:
-        releases.switch_rule(rule_id, off=switch == "off")  # refuses safety.* before recording
+        releases.check_rule(rule_id)  # refuses safety.* and unknown rules, recording nothing
     except SlotError as exc:
         raise ServiceError(409, str(exc)) from None
     _record(state, actor, f"rule_{switch}", {"rule": rule_id, "release": releases.active.label})
+    releases.switch_rule(rule_id, off=switch == "off")
     return json_response(200, releases.status())
 
 

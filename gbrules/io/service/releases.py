@@ -83,12 +83,17 @@ class Releases:
             self.candidate, self.active, self.previous = self.active, self.previous, None
             return self.candidate.label, self.active.label
 
-    def switch_rule(self, rule_id: str, *, off: bool) -> None:
-        """The kill switch: the rule's suggestions stop (or resume) being drafted at once."""
+    def check_rule(self, rule_id: str) -> None:
+        """Why the kill switch cannot take this rule (``SlotError``), checked before the
+        change is recorded."""
         if is_locked(rule_id):
             raise SlotError(f"{rule_id} is locked: safety rules can never be switched off")
         if all(r.id != rule_id for r in self.active.engine.rulebook.rules):
             raise SlotError(f"no rule {rule_id!r} in the active release")
+
+    def switch_rule(self, rule_id: str, *, off: bool) -> None:
+        """The kill switch: the rule's suggestions stop (or resume) being drafted at once."""
+        self.check_rule(rule_id)
         with self._lock:
             self.rules_off = self.rules_off | {rule_id} if off else self.rules_off - {rule_id}
 

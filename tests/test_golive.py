@@ -263,3 +263,45 @@ def test_serve_refuses_a_bad_site_file(tmp_path: Path) -> None:
     )
     r = runner.invoke(app, ["serve", "--site", str(bad)])
     assert r.exit_code == 2 and "cannot be switched off" in r.output
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+def test_shadow_and_admin_records_on_both_backends(db_url: str) -> None:
+    """The v2 tables on SQLite and a real PostgreSQL: shadow differences and operator actions
+    are stored and summarised the same way."""
+    import gbrules
+    from tests.conftest import load_example
+
+    audit = AuditLog(db_url, secret=SECRET)
+    active = gbrules.evaluate(load_example("case1"))
+    candidate = gbrules.evaluate(load_example("case2"))
+    assert audit.record_shadow("hook-1", active, active)
+    assert audit.record_shadow("hook-2", active, candidate)
+    audit.record_admin("ops1", "promote", json.dumps({"from": "a", "to": "b"}))
+    [summary] = audit.shadow_report()
+    assert summary.compared == 2 and summary.differing == 1
+    assert set(summary.added) == set(candidate.codes - active.codes)
+    assert set(summary.dropped) == set(active.codes - candidate.codes)
+    assert [(e["actor"], e["action"]) for e in audit.admin_events()] == [("ops1", "promote")]
+    audit.close()
+
+
+def test_fhir_dates_make_an_old_observation_stale() -> None:
+    """End to end from FHIR: the CRP's effectiveDateTime decides whether it is current."""
+    from gbrules.clinical.engine import cached_engine
+    from gbrules.clinical.site import evaluate_at_site
+    from gbrules.io.fhir.intake import intake_from_fhir
+    from tests.test_fhir_intake import bundle, obs, patient, qty
+
+    def crp_on(day: str) -> Any:
+        intake, _ = intake_from_fhir(
+            bundle(patient(), obs("1988-5", when=f"{day}T10:00:00Z", **qty(30.0, "mg/L"))),
+            as_of=AS_OF,
+        )
+        return evaluate_at_site(cached_engine(), intake, as_of=AS_OF)
+
+    assert AS_OF.isoformat() == "2025-06-01"
+    assert crp_on("2025-03-03").stale == {}  # 90 days before
+    old = crp_on("2025-03-02")  # 91 days before
+    assert old.stale == {"crp": "2025-03-02"}
+    assert "crp_mg_l" in old.not_recorded

@@ -19,6 +19,7 @@ from gbrules.io.audit import AuditLog
 from gbrules.io.cli import app
 from gbrules.io.release import approve_release, build_release, load_private_key
 from gbrules.io.service import create_app
+from gbrules.io.service.hooks import SHADOW
 from gbrules.io.service.releases import Releases, load_release
 from tests.conftest import AS_OF
 from tests.test_release import DAY, RULES, Site, built
@@ -90,6 +91,7 @@ def test_shadow_promote_rollback_and_the_kill_switch(
     shown = cards(url)
     assert mentions(shown, "Sleep hygiene")
     cards(url, "case2")
+    SHADOW.drain()  # shadow evaluations run off the request path
     [summary] = audit.shadow_report()
     assert (summary.active_version, summary.candidate_version) == versions
     assert summary.compared == 2 and summary.differing == 1

@@ -10,8 +10,12 @@ prefetch). Invalid intake data is 422 with the FHIR element paths.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -242,9 +246,42 @@ def answer_call(
     if audit is not None:
         record_cards(audit, req, service_id, ev, cards)
         if shadow is not None:
-            run_shadow(req, shadow, ev, as_of=as_of, site=site, audit=audit)
+            SHADOW.submit(partial(run_shadow, req, shadow, ev, as_of=as_of, site=site, audit=audit))
     log.debug("%s %s: %d card(s)", service_id, req.hookInstance, len(cards))
     return cards
+
+
+class ShadowQueue:
+    """Runs shadow evaluations on one background thread, off the request path: the candidate
+    never adds to a clinician's wait or pushes a call past its time budget. At most ``limit``
+    wait; beyond that a shadow evaluation is skipped and counted (``skipped``), never queued
+    without bound."""
+
+    def __init__(self, limit: int = 256) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gbrules-shadow")
+        self._slots = threading.BoundedSemaphore(limit)
+        self.skipped = 0
+
+    def submit(self, job: Callable[[], None]) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.skipped += 1
+            return
+
+        def run() -> None:
+            try:
+                job()
+            finally:
+                self._slots.release()
+
+        self._pool.submit(run)
+
+    def drain(self) -> None:
+        """Wait for every shadow evaluation submitted so far (tests, shutdown)."""
+        self._pool.submit(lambda: None).result()
+
+
+#: The process's shadow queue (the candidate's engine, like the active one, is serialised).
+SHADOW = ShadowQueue()
 
 
 def run_shadow(

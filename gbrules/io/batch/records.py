@@ -78,10 +78,14 @@ Outcome = str | OutRow | Rejected
 
 @dataclass(frozen=True, slots=True)
 class Shape:
-    """What an evaluation is written as: the full Evaluation or the summary, as text or a row."""
+    """What an evaluation is written as: the full Evaluation or the summary, as text or a row;
+    and the site it is evaluated for (its configuration as JSON, shipped to every worker like
+    the site pack) as of which day (ISO; older dated values are stale)."""
 
     summary: bool
     rows: bool  # True: OutRow (Parquet output); False: JSON text (NDJSON output)
+    site: str | None = None
+    as_of: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

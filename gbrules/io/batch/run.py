@@ -170,6 +170,8 @@ class _Plan:
     row_group_size: int
     rejects_name: str  # as the manifest records it (relative to its directory)
     rules: str | None
+    site: str | None
+    as_of: str | None
     column: str | None  # as asked or recorded; the Parquet reader resolves the default
     execution: Execution
 
@@ -199,6 +201,8 @@ def _settle(options: BatchOptions) -> _Plan:
         row_group_size=settle.pick("row_group_size", options.row_group_size, DEFAULT_ROW_GROUP),
         rejects_name=settle.rejects(options.rejects, options.out),
         rules=settle.rules(options.rules),
+        site=settle.site(options.site),
+        as_of=settle.pick("as_of", options.as_of, None),
         column=settle.pick("column", options.column, None),
         execution=settle.execution(options),
     )
@@ -206,6 +210,18 @@ def _settle(options: BatchOptions) -> _Plan:
         formats.parquet()  # pyarrow present, or a usage error before anything is written
     _check_paths(options.source, options.out, plan.rejects, manifest_file)
     return plan
+
+
+def _site_json(path: str | None) -> str | None:
+    """The site file validated and serialised for the workers (a usage error if invalid)."""
+    if path is None:
+        return None
+    from gbrules.clinical.site import SiteError, load_site
+
+    try:
+        return load_site(path).model_dump_json()
+    except SiteError as exc:
+        raise BatchUsageError(f"invalid site configuration {exc}") from None
 
 
 def _run(options: BatchOptions) -> BatchStats:
@@ -230,6 +246,8 @@ def _run(options: BatchOptions) -> BatchStats:
                 column=source.column,
                 row_group_size=plan.row_group_size,
                 rules=plan.rules,
+                site=plan.site,
+                as_of=plan.as_of,
             ),
             execution=plan.execution,
             progress=Progress() if plan.earlier is None else plan.earlier.progress,
@@ -264,7 +282,12 @@ def _run(options: BatchOptions) -> BatchStats:
         if start is not None:
             manifest.save(plan.manifest_file, run)  # this run's execution settings
         # The pool forks before pyarrow starts reading or writing (no threads to inherit).
-        shape = Shape(summary=plan.summary, rows=plan.out_format is Format.parquet)
+        shape = Shape(
+            summary=plan.summary,
+            rows=plan.out_format is Format.parquet,
+            site=_site_json(plan.site),
+            as_of=plan.as_of,
+        )
         executor = executor_for(pack, shape, plan.execution.workers, plan.execution.dask)
         stack.callback(executor.close)
         show = sys.stderr.isatty() if options.progress is None else options.progress

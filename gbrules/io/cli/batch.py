@@ -26,6 +26,13 @@ def batch_command(
     rules: Annotated[
         Path | None, typer.Option("--rules", help="A site rule pack added to the default rulebook.")
     ] = None,
+    site: Annotated[
+        Path | None, typer.Option("--site", help="The site configuration (site.yaml).")
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Evaluate as of this day (YYYY-MM-DD): stale data is out."),
+    ] = None,
     rejects: Annotated[
         Path | None,
         typer.Option("--rejects", help="Rejected lines with their errors (default: OUT.rejects)."),
@@ -97,6 +104,14 @@ def batch_command(
     """Evaluate a file of intakes (NDJSON or Parquet): one output or reject per input, in order."""
     from gbrules.core.errors import EngineError, RulebookError
 
+    if site is not None:
+        from gbrules.io.cli.site import load_site_or_fail
+
+        load_site_or_fail(site, rules)
+    if as_of is not None:
+        from gbrules.io.cli.evaluate import _day
+
+        _day(as_of)
     if not source.is_file():
         typer.echo(f"error: cannot read {source}", err=True)
         raise typer.Exit(2)
@@ -110,6 +125,8 @@ def batch_command(
         column=column,
         row_group_size=row_group_size,
         rules=rules,
+        site=site,
+        as_of=as_of,
         workers=workers,
         chunk_size=chunk_size,
         dask=dask,

@@ -101,7 +101,9 @@ def given_steps(intake: Mapping[str, Any]) -> list[str]:
             assert isinstance(value, Mapping)
             total = sum(value["items"]) if "items" in value else value["total"]
             item9 = value["items"][8] if "items" in value else value.get("item9")
-            steps.append(f"PHQ-9 total {total}" + ("" if item9 is None else f" with item 9 {item9}"))
+            steps.append(
+                f"PHQ-9 total {total}" + ("" if item9 is None else f" with item 9 {item9}")
+            )
         elif place in (("mood", "gad7"), ("mood", "hamd17")):
             assert isinstance(value, Mapping)
             total = sum(value["items"]) if "items" in value else value["total"]

@@ -16,8 +16,8 @@ from typing import Any
 from gbrules.clinical.facts import VOCABULARY, FactValue
 from gbrules.clinical.intake import Intake
 from gbrules.clinical.phrases import given_steps
-from gbrules.core.verify.factmodel import FactModel, load_fact_model
 from gbrules.core.verify.domain import ProofDomain
+from gbrules.core.verify.factmodel import FactModel, load_fact_model
 
 FACT_MODEL = Path(__file__).with_name("fact_model.yaml")
 

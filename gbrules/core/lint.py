@@ -7,22 +7,26 @@ loads, the linter adds findings a reviewer would want to see:
 * ``evidence``: an evidence entry that is blank or names no source (no year, PMID, guideline or
   source document), or a rule with no evidence at all;
 * ``out-of-range``: a threshold outside the fact's valid range (``VOCABULARY`` lo/hi);
-* ``never-true``: a condition, or one alternative of an ``any``, that no intake can satisfy
-  (``phq9_total > 27``; ``x > 5`` and ``x < 3`` in one ``all``; ``x is missing`` with a
-  comparison on ``x``), by an interval / value-set analysis per fact inside each ``all``;
+* ``never-true``: a condition, or one alternative of an ``any``, that no valid intake can
+  satisfy (``phq9_total > 27``; ``x > 5`` and ``x < 3``; ``gi_alarm == true`` with every alarm
+  feature recorded absent), decided by the SMT solver over the vocabulary and the derived-fact
+  definitions (``gbrules.core.verify``);
+* ``duplicate`` / ``conflict``: a rule with the same code as an earlier rule that fires on
+  exactly the same intakes (however the condition is written), with the same priority or not;
 * ``dead-override``: an override pattern that matches no code any rule in the rulebook produces;
 * ``wording``: a title or rationale that tells someone to stop or discontinue a medication, or
   states a diagnosis; suggestions are advice to a clinician, never orders or diagnoses.
 
 A site pack (a directory without ``rulebook.yaml``) is linted on top of the default rulebook,
-since that is how it runs; only the pack's own rules are reported.
+since that is how it runs; only the pack's own rules are reported. The solver checks need the
+``prove`` extra (z3-solver); without it they are skipped (``semantic_checks_available``).
 """
 
 from __future__ import annotations
 
-import math
+import importlib.util
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,47 +88,8 @@ def lint(directory: str | Path | None = None) -> list[Finding]:
     return sorted(lint_rules(own, book))
 
 
-def canonical(cond: Condition) -> str:
-    """A condition's text in negation normal form with and/or operands sorted, so that two
-    conditions that differ only in the order of their parts read the same."""
-
-    def walk(c: Condition) -> str:
-        if isinstance(c, All | AnyOf):
-            parts = sorted({walk(i) for i in c.items})
-            if len(parts) == 1:
-                return parts[0]
-            return "(" + (" and " if isinstance(c, All) else " or ").join(parts) + ")"
-        return c.text()
-
-    return walk(to_nnf(cond))
-
-
-def _twins(rules: Sequence[Rule], book: Rulebook) -> list[Finding]:
-    """Rules with the same code and the same condition as an earlier rule of the rulebook:
-    a duplicate when the priority is the same too, a conflict when it is not (the more urgent
-    one silently wins)."""
-    first: dict[tuple[str, str], Rule] = {}
-    mine = {r.id for r in rules}
-    out: list[Finding] = []
-    for rule in book.rules:
-        key = (rule.code, canonical(rule.condition))
-        other = first.setdefault(key, rule)
-        if other is rule or rule.id not in mine:
-            continue
-        if other.priority == rule.priority:
-            kind, text = "duplicate", f"same code and condition as rule {other.id}"
-        else:
-            kind = "conflict"
-            text = (
-                f"same code and condition as rule {other.id} but priority {rule.priority!r} vs "
-                f"{other.priority!r}: only the more urgent one can ever show"
-            )
-        out.append(Finding(rule.file, rule.line, rule.id, kind, text))
-    return out
-
-
 def lint_rules(rules: Sequence[Rule], book: Rulebook) -> list[Finding]:
-    out: list[Finding] = _twins(rules, book)
+    out: list[Finding] = _semantic(rules, book)
     produced = {r.code for r in book.rules}
     for rule in rules:
 
@@ -137,12 +102,6 @@ def lint_rules(rules: Sequence[Rule], book: Rulebook) -> list[Finding]:
             problem = _range_problem(leaf)
             if problem:
                 finding("out-of-range", problem)
-        nnf = to_nnf(rule.condition)
-        if never_true(nnf):
-            finding("never-true", f"the condition can never be true: {rule.condition.text()}")
-        else:
-            for branch in _dead_branches(nnf):
-                finding("never-true", f"this alternative can never be true: {branch.text()}")
         for label, text in (
             ("title", rule.title),
             ("suggestion title", rule.suggestion_title),
@@ -202,7 +161,62 @@ def _range_problem(leaf: Cmp) -> str | None:
     )
 
 
-# ---------------------------------------------------------------- satisfiability
+# ---------------------------------------------------------------- semantic checks (solver)
+
+
+def semantic_checks_available() -> bool:
+    """Whether the solver (extra ``prove``) is installed for the never-true and duplicate checks."""
+    return importlib.util.find_spec("z3") is not None
+
+
+def _semantic(rules: Sequence[Rule], book: Rulebook) -> list[Finding]:
+    """never-true rules and alternatives, and same-code rules that fire on the same intakes."""
+    if not semantic_checks_available():
+        return []
+    from gbrules.clinical.proof import clinical_proof_domain  # the domain, until core gets one
+    from gbrules.core.verify.prove import Prover
+
+    prover = Prover(book, clinical_proof_domain())
+    mine = {r.id for r in rules}
+    out: list[Finding] = []
+    for rule in rules:
+        if not prover.satisfiable(rule.condition):
+            text = f"the condition can never be true: {rule.condition.text()}"
+            out.append(Finding(rule.file, rule.line, rule.id, "never-true", text))
+            continue
+        for branch in _dead_branches(to_nnf(rule.condition), prover.satisfiable):
+            text = f"this alternative can never be true: {branch.text()}"
+            out.append(Finding(rule.file, rule.line, rule.id, "never-true", text))
+    for twin in prover.equivalent_rules(same_code_only=True):
+        rule, other = twin.rule, twin.other
+        if rule.id not in mine or other is None:
+            continue
+        if other.priority == rule.priority:
+            kind = "duplicate"
+            text = f"same code as rule {other.id}, and fires on exactly the same intakes"
+        else:
+            kind = "conflict"
+            text = (
+                f"same code as rule {other.id}, fires on exactly the same intakes, but priority "
+                f"{rule.priority!r} vs {other.priority!r}: only the more urgent one can ever show"
+            )
+        out.append(Finding(rule.file, rule.line, rule.id, kind, text))
+    return out
+
+
+def _dead_branches(cond: Condition, satisfiable: Callable[[Condition], bool]) -> list[Condition]:
+    """Alternatives of an ``any`` (in negation normal form) that no intake makes true."""
+    out: list[Condition] = []
+    if isinstance(cond, AnyOf):
+        for item in cond.items:
+            if not satisfiable(item):
+                out.append(item)
+            else:
+                out.extend(_dead_branches(item, satisfiable))
+    elif isinstance(cond, All):
+        for item in cond.items:
+            out.extend(_dead_branches(item, satisfiable))
+    return out
 
 
 _NEG = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">", "in": "not in"}
@@ -220,125 +234,3 @@ def to_nnf(cond: Condition, negate: bool = False) -> Condition:
     items = tuple(to_nnf(i, negate) for i in cond.items)
     conj = isinstance(cond, All) != negate
     return All(items) if conj else AnyOf(items)
-
-
-def never_true(cond: Condition) -> bool:
-    """True when no set of facts makes an NNF condition true (sound, not complete)."""
-    if isinstance(cond, AnyOf):
-        return all(never_true(i) for i in cond.items)
-    if isinstance(cond, All):
-        if any(never_true(i) for i in cond.items):
-            return True
-        return not _leaves_satisfiable([i for i in cond.items if isinstance(i, Cmp | Recorded)])
-    if isinstance(cond, Cmp | Recorded):
-        return not _leaves_satisfiable([cond])
-    return False  # pragma: no cover - NNF has no Not
-
-
-def _dead_branches(cond: Condition) -> list[Condition]:
-    out: list[Condition] = []
-    if isinstance(cond, AnyOf):
-        for item in cond.items:
-            if never_true(item):
-                out.append(item)
-            else:
-                out.extend(_dead_branches(item))
-    elif isinstance(cond, All):
-        for item in cond.items:
-            out.extend(_dead_branches(item))
-    return out
-
-
-@dataclass
-class _Interval:
-    lo: float
-    lo_open: bool
-    hi: float
-    hi_open: bool
-
-    def cut(self, op: str, v: float) -> None:
-        if op in (">", ">="):
-            if v > self.lo or (v == self.lo and op == ">"):
-                self.lo, self.lo_open = v, op == ">"
-        elif op in ("<", "<="):
-            if v < self.hi or (v == self.hi and op == "<"):
-                self.hi, self.hi_open = v, op == "<"
-        elif op == "==":
-            self.cut(">=", v)
-            self.cut("<=", v)
-
-    def empty(self, integer: bool) -> bool:
-        lo, hi = self.lo, self.hi
-        if integer:
-            lo = math.floor(lo) + 1 if self.lo_open and lo == math.floor(lo) else math.ceil(lo)
-            hi = math.ceil(hi) - 1 if self.hi_open and hi == math.ceil(hi) else math.floor(hi)
-            return lo > hi
-        return lo > hi or (lo == hi and (self.lo_open or self.hi_open))
-
-    def contains(self, v: float) -> bool:
-        above = v > self.lo or (v == self.lo and not self.lo_open)
-        below = v < self.hi or (v == self.hi and not self.hi_open)
-        return above and below
-
-
-def _leaves_satisfiable(leaves: Sequence[Cmp | Recorded]) -> bool:
-    by_fact: dict[str, list[Cmp | Recorded]] = {}
-    for leaf in leaves:
-        by_fact.setdefault(leaf.fact, []).append(leaf)
-    return all(_fact_satisfiable(fact, group) for fact, group in by_fact.items())
-
-
-def _fact_satisfiable(fact: str, group: Sequence[Cmp | Recorded]) -> bool:
-    states = {leaf.recorded for leaf in group if isinstance(leaf, Recorded)}
-    cmps = [leaf for leaf in group if isinstance(leaf, Cmp)]
-    if len(states) == 2 or (False in states and cmps):
-        return False  # missing and recorded, or missing yet compared
-    if not cmps:
-        return True
-    spec = VOCABULARY[fact]
-    if spec.type in ("bool", "enum"):
-        domain: set[object] = {True, False} if spec.type == "bool" else set(spec.values)
-        for c in cmps:
-            vals = set(c.value) if isinstance(c.value, tuple) else {c.value}
-            if c.op in ("==", "in"):
-                domain &= vals
-            else:
-                domain -= vals
-        return bool(domain)
-    lo = spec.lo if spec.lo is not None else -math.inf
-    hi = spec.hi if spec.hi is not None else math.inf
-    box = _Interval(lo, False, hi, False)
-    points: set[float] | None = None
-    excluded: set[float] = set()
-    for c in cmps:
-        if c.op == "in":
-            vals = {float(v) for v in c.value}
-            points = vals if points is None else points & vals
-        elif c.op == "not in":
-            excluded |= {float(v) for v in c.value}
-        elif c.op == "!=":
-            excluded.add(float(c.value))
-        else:
-            box.cut(c.op, float(c.value))
-    integer = spec.type == "int"
-    if points is not None:
-        ok = [
-            p
-            for p in points
-            if box.contains(p) and p not in excluded and (not integer or p == int(p))
-        ]
-        return bool(ok)
-    if box.empty(integer):
-        return False
-    if box.lo == box.hi:  # a single admissible point
-        return box.lo not in excluded
-    if integer:
-        first = (
-            math.floor(box.lo) + 1 if box.lo_open and box.lo == int(box.lo) else math.ceil(box.lo)
-        )
-        last = (
-            math.ceil(box.hi) - 1 if box.hi_open and box.hi == int(box.hi) else math.floor(box.hi)
-        )
-        if last - first < len(excluded) + 1:
-            return any(v not in excluded for v in range(int(first), int(last) + 1))
-    return True

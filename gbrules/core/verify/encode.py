@@ -153,15 +153,17 @@ class World:
             member = z3.Or([v == self.const(spec, x) for x in c.value])
             return member if c.op == "in" else z3.Not(member)
         k = self.const(spec, c.value)
-        ops = {
-            "==": lambda: v == k,
-            "!=": lambda: v != k,
-            "<": lambda: v < k,
-            "<=": lambda: v <= k,
-            ">": lambda: v > k,
-            ">=": lambda: v >= k,
-        }
-        return ops[c.op]()  # type: ignore[no-untyped-call]
+        if c.op == "==":
+            return v == k
+        if c.op == "!=":
+            return v != k
+        if c.op == "<":
+            return v < k
+        if c.op == "<=":
+            return v <= k
+        if c.op == ">":
+            return v > k
+        return v >= k
 
     def value_of(self, model: z3.ModelRef, name: str) -> FactValue | None:
         """A fact's value in a solver model (None when not recorded there)."""
@@ -173,7 +175,7 @@ class World:
             return bool(z3.is_true(raw))
         n = raw.as_long()
         if spec.type == "enum":
-            return spec.values[n]
+            return str(spec.values[n])
         if spec.type == "number":
             return float(round(n / SCALE, 4)) + 0.0
         return int(n)
@@ -286,18 +288,18 @@ class Plan:
         if t.predicate == "first":
             return self.first(t.pattern)
         if t.predicate == "priority":
-            p = self.codes.get(t.pattern)
-            if p is None:
+            shown = self.codes.get(t.pattern)
+            if shown is None:
                 return z3.BoolVal(False)
-            ranks = [p.rank == PRIORITY_RANK[x] for x in t.priorities]
-            return z3.And(p.active, z3.Or(ranks))
+            ranks = [shown.rank == PRIORITY_RANK[x] for x in t.priorities]
+            return z3.And(shown.active, z3.Or(ranks))
         rx = re.compile(t.regex, re.IGNORECASE)
-        shown = [
+        saying = [
             z3.And(self.best[r.id], self.codes[r.code].active)
             for r in self.rules
             if covers(t.pattern, r.code) and rx.search(rule_text(r))
         ]
-        return z3.Or(shown)
+        return z3.Or(saying)
 
     def expr(self, e: Expr) -> Pair:
         """(true, false) formulas of an invariant expression."""

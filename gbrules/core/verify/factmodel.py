@@ -163,9 +163,8 @@ def load_fact_model(source: Path | Mapping[str, object], vocabulary: Vocabulary)
             if definition is not None:
                 definitions[spec.name] = definition
     for name, spec in vocabulary.items():
-        if spec.derived and name not in definitions and name not in unmodelled:
-            if name not in raw_derived:
-                problems.append(f"{where}: derived fact {name!r} has no definition")
+        if spec.derived and name not in raw_derived:
+            problems.append(f"{where}: derived fact {name!r} has no definition")
 
     impossible: list[Impossible] = []
     for i, item in enumerate(raw_impossible):

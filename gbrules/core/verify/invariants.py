@@ -66,7 +66,9 @@ Predicate = Literal[
 PRIORITIES = ("critical", "urgent", "routine")
 _PATTERN = r"[a-z0-9_]+(?:\.[a-z0-9_]+)+|[a-z0-9_]+\.\*|\*"
 _CODE = r"[a-z0-9_]+(?:\.[a-z0-9_]+)+"
-_SET = re.compile(rf"^(?P<name>active|none_active|proposed|deferred|suppressed|held)\(\s*(?P<p>{_PATTERN})\s*\)$")
+_SET = re.compile(
+    rf"^(?P<name>active|none_active|proposed|deferred|suppressed|held)\(\s*(?P<p>{_PATTERN})\s*\)$"
+)
 _FIRST = re.compile(rf"^first\(\s*(?P<p>{_CODE})\s*\)$")
 _PRIORITY = re.compile(
     rf"^priority\(\s*(?P<p>{_CODE})\s*\)\s*(?:==\s*(?P<one>[a-z]+)|in\s*\[(?P<many>[a-z,\s]+)\])$"

@@ -102,7 +102,8 @@ class Result:
             return self.status
         if not self.invariant.checkable:
             return "pending"
-        return f"pending ({'proved: drop the pending mark' if self.status == 'proved' else self.status})"
+        found = "proved: drop the pending mark" if self.status == "proved" else self.status
+        return f"pending ({found})"
 
 
 @dataclass(frozen=True)
@@ -230,11 +231,7 @@ class Prover:
         fuller, less_facts = self.world.inputs_of(model), less.inputs_of(model)
         doc_full, ev_full = self._run(fuller)
         doc_less, ev_less = self._run(less_facts)
-        gained = [
-            r
-            for r in ev_less.fired_rules
-            if r in gains and r not in ev_full.fired_rules
-        ]
+        gained = [r for r in ev_less.fired_rules if r in gains and r not in ev_full.fired_rules]
         if not gained:
             raise EncodingError(
                 f"the solver says recording less adds a rule for {json.dumps(doc_less)} "
@@ -389,6 +386,27 @@ class Prover:
             )
         return doc, ev
 
+    def model_of(self, inputs: Mapping[str, FactValue]) -> z3.ModelRef:
+        """The solver's model of one concrete intake (its recorded input facts): what the
+        encoding says every rule and plan predicate is for it (tests compare it with the
+        engine)."""
+        fixed = []
+        for name in self.domain.model.inputs:
+            rec = self.world.rec[name]
+            if name in inputs:
+                value = self.world.const(self.world.specs[name], inputs[name])
+                fixed += [rec, self.world.val[name] == value]
+            else:
+                fixed.append(z3.Not(rec))
+        self.solver.push()
+        try:
+            self.solver.add(fixed)
+            if self.solver.check() != z3.sat:
+                raise EncodingError(f"the fact model excludes these facts: {dict(inputs)}")
+            return self.solver.model()
+        finally:
+            self.solver.pop()
+
     def satisfiable(self, cond: Condition) -> bool:
         """Whether some valid intake makes a condition true."""
         return self._sat(self.world.cond(cond)[0])
@@ -533,9 +551,7 @@ class _Cache:
 _CACHE = _Cache()
 
 
-def require_proved(
-    rulebook: Rulebook, domain: ProofDomain, engine: Engine | None = None
-) -> Report:
+def require_proved(rulebook: Rulebook, domain: ProofDomain, engine: Engine | None = None) -> Report:
     """Refuse a rulebook that breaks an invariant: raise ``InvariantsBroken`` naming each
     broken one with its engine-confirmed counterexample. Remembered per rulebook content and
     invariants file, so a process proves a rulebook once."""
@@ -548,4 +564,3 @@ def require_proved(
     if not report.ok:
         raise InvariantsBroken(report)
     return report
-

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from gbrules.io.batch.run import DEFAULT_CHUNK, BatchUsageError, run_batch
+from gbrules.io.cli.prove import REQUIRE_PROVED_ENV, enforce_proofs_for
 
 
 class BatchFormat(StrEnum):
@@ -61,6 +62,14 @@ def batch_command(
             "present, else nested columns mirroring Intake JSON v1).",
         ),
     ] = None,
+    require_proved: Annotated[
+        bool,
+        typer.Option(
+            "--require-proved",
+            envvar=REQUIRE_PROVED_ENV,
+            help="Refuse a rulebook (with its site pack) that breaks a safety invariant.",
+        ),
+    ] = False,
 ) -> None:
     """Evaluate a file of intakes (NDJSON or Parquet): one output or reject per input, in order."""
     from gbrules.core.errors import RulebookError
@@ -68,6 +77,8 @@ def batch_command(
     if not source.is_file():
         typer.echo(f"error: cannot read {source}", err=True)
         raise typer.Exit(2)
+    if require_proved:
+        enforce_proofs_for(rules)
     try:
         stats = run_batch(
             source,

@@ -11,6 +11,7 @@ import typer
 
 from gbrules.core.errors import EngineError, IntakeError, RulebookError
 from gbrules.io.cli._common import fail, read_intake
+from gbrules.io.cli.prove import REQUIRE_PROVED_ENV, enforce_proofs
 
 if TYPE_CHECKING:
     from gbrules.core.result import Evaluation
@@ -93,6 +94,15 @@ def evaluate(
     rules: Annotated[
         Path | None, typer.Option("--rules", help="A site rule pack added to the default rulebook.")
     ] = None,
+    require_proved: Annotated[
+        bool,
+        typer.Option(
+            "--require-proved",
+            envvar=REQUIRE_PROVED_ENV,
+            help="Refuse a rulebook (with its site pack) that breaks a safety invariant "
+            "(gbrules rules prove); needs the 'prove' extra.",
+        ),
+    ] = False,
 ) -> None:
     """Evaluate one intake and print the care-plan draft."""
     import jinja2
@@ -104,7 +114,10 @@ def evaluate(
         fail([f"error: --templates {templates}: not a directory"])
     data = read_intake(intake, example)
     try:
-        ev = cached_engine(rules).evaluate(data)
+        engine = cached_engine(rules)
+        if require_proved:
+            enforce_proofs(engine)
+        ev = engine.evaluate(data)
     except IntakeError as exc:
         fail(["error: invalid intake:"] + [f"  {e.path}: {e.message}" for e in exc.errors])
     except RulebookError as exc:

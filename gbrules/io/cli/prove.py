@@ -102,8 +102,10 @@ def report_text(report: Report) -> str:
     rows += [(r.invariant.id, r.shown_status, f"{r.seconds * 1000:.0f} ms") for r in report.results]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = [f"rulebook {report.rulebook}"]
-    lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-              for row in rows]
+    lines += [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
     for r in report.results:
         if r.counterexample is None and r.status != "encoding-error" and not r.invariant.pending:
             continue
@@ -175,8 +177,7 @@ def query(
         list[str] | None,
         typer.Option(
             "--where",
-            help="... and this holds (a fact comparison or plan predicate, as in "
-            "invariants.yaml).",
+            help="... and this holds (a fact comparison or plan predicate, as in invariants.yaml).",
         ),
     ] = None,
 ) -> None:
@@ -202,7 +203,9 @@ def query(
 
 
 def _answer(prover: Prover, gets: list[str], nots: list[str], where: list[str]) -> None:
-    from gbrules.core.verify.invariants import ConditionError, read_expression
+    from gbrules.core.verify.invariants import read_expression
+    from gbrules.core.verify.shared import ConditionError
+
     texts = [f"active({c})" for c in gets] + [f"none_active({c})" for c in nots] + where
     vocabulary = prover.domain.model.vocabulary
     try:

@@ -53,8 +53,12 @@ def rules_lint(
     ] = None,
 ) -> None:
     """Check a rulebook; exit 0 when clean, 1 with findings (each with file and rule id)."""
-    from gbrules.core.lint import lint
+    from gbrules.core.lint import lint, semantic_checks_available
 
+    if not semantic_checks_available():
+        typer.echo(
+            "note: never-true and duplicate checks skipped: pip install 'gbrules[prove]'", err=True
+        )
     findings = lint(directory)
     for f in findings:
         typer.echo(f.text())

@@ -9,6 +9,7 @@ import typer
 
 from gbrules.core.errors import RulebookError
 from gbrules.io.cli._common import fail
+from gbrules.io.cli.prove import REQUIRE_PROVED_ENV, enforce_proofs
 
 
 def serve(
@@ -44,6 +45,14 @@ def serve(
             "per process.",
         ),
     ] = 1,
+    require_proved: Annotated[
+        bool,
+        typer.Option(
+            "--require-proved",
+            envvar=REQUIRE_PROVED_ENV,
+            help="Refuse a rulebook (with its site pack) that breaks a safety invariant.",
+        ),
+    ] = False,
 ) -> None:
     """Run the CDS Hooks service (needs the 'service' and 'fhir' extras)."""
     try:
@@ -65,6 +74,8 @@ def serve(
         engine = cached_engine(rules)
     except RulebookError as exc:
         fail(["error: invalid rulebook:"] + [f"  {p}" for p in exc.problems])
+    if require_proved:
+        enforce_proofs(engine)
     if workers > 1:
         if auth is not None:
             fail(

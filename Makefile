@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= dev,fhir,service,audit,dask,parquet
+EXTRAS ?= dev,fhir,service,audit,dask,parquet,prove
 
 .PHONY: demo test install lint typecheck pytest soak clean
 

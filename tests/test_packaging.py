@@ -31,6 +31,7 @@ def test_wheel_ships_rules_examples_and_templates(wheel: Path) -> None:
     assert {f"gbrules/_bundled/rules/{r}" for r in rules} <= names
     assert "gbrules/_bundled/examples/case1.json" in names
     assert "gbrules/clinical/templates/clinician.md.j2" in names
+    assert "gbrules/clinical/fact_model.yaml" in names  # the verifier's derived-fact definitions
 
 
 def test_installed_wheel_runs_case1_from_any_directory(wheel: Path, tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 An invariant says what every plan must satisfy, in the rule condition language extended with
 predicates on the plan. ``premise`` and ``conclusion`` are conditions (``all``/``any``/``not``
 and leaves); a leaf is either a fact comparison, exactly as in a rule (``phq9_total >= 10``),
-or one of these, where ``P`` is a code or ``category.*``:
+or one of these, where ``P`` is a code, ``category.*``, or ``*`` for any code:
 
 ================================  =========================================================
 ``active(P)``                     some code matching P is in the active plan

@@ -462,7 +462,8 @@ class Prover:
         base, packs = self._sources()
         given += [f'the site rule pack "{p}"' for p in packs]
         lines = [f"Scenario: {inv.id} holds ({_short(inv.wording)})"]
-        lines.append(f"  # counterexample found by gbrules rules prove on {self.rulebook.name}")
+        label = self.rulebook.version_label
+        lines.append(f"  # a counterexample to {inv.id} (gbrules rules prove, rulebook {label})")
         if base is not None:
             lines.append(f"  # runs on the rulebook in {base}, not the default one")
         for i, step in enumerate(given):
@@ -537,7 +538,7 @@ class InvariantsBroken(RulebookError):
         self.report = report
         problems = []
         for r in report.broken():
-            head = f"invariant {r.invariant.id} ({r.invariant.wording}): {r.status}"
+            head = f"invariant {r.invariant.id} ({r.invariant.wording.rstrip('.')}): {r.status}"
             body = r.counterexample.text() if r.counterexample else f"  {r.detail}"
             problems.append(f"{head}\n{body}")
         super().__init__(problems)

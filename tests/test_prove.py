@@ -226,7 +226,7 @@ def test_the_encoding_agrees_with_the_engine(
     plan = default_prover.plan
 
     def true(formula: Any) -> bool:
-        return bool(z3.is_true(model.eval(formula, model_completion=True)))
+        return bool(z3.is_true(model.evaluate(formula, model_completion=True)))
 
     for name in default_prover.world.rec:
         assert default_prover.world.value_of(model, name) == ev.facts.get(name), name

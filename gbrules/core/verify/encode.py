@@ -167,10 +167,10 @@ class World:
 
     def value_of(self, model: z3.ModelRef, name: str) -> FactValue | None:
         """A fact's value in a solver model (None when not recorded there)."""
-        if not z3.is_true(model.eval(self.rec[name], model_completion=True)):
+        if not z3.is_true(model.evaluate(self.rec[name], model_completion=True)):
             return None
         spec = self.specs[name]
-        raw = model.eval(self.val[name], model_completion=True)
+        raw = model.evaluate(self.val[name], model_completion=True)
         if spec.type == "bool":
             return bool(z3.is_true(raw))
         n = raw.as_long()

@@ -347,7 +347,8 @@ class Prover:
             self.solver.pop()
 
         def signature(r: Rule) -> tuple[bool, ...]:
-            return tuple(z3.is_true(m.eval(fired[r.id], model_completion=True)) for m in samples)
+            f = fired[r.id]
+            return tuple(z3.is_true(m.evaluate(f, model_completion=True)) for m in samples)
 
         out = []
         for i, a in enumerate(live):

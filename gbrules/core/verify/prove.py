@@ -121,7 +121,7 @@ class Report:
 
 
 @dataclass(frozen=True)
-class Finding:
+class RuleFinding:
     """A fact about a rule the solver established (dead, always overridden, ...)."""
 
     kind: str
@@ -290,15 +290,15 @@ class Prover:
 
     # ------------------------------------------------------------ rules
 
-    def dead_rules(self) -> list[Finding]:
+    def dead_rules(self) -> list[RuleFinding]:
         """Rules no valid intake fires."""
         return [
-            Finding("dead", r, "no intake can make this rule fire")
+            RuleFinding("dead", r, "no intake can make this rule fire")
             for r in self.rulebook.rules
             if not self._sat(self.plan.fired[r.id])
         ]
 
-    def always_overridden(self, dead: Iterable[Rule] = ()) -> list[Finding]:
+    def always_overridden(self, dead: Iterable[Rule] = ()) -> list[RuleFinding]:
         """Rules that can fire, but whose suggestion an override always takes out."""
         skip = {r.id for r in dead}
         out = []
@@ -307,10 +307,10 @@ class Prover:
                 continue
             kept = z3.And(self.plan.fired[r.id], z3.Not(self.plan.codes[r.code].held))
             if not self._sat(kept):
-                out.append(Finding("always-overridden", r, "an override always takes it out"))
+                out.append(RuleFinding("always-overridden", r, "an override always takes it out"))
         return out
 
-    def never_shown(self, skip: Iterable[Rule] = ()) -> list[Finding]:
+    def never_shown(self, skip: Iterable[Rule] = ()) -> list[RuleFinding]:
         """Rules that can fire, are not always overridden, but whose suggestion never shows:
         another rule with the same code always fires with it and takes precedence."""
         ids = {r.id for r in skip}
@@ -321,7 +321,7 @@ class Prover:
             shown = z3.And(self.plan.best[r.id], self.plan.codes[r.code].active)
             if not self._sat(shown):
                 out.append(
-                    Finding(
+                    RuleFinding(
                         "never-shown",
                         r,
                         f"another rule proposing {r.code} always fires with it and is shown",
@@ -329,7 +329,7 @@ class Prover:
                 )
         return out
 
-    def equivalent_rules(self, same_code_only: bool = False) -> list[Finding]:
+    def equivalent_rules(self, same_code_only: bool = False) -> list[RuleFinding]:
         """Pairs of rules that fire on exactly the same intakes (dead rules left out).
 
         Rules are first told apart on sample intakes (one per rule that fires); only pairs
@@ -366,7 +366,9 @@ class Prover:
                 self.solver.pop()
                 if not found:
                     out.append(
-                        Finding("equivalent", b, f"fires on exactly the same intakes as {a.id}", a)
+                        RuleFinding(
+                            "equivalent", b, f"fires on exactly the same intakes as {a.id}", a
+                        )
                     )
         return out
 

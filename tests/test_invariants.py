@@ -10,6 +10,14 @@ apply: S10 (out of scope) > S12, S13 (acuity, onset at 50+) > S4, S17 (probiotic
 eating disorder) > S19 (severe IBS: low-FODMAP). S11-S14 and S16-S19 apply from the declared
 minimum age up, as does S4. Under 18, S5's and S18's ``referral.mental_health`` is satisfied by
 ``referral.paediatric`` at the same priority.
+"""The safety invariants on random intakes, read from rules/invariants.yaml.
+
+Each invariant is written once, in the rules directory; ``gbrules rules prove`` proves it for
+every intake, and these tests check the same expressions against real evaluations of random
+intakes from ``tests/strategies.py`` (any section or field may be absent): a second,
+independent judge (the engine, not the encoding). Pending invariants (facts or codes not there
+yet, or rules still being written) are left to ``tests/test_prove.py``, which checks they say
+why. S8 and S9 are about pairs of evaluations and are tested below.
 """
 
 from __future__ import annotations
@@ -22,28 +30,36 @@ from hypothesis import assume, given, settings
 
 import gbrules
 from gbrules.clinical.engine import cached_engine
+from gbrules.clinical.facts import VOCABULARY
+from gbrules.core.engine import cached_engine
 from gbrules.core.language import Recorded, leaves
 from gbrules.core.result import Evaluation
+from gbrules.core.rulebook import default_rules_dir
+from gbrules.core.verify.invariants import (
+    Invariant,
+    Outcome,
+    invariants_path,
+    load_invariants,
+)
 
 from .strategies import intakes, severe_chronic_ibs, women_50_with_recent_bloating
 from .wording import proposes_antidepressant
 
-ALARM_GI = (
-    "rectal_bleeding",
-    "unintentional_weight_loss",
-    "persistent_vomiting",
-    "dysphagia",
-    "nocturnal_symptoms",
-)
 SECTIONS = ("gi", "mood", "labs", "conditions", "medications", "lifestyle")
+BOOK = load_invariants(
+    invariants_path(default_rules_dir()), VOCABULARY, cached_engine().rulebook.codes
+)
+REQUIRED = [i for i in BOOK if i.kind == "implication" and i.pending is None]
 
 
 def run(intake: dict[str, Any]) -> Evaluation:
     return cached_engine().evaluate(intake)
 
 
-def _get(intake: dict[str, Any], section: str, key: str) -> Any:
-    return (intake.get(section) or {}).get(key)
+def test_the_file_states_the_contract() -> None:
+    ids = {i.id for i in BOOK}
+    assert {f"S{n}" for n in range(1, 22)} <= ids
+    assert BOOK.get("S8").kind == "monotone" and BOOK.get("S9").kind == "function"
 
 
 def phq9_total(intake: dict[str, Any]) -> int | None:
@@ -271,6 +287,17 @@ def test_S7_low_fodmap_only_after_negative_celiac_serology(intake: dict[str, Any
         assert "diet.low_fodmap_trial" not in ev.codes
 
 
+@pytest.mark.parametrize("inv", REQUIRED, ids=[i.id for i in REQUIRED])
+@given(intake=intakes())
+@settings(max_examples=100)
+def test_invariant_holds_on_random_intakes(inv: Invariant, intake: dict[str, Any]) -> None:
+    ev = run(intake)
+    assert inv.holds_for(Outcome.of(ev, cached_engine().rulebook)), (
+        f"{inv.id} ({inv.wording}) broken; plan {[s.code for s in ev.suggestions]}, "
+        f"held {[(s.code, s.action) for s in ev.suppressed]}"
+    )
+
+
 def _mentions_recorded(rule_id: str) -> bool:
     rule = cached_engine().rulebook.rule(rule_id)
     return any(isinstance(leaf, Recorded) for leaf in leaves(rule.condition))
@@ -288,6 +315,8 @@ def _without(intake: dict[str, Any], section: str, key: str | None) -> dict[str,
 @given(intakes())
 @settings(max_examples=100)
 def test_S8_unrecorded_is_never_false_or_zero(intake: dict[str, Any]) -> None:
+    """S8 (kind monotone): recording less never adds a rule, unless the rule is about what was
+    recorded; and every fact a suggestion says it relied on was really recorded."""
     ev = run(intake)
     rb = cached_engine().rulebook
     # (a) every fact a suggestion says it relied on was really recorded (or derived from it).
@@ -331,6 +360,8 @@ def fresh_engine() -> gbrules.Engine:
 
 @given(intakes())
 def test_S9_same_intake_same_bytes(fresh_engine: gbrules.Engine, intake: dict[str, Any]) -> None:
+    """S9 (kind function): the engine's half, byte-identical JSON (the prover shows the plan
+    is a function of the recorded facts)."""
     first = run(intake).model_dump_json()
     assert run(copy.deepcopy(intake)).model_dump_json() == first
     assert fresh_engine.evaluate(intake).model_dump_json() == first

@@ -11,6 +11,7 @@ import typer
 
 from gbrules.core.errors import EngineError, IntakeError, RulebookError
 from gbrules.io.cli._common import fail, read_intake
+from gbrules.io.cli.prove import REQUIRE_PROVED_ENV, enforce_proofs
 
 if TYPE_CHECKING:
     from gbrules.core.result import Evaluation
@@ -103,6 +104,15 @@ def evaluate(
         Path | None,
         typer.Option("--keyring", envvar="GBRULES_KEYRING", help="Keys trusted for --release."),
     ] = None,
+    require_proved: Annotated[
+        bool,
+        typer.Option(
+            "--require-proved",
+            envvar=REQUIRE_PROVED_ENV,
+            help="Refuse a rulebook (with its site pack) that breaks a safety invariant "
+            "(gbrules rules prove); needs the 'prove' extra.",
+        ),
+    ] = False,
 ) -> None:
     """Evaluate one intake and print the care-plan draft."""
     import jinja2
@@ -115,9 +125,12 @@ def evaluate(
     data = read_intake(intake, example)
     try:
         if release is None:
-            ev = cached_engine(rules).evaluate(data)
+            engine = cached_engine(rules)
+            if require_proved:
+                enforce_proofs(engine)
+            ev = engine.evaluate(data)
         else:
-            ev = _evaluate_release(release, keyring, rules, data)
+            ev = _evaluate_release(release, keyring, rules, data, require_proved=require_proved)
     except IntakeError as exc:
         fail(["error: invalid intake:"] + [f"  {e.path}: {e.message}" for e in exc.errors])
     except RulebookError as exc:
@@ -156,7 +169,12 @@ _AUDIENCES: dict[OutAudience, Audience] = {
 
 
 def _evaluate_release(
-    release: Path, keyring: Path | None, site_pack: Path | None, data: object
+    release: Path,
+    keyring: Path | None,
+    site_pack: Path | None,
+    data: object,
+    *,
+    require_proved: bool = False,
 ) -> Evaluation:
     """One evaluation under a verified release (its rules replace the bundled rulebook)."""
     import tempfile
@@ -171,6 +189,8 @@ def _evaluate_release(
         packs = [site_pack] if site_pack is not None else []
         engine = Engine.from_directory(rules_dir, *packs)
         try:
+            if require_proved:
+                enforce_proofs(engine)
             return engine.evaluate(data)
         finally:
             engine.close()

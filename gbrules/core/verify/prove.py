@@ -29,6 +29,7 @@ from gbrules.core.result import Evaluation
 from gbrules.core.rulebook import Rule, Rulebook
 from gbrules.core.verify.domain import Document, ProofDomain
 from gbrules.core.verify.encode import Plan, World
+from gbrules.core.verify.factmodel import Free
 from gbrules.core.verify.invariants import (
     Expr,
     Invariant,
@@ -275,6 +276,12 @@ class Prover:
             )
             for f in model_.inputs
         ]
+        # A free (arithmetic) derived fact is a function of the inputs too, not a choice.
+        same += [
+            z3.Implies(self.world.rec[f], twin.val[f] == self.world.val[f])
+            for f, d in model_.derived.items()
+            if isinstance(d, Free)
+        ]
         differs = []
         for code, mine in self.plan.codes.items():
             theirs = twin_plan.codes[code]
@@ -392,8 +399,12 @@ class Prover:
     def model_of(self, inputs: Mapping[str, FactValue]) -> z3.ModelRef:
         """The solver's model of one concrete intake (its recorded input facts): what the
         encoding says every rule and plan predicate is for it (tests compare it with the
-        engine)."""
+        engine). A free (arithmetic) derived fact given in ``inputs`` is fixed too."""
         fixed = []
+        for name, definition in self.domain.model.derived.items():
+            if isinstance(definition, Free) and name in inputs:
+                value = self.world.const(self.world.specs[name], inputs[name])
+                fixed += [self.world.rec[name], self.world.val[name] == value]
         for name in self.domain.model.inputs:
             rec = self.world.rec[name]
             if name in inputs:

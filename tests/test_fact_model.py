@@ -22,7 +22,7 @@ import gbrules
 from gbrules.clinical.facts import VOCABULARY, facts_from_intake
 from gbrules.clinical.phrases import given_steps
 from gbrules.clinical.proof import clinical_fact_model, intake_from_facts
-from gbrules.core.verify.factmodel import Free, FactModelError, is_recorded, load_fact_model
+from gbrules.core.verify.factmodel import FactModelError, Free, is_recorded, load_fact_model
 from gbrules.core.verify.shared import kleene
 from gbrules.tools.synthetic import synthetic_intakes
 

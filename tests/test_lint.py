@@ -237,9 +237,7 @@ def test_satisfiable_conditions_are_not_flagged(tmp_path: Path, when: str) -> No
         ('{all: ["phq9_band == severe", "phq9_total < 20"]}', "a band against its total"),
     ],
 )
-def test_never_true_is_decided_by_the_meaning_of_facts(
-    tmp_path: Path, when: str, why: str
-) -> None:
+def test_never_true_is_decided_by_the_meaning_of_facts(tmp_path: Path, when: str, why: str) -> None:
     """What the old per-fact interval analysis could not see: facts defined by other facts."""
     findings = lint(book(tmp_path, rule("t.dead", when)))
     assert ("never-true", "t.dead") in kinds(findings), why

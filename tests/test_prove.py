@@ -19,10 +19,10 @@ from hypothesis import given, settings
 from typer.testing import CliRunner
 
 import gbrules
-from gbrules.clinical.facts import VOCABULARY, facts_from_intake
-from gbrules.clinical.proof import clinical_proof_domain, intake_from_facts
 from gbrules.clinical.domain import default_rules_dir, load_rulebook
 from gbrules.clinical.engine import Engine
+from gbrules.clinical.facts import VOCABULARY, facts_from_intake
+from gbrules.clinical.proof import clinical_proof_domain, intake_from_facts
 from gbrules.core.rulebook import Rulebook
 from gbrules.core.verify.factmodel import Free, load_fact_model
 from gbrules.core.verify.invariants import (
@@ -423,4 +423,8 @@ def test_unknown_names_make_an_invariant_pending_not_skipped() -> None:
     )
     inv = book.get("X1")
     assert not inv.checkable
-    assert inv.pending is not None and "fact 'body_temperature'" in inv.pending and "lab.blood_culture" in inv.pending
+    assert (
+        inv.pending is not None
+        and "fact 'body_temperature'" in inv.pending
+        and "lab.blood_culture" in inv.pending
+    )

@@ -224,9 +224,11 @@ def _read_definition(
     ((form, body),) = raw.items()
     try:
         if form == "free":
-            if kind not in ("int", "number") or not isinstance(body, Mapping) or set(body) != {
-                "recorded"
-            }:
+            if (
+                kind not in ("int", "number")
+                or not isinstance(body, Mapping)
+                or set(body) != {"recorded"}
+            ):
                 problems.append(f"{here}: 'free' is for numbers: free: {{recorded: CONDITION}}")
                 return None
             return Free(parse(body["recorded"], vocabulary, f"{here}.free.recorded"))

@@ -10,6 +10,7 @@ domain (``Rulebook.domain.codes``), never from a domain module: the verifier is 
 from __future__ import annotations
 
 from collections.abc import Mapping
+
 from gbrules.core import language
 from gbrules.core.language import All, AnyOf, Cmp, Condition, ConditionError, Not, Recorded
 from gbrules.core.vocabulary import PRIORITY_RANK, FactSpec, FactValue, Vocabulary, matches
@@ -31,7 +32,6 @@ __all__ = [
     "matches",
     "parse",
 ]
-
 
 
 def parse(node: object, vocabulary: Vocabulary, where: str) -> Condition:

@@ -12,8 +12,8 @@ from gbrules.io.cli.audit import audit_app
 from gbrules.io.cli.batch import batch_command
 from gbrules.io.cli.doctor import doctor
 from gbrules.io.cli.evaluate import evaluate
-from gbrules.io.cli.release import release_app
 from gbrules.io.cli.prove import prove, query
+from gbrules.io.cli.release import release_app
 from gbrules.io.cli.rules import rules_app
 from gbrules.io.cli.schema import schema_app
 from gbrules.io.cli.serve import serve

@@ -21,9 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from gbrules.clinical.domain import CLINICAL, default_rules_dir, load_rulebook
 from gbrules.clinical.proof import clinical_proof_domain
 from gbrules.core.lint import lint
-from gbrules.core.rulebook import default_rules_dir, load_rulebook
 from gbrules.core.verify.invariants import INVARIANTS_FILE
 from gbrules.core.verify.prove import Prover, invariants_for
 from gbrules.tools.synthetic import replicated_rulebook
@@ -76,7 +76,7 @@ def main() -> None:
     prover.equivalent_rules()
     report_s = time.perf_counter() - start
     start = time.perf_counter()
-    lint(default_rules_dir())
+    lint(default_rules_dir(), CLINICAL, domain)
     lint_s = time.perf_counter() - start
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -212,6 +212,21 @@ def test_batch_require_proved(s6_pack: Path, tmp_path: Path) -> None:
     assert not out.exists()
 
 
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_serve_require_proved_refuses_before_listening(s6_pack: Path, how: str) -> None:
+    """The service never starts on a rulebook + site pack that breaks an invariant (the
+    refusal comes before uvicorn binds a port, so no server is left behind)."""
+    args = ["serve", "--rules", str(s6_pack), "--port", "1"]
+    env = {}
+    if how == "option":
+        args.append("--require-proved")
+    else:
+        env["GBRULES_REQUIRE_PROVED"] = "1"
+    result = runner.invoke(app, args, env=env)
+    assert result.exit_code == 2, result.output
+    assert "invariant S6" in result.stderr and "Traceback" not in result.output
+
+
 def test_an_encoding_bug_is_reported_never_a_false_alarm(default_book: Rulebook) -> None:
     """A wrong declaration (gi_alarm without dysphagia) makes the solver believe S3 breaks;
     the engine's re-run disagrees, so the answer is an encoding error, not a counterexample."""

@@ -1,7 +1,8 @@
 """Step definitions for the clinician-readable scenarios in features/.
 
 The vocabulary is small and generic (documented in features/README.md) so that a clinician can
-write a new scenario without touching Python. Phrases map to Intake JSON fields in ``PHRASES``.
+write a new scenario without touching Python. Phrases map to Intake JSON fields in
+``gbrules/clinical/phrases.py`` (one table, shared with the verifier's scenario writer).
 """
 
 from __future__ import annotations

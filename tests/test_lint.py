@@ -275,3 +275,15 @@ def test_duplicate_and_conflicting_rules(tmp_path: Path) -> None:
     conflict = next(f for f in findings if (f.kind, f.rule_id) == ("conflict", "t.clash2"))
     assert "t.clash" in conflict.message and "urgent" in conflict.message
     assert not [f for f in findings if f.rule_id in ("t.first", "t.clash", "t.other")]
+
+
+def test_without_the_solver_lint_falls_back_to_interval_analysis(tmp_path: Path) -> None:
+    """No ProofDomain (or no z3): never-true by per-fact intervals, which sees a contradiction
+    on one fact but not one through a derived fact's definition; the solver sees both."""
+    plain = book(tmp_path, rule("t.plain", '{all: ["phq9_total >= 5", "phq9_total < 5"]}'))
+    assert ("never-true", "t.plain") in kinds(lint_in(plain, CLINICAL))
+    derived = tmp_path / "derived"
+    derived.mkdir()
+    band = book(derived, rule("t.band", '{all: ["phq9_band == severe", "phq9_total < 20"]}'))
+    assert ("never-true", "t.band") not in kinds(lint_in(band, CLINICAL))
+    assert ("never-true", "t.band") in kinds(lint(band))

@@ -136,8 +136,10 @@ def lint_rules(
     rules: Sequence[Rule], book: Rulebook, proof: ProofDomain | None = None
 ) -> list[Finding]:
     solver = proof is not None and semantic_checks_available()
-    out: list[Finding] = _semantic(rules, book, proof) if proof is not None and solver else []
-    if not solver:
+    out: list[Finding] = []
+    if proof is not None and solver:
+        out.extend(_semantic(rules, book, proof))
+    else:
         out.extend(_twins(rules, book))
     produced = {r.code for r in book.rules}
     vocabulary = book.domain.vocabulary
@@ -153,15 +155,14 @@ def lint_rules(
             problem = _range_problem(leaf, vocabulary)
             if problem:
                 finding("out-of-range", problem)
-        nnf = to_nnf(rule.condition)
-        if solver:
-            pass  # decided by the solver in _semantic
-        elif never_true(nnf, vocabulary):
-            finding("never-true", f"the condition can never be true: {rule.condition.text()}")
-        else:
-            possible = _syntactic(vocabulary)
-            for branch in _dead_branches(nnf, possible):
-                finding("never-true", f"this alternative can never be true: {branch.text()}")
+        if not solver:  # with the solver, _semantic decided never-true
+            nnf = to_nnf(rule.condition)
+            if never_true(nnf, vocabulary):
+                text = f"the condition can never be true: {rule.condition.text()}"
+                finding("never-true", text)
+            else:
+                for branch in _dead_branches(nnf, _syntactic(vocabulary)):
+                    finding("never-true", f"this alternative can never be true: {branch.text()}")
         for label, text in (
             ("title", rule.title),
             ("suggestion title", rule.suggestion_title),

@@ -243,12 +243,11 @@ def severe_chronic_ibs(draw: st.DrawFn) -> dict[str, Any]:
     if severe in ("sss", "both"):
         gi["ibs_sss"] = draw(st.integers(300, 500))
     labs: dict[str, Any] = {**ALARM_FREE["labs"], "celiac_serology": "negative"}
+    # None: not recorded (a random CRP or calprotectin from the base could be an S12 trigger).
     crp_mg_l = draw(st.none() | st.sampled_from([0.5, 3.0, 9.9, 10.0]))
-    if crp_mg_l is not None:
-        labs["crp"] = {"value": crp_mg_l, "unit": "mg/L"}
+    labs["crp"] = None if crp_mg_l is None else {"value": crp_mg_l, "unit": "mg/L"}
     calpro = draw(st.none() | st.sampled_from([10.0, 49.0, 50.0, 200.0]))
-    if calpro is not None:
-        labs["fecal_calprotectin"] = {"value": calpro, "unit": "ug/g"}
+    labs["fecal_calprotectin"] = None if calpro is None else {"value": calpro, "unit": "ug/g"}
     out = _merge(
         base,
         {

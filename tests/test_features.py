@@ -1,7 +1,8 @@
 """Step definitions for the clinician-readable scenarios in features/.
 
 The vocabulary is small and generic (documented in features/README.md) so that a clinician can
-write a new scenario without touching Python. Phrases map to Intake JSON fields in ``PHRASES``.
+write a new scenario without touching Python. Phrases map to Intake JSON fields in
+``gbrules/clinical/phrases.py`` (one table, shared with the verifier's scenario writer).
 """
 
 from __future__ import annotations
@@ -18,13 +19,19 @@ from pytest_bdd import given, parsers, scenarios, then, when
 import gbrules
 from gbrules.clinical.engine import cached_engine
 from gbrules.clinical.orders import OrderJudgement, judge_order
+from gbrules.clinical.phrases import NUMBERS, PHRASES
 from gbrules.core.result import Evaluation
 
 from .conftest import EXAMPLES
 from .strategies import ALARM_FREE
 from .wording import proposes_antidepressant
 
-FEATURES = Path(__file__).resolve().parent.parent / "features"
+# GBRULES_FEATURES_DIR runs the steps on other scenarios (tests/test_prove.py runs a scenario
+# the verifier wrote this way).
+FEATURES = Path(
+    os.environ.get("GBRULES_FEATURES_DIR") or Path(__file__).resolve().parent.parent / "features"
+)
+REPO = Path(__file__).resolve().parent.parent
 scenarios(str(FEATURES))
 
 # The coverage gate (tests/test_coverage_gate.py) runs this module in a subprocess with
@@ -40,66 +47,6 @@ def _record(kind: str, value: object) -> None:
             f.write(json.dumps({kind: value}) + "\n")
 
 
-# Words a clinician writes -> (section, field) in Intake JSON v1.1. Top-level fields use "".
-PHRASES: dict[str, tuple[str, str]] = {
-    "pregnant": ("", "pregnant"),
-    "breastfeeding": ("", "breastfeeding"),
-    "bloating": ("gi", "bloating"),
-    "irregular bowel movements": ("gi", "irregular_bowel"),
-    "rectal bleeding": ("gi", "rectal_bleeding"),
-    "blood in the stool": ("gi", "rectal_bleeding"),
-    "unintentional weight loss": ("gi", "unintentional_weight_loss"),
-    "nocturnal symptoms": ("gi", "nocturnal_symptoms"),
-    "persistent vomiting": ("gi", "persistent_vomiting"),
-    "dysphagia": ("gi", "dysphagia"),
-    "a new change in bowel habit": ("gi", "change_in_bowel_habit"),
-    "diarrhoea": ("gi", "diarrhea"),
-    "fever": ("gi", "fever"),
-    "an abdominal mass": ("gi", "abdominal_mass"),
-    "suicidal ideation": ("mood", "suicidal_ideation"),
-    "iron-deficiency anaemia": ("labs", "iron_deficiency_anemia"),
-    "IBS": ("conditions", "ibs"),
-    "recurrent depression": ("conditions", "recurrent_depression"),
-    "an anxiety disorder": ("conditions", "anxiety_disorder"),
-    "inflammatory bowel disease": ("conditions", "inflammatory_bowel_disease"),
-    "celiac disease": ("conditions", "celiac_disease"),
-    "immunocompromised": ("conditions", "immunocompromised"),
-    "a central venous catheter": ("conditions", "central_venous_catheter"),
-    "critically ill": ("conditions", "critically_ill"),
-    "a family history of colorectal cancer": ("conditions", "family_history_colorectal_cancer"),
-    "a family history of IBD or celiac disease": ("conditions", "family_history_ibd_or_celiac"),
-    "bipolar disorder": ("conditions", "bipolar_disorder"),
-    "an eating disorder": ("conditions", "eating_disorder"),
-    "a prosthetic heart valve": ("conditions", "prosthetic_heart_valve"),
-    "short bowel syndrome": ("conditions", "short_bowel_syndrome"),
-    "acute pancreatitis": ("conditions", "acute_pancreatitis"),
-    "an SSRI": ("medications", "ssri"),
-    "recent antibiotics": ("medications", "recent_antibiotics"),
-    "a probiotic": ("medications", "probiotic"),
-    "an MAOI": ("medications", "maoi"),
-    "St John's wort": ("medications", "st_johns_wort"),
-    "another serotonergic medicine": ("medications", "other_serotonergic"),
-    "an NSAID": ("medications", "nsaid"),
-    "an anticoagulant": ("medications", "anticoagulant"),
-    "poor sleep quality": ("lifestyle", "sleep_quality_poor"),
-    "a diet high in ultra-processed food": ("lifestyle", "ultra_processed_food_high"),
-    "on a gluten-free diet": ("lifestyle", "gluten_free_diet"),
-    "a probiotic trial": ("lifestyle", "wants_probiotic_trial"),
-}
-NUMBERS: dict[str, tuple[str, str]] = {
-    "abdominal pain score": ("gi", "abdominal_pain_score"),
-    "symptom weeks": ("gi", "symptom_weeks"),
-    "sleep hours": ("lifestyle", "sleep_hours"),
-    "stress score": ("lifestyle", "stress_score"),
-    "exercise minutes per week": ("lifestyle", "exercise_minutes_per_week"),
-    "fiber grams per day": ("lifestyle", "fiber_g_per_day"),
-    "caffeine mg per day": ("lifestyle", "caffeine_mg_per_day"),
-    "HAM-D 17 total": ("mood", "hamd17"),
-    "GAD-7 total": ("mood", "gad7"),
-    "weight in kg": ("", "weight_kg"),
-    "age at symptom onset": ("gi", "onset_age"),
-    "IBS-SSS": ("gi", "ibs_sss"),
-}
 NO_PROBIOTIC_CAUTIONS = {
     "pregnant": False,
     "conditions": {
@@ -124,8 +71,14 @@ MEASURED: dict[str, tuple[str, str]] = {
 class Patient:
     def __init__(self) -> None:
         self.intake: dict[str, Any] = {}
+        self.packs: list[str] = []
         self.ev: Evaluation | None = None
-        self.rules: Path | None = None  # a site pack, taken on top of the default rulebook
+
+    def draft(self) -> Evaluation:
+        """The plan from the default rulebook plus any site rule packs the scenario named."""
+        if len(self.packs) > 1:
+            return gbrules.Engine.default(*self.packs).evaluate(self.intake)
+        return gbrules.evaluate(self.intake, rules=self.packs[0] if self.packs else None)
 
     def set(self, section: str, key: str, value: Any) -> None:
         target = self.intake if not section else self.intake.setdefault(section, {})
@@ -145,7 +98,7 @@ class Patient:
     @property
     def plan(self) -> Evaluation:
         if self.ev is None:
-            self.ev = gbrules.evaluate(self.intake, rules=self.rules)
+            self.ev = self.draft()
             _record("fired", self.ev.fired_rules)
         return self.ev
 
@@ -166,10 +119,10 @@ def patient() -> Patient:
 
 @given(parsers.parse('the site rule pack "{path}"'))
 def given_site_pack(patient: Patient, path: str) -> None:
-    pack = FEATURES.parent / path
+    pack = REPO / path  # an absolute path (a scenario the verifier wrote) stays as it is
     if not pack.is_dir():
         pytest.fail(f"no site rule pack at {path!r} (a folder, relative to the repository root)")
-    patient.rules = pack
+    patient.packs.append(str(pack))
 
 
 @given(parsers.parse("a patient aged {age:d}"))
@@ -182,7 +135,7 @@ def given_example(patient: Patient, name: str) -> None:
     patient.intake = json.loads((EXAMPLES / f"{name}.json").read_text())
 
 
-@given(parsers.re(r"the patient is (?P<sex>female|male|other)"))
+@given(parsers.re(r"the patient is (?P<sex>female|male|other|unknown)$"))
 def given_sex(patient: Patient, sex: str) -> None:
     patient.intake["sex"] = sex
 
@@ -250,7 +203,8 @@ def given_number(patient: Patient, name: str, value: str) -> None:
         patient.set(section, key, number)
 
 
-@given(parsers.re(r"the patient (?:has|is|reports|takes|wants) (?P<thing>.+)$"))
+# "(?!not )": "the patient is not pregnant" is the step below, not "is" + "not pregnant".
+@given(parsers.re(r"the patient (?:has|is|reports|takes|wants) (?!not )(?P<thing>.+)$"))
 def given_has(patient: Patient, thing: str) -> None:
     patient.set(*_phrase(thing), True)
 
@@ -298,7 +252,7 @@ def given_no_acute_signs(patient: Patient) -> None:
 
 @when("the plan is drafted")
 def when_drafted(patient: Patient) -> None:
-    patient.ev = gbrules.evaluate(patient.intake, rules=patient.rules)
+    patient.ev = patient.draft()
     _record("fired", patient.ev.fired_rules)
 
 
@@ -354,6 +308,14 @@ def then_deferred(patient: Patient, code: str, action: str, text: str) -> None:
     assert s is not None, f"{code} not in suppressed: {[x.code for x in patient.plan.suppressed]}"
     assert s.action == action
     assert text.lower() in s.reason.lower(), s.reason
+    _record("asserted", code)
+
+
+@then(parsers.re(r"(?P<code>[a-z0-9_]+\.[a-z0-9_]+) is (?P<action>deferred|suppressed)$"))
+def then_held(patient: Patient, code: str, action: str) -> None:
+    s = patient.plan.suppression(code)
+    assert s is not None, f"{code} not in suppressed: {[x.code for x in patient.plan.suppressed]}"
+    assert s.action == action, f"{code} was {s.action} by {s.by_rule}"
     _record("asserted", code)
 
 

@@ -453,8 +453,9 @@ def facts_from_intake(intake: Intake | Mapping[str, Any]) -> dict[str, FactValue
     if labs:
         crp = labs.get("crp")
         if crp:
-            mg_l = crp_to_mg_l(crp["value"], crp["unit"])
-            raw["crp_mg_l"] = _num(mg_l)
+            # The band is read from the value the rules see, so "CRP 10 (acute)" cannot happen
+            # for 10.00004 mg/L (shown and compared as 10).
+            raw["crp_mg_l"] = mg_l = _num(crp_to_mg_l(crp["value"], crp["unit"]))
             raw["crp_band"] = crp_band(mg_l)
         raw["celiac_serology"] = labs.get("celiac_serology")
         raw["iron_deficiency_anemia"] = labs.get("iron_deficiency_anemia")

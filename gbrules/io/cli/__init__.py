@@ -12,6 +12,7 @@ from gbrules.io.cli.audit import audit_app
 from gbrules.io.cli.batch import batch_command
 from gbrules.io.cli.doctor import doctor
 from gbrules.io.cli.evaluate import evaluate
+from gbrules.io.cli.prove import prove, query
 from gbrules.io.cli.release import release_app
 from gbrules.io.cli.rules import rules_app
 from gbrules.io.cli.schema import schema_app
@@ -26,6 +27,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command()(evaluate)
+rules_app.command("prove")(prove)
+rules_app.command("query")(query)
 app.add_typer(rules_app, name="rules")
 app.command()(serve)
 app.command("batch")(batch_command)

@@ -14,6 +14,7 @@ import typer
 
 from gbrules.io.batch import BatchOptions, BatchUsageError, Format, run_batch
 from gbrules.io.batch.options import DEFAULT_CHECKPOINT, DEFAULT_CHUNK, DEFAULT_ROW_GROUP
+from gbrules.io.cli.prove import REQUIRE_PROVED_ENV, enforce_proofs_for
 
 
 def batch_command(
@@ -100,6 +101,15 @@ def batch_command(
             help="Commit progress durably every SECONDS (0: after every chunk).",
         ),
     ] = DEFAULT_CHECKPOINT,
+    require_proved: Annotated[
+        bool,
+        typer.Option(
+            "--require-proved",
+            envvar=REQUIRE_PROVED_ENV,
+            help="Refuse a rulebook (with its site pack) that breaks a safety invariant "
+            "(gbrules rules prove); needs the 'prove' extra.",
+        ),
+    ] = False,
 ) -> None:
     """Evaluate a file of intakes (NDJSON or Parquet): one output or reject per input, in order."""
     from gbrules.core.errors import EngineError, RulebookError
@@ -115,6 +125,8 @@ def batch_command(
     if not source.is_file():
         typer.echo(f"error: cannot read {source}", err=True)
         raise typer.Exit(2)
+    if require_proved:
+        enforce_proofs_for(rules)
     options = BatchOptions(
         source=source,
         out=out,

@@ -62,10 +62,21 @@ def rules_lint(
 ) -> None:
     """Check a rulebook; exit 0 when clean, 1 with findings (each with file and rule id)."""
     from gbrules.clinical.domain import CLINICAL
-    from gbrules.core.lint import lint
+    from gbrules.core.lint import lint, semantic_checks_available
     from gbrules.core.rulebook import RULES_GUIDE
 
-    findings = lint(directory, CLINICAL)
+    proof = None
+    if semantic_checks_available():
+        from gbrules.clinical.proof import clinical_proof_domain
+
+        proof = clinical_proof_domain()
+    else:
+        typer.echo(
+            "note: never-true and duplicate checks by interval analysis only: "
+            "pip install 'gbrules[prove]' for the solver",
+            err=True,
+        )
+    findings = lint(directory, CLINICAL, proof)
     for f in findings:
         typer.echo(f.text())
     if findings:

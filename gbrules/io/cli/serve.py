@@ -15,6 +15,7 @@ import typer
 
 from gbrules.core.errors import EngineError, RulebookError
 from gbrules.io.cli._common import fail
+from gbrules.io.cli.prove import REQUIRE_PROVED_ENV, enforce_proofs
 
 
 def serve(
@@ -124,6 +125,14 @@ def serve(
         Path | None,
         typer.Option("--keyring", envvar="GBRULES_KEYRING", help="Keys trusted for releases."),
     ] = None,
+    require_proved: Annotated[
+        bool,
+        typer.Option(
+            "--require-proved",
+            envvar=REQUIRE_PROVED_ENV,
+            help="Refuse a rulebook (with its site pack) that breaks a safety invariant.",
+        ),
+    ] = False,
 ) -> None:
     """Run the CDS Hooks service (needs the 'service' and 'fhir' extras).
 
@@ -186,6 +195,8 @@ def serve(
         "log_config": log_config(config.json_logs),
         "access_log": not config.json_logs,  # the JSON line per request replaces it
     }
+    if require_proved:
+        enforce_proofs(engine)
     if workers > 1:
         if auth is not None:
             fail(

@@ -7,6 +7,7 @@ write a new scenario without touching Python. Phrases map to Intake JSON fields 
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
 
 import gbrules
-from gbrules.clinical.engine import cached_engine
+from gbrules.clinical.engine import Engine, cached_engine
 from gbrules.clinical.orders import OrderJudgement, judge_order
 from gbrules.core.result import Evaluation
 
@@ -26,18 +27,47 @@ from .wording import proposes_antidepressant
 
 FEATURES = Path(__file__).resolve().parent.parent / "features"
 scenarios(str(FEATURES))
+# Clinician-written feature files the review book (gbrules review build --features) adds.
+if os.environ.get("GBRULES_EXTRA_FEATURES"):
+    scenarios(os.environ["GBRULES_EXTRA_FEATURES"])
 
 # The coverage gate (tests/test_coverage_gate.py) runs this module in a subprocess with
 # GBRULES_FEATURE_LOG set: every evaluation's fired rules and every code a passing step asserted
 # are appended to that file, one JSON object a line.
+# Each line also names the test item (``test``), so the review book (gbrules review build) can
+# join it to pytest-bdd's cucumber JSON; an evaluation's line carries its intake and site pack
+# so the book can show the draft the scenario produced.
 LOG_ENV = "GBRULES_FEATURE_LOG"
+# The review book runs the scenarios against the rulebook under review (a directory with its own
+# rulebook.yaml) instead of the bundled one, when this is set.
+RULES_ENV = "GBRULES_FEATURE_RULES"
 
 
-def _record(kind: str, value: object) -> None:
+def _record(kind: str, value: object, **extra: object) -> None:
     path = os.environ.get(LOG_ENV)
     if path:
+        current = os.environ.get("PYTEST_CURRENT_TEST", "")
+        test = current.rsplit("::", 1)[-1].rsplit(" (", 1)[0]
         with open(path, "a", encoding="utf-8") as f:
-            f.write(json.dumps({kind: value}) + "\n")
+            f.write(json.dumps({kind: value, "test": test, **extra}, default=str) + "\n")
+
+
+@functools.cache
+def _engine_for(base: str, pack: str | None) -> Engine:
+    return Engine.from_directory(base, *([pack] if pack else []))
+
+
+def _evaluate(patient: Patient) -> Evaluation:
+    base = os.environ.get(RULES_ENV)
+    if base:
+        ev = _engine_for(base, None if patient.rules is None else str(patient.rules)).evaluate(
+            patient.intake
+        )
+    else:
+        ev = gbrules.evaluate(patient.intake, rules=patient.rules)
+    pack = None if patient.rules is None else str(patient.rules)
+    _record("fired", ev.fired_rules, intake=patient.intake, pack=pack)
+    return ev
 
 
 # Words a clinician writes -> (section, field) in Intake JSON v1.1. Top-level fields use "".
@@ -145,8 +175,7 @@ class Patient:
     @property
     def plan(self) -> Evaluation:
         if self.ev is None:
-            self.ev = gbrules.evaluate(self.intake, rules=self.rules)
-            _record("fired", self.ev.fired_rules)
+            self.ev = _evaluate(self)
         return self.ev
 
 
@@ -298,8 +327,7 @@ def given_no_acute_signs(patient: Patient) -> None:
 
 @when("the plan is drafted")
 def when_drafted(patient: Patient) -> None:
-    patient.ev = gbrules.evaluate(patient.intake, rules=patient.rules)
-    _record("fired", patient.ev.fired_rules)
+    patient.ev = _evaluate(patient)
 
 
 # ---------------------------------------------------------------- Then

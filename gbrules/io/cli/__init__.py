@@ -13,6 +13,7 @@ from gbrules.io.cli.batch import batch_command
 from gbrules.io.cli.doctor import doctor
 from gbrules.io.cli.evaluate import evaluate
 from gbrules.io.cli.release import release_app
+from gbrules.io.cli.review import review_app
 from gbrules.io.cli.rules import rules_app
 from gbrules.io.cli.schema import schema_app
 from gbrules.io.cli.serve import serve
@@ -32,6 +33,7 @@ app.add_typer(audit_app, name="audit")
 app.command()(doctor)
 app.add_typer(release_app, name="release")
 app.add_typer(schema_app, name="schema")
+app.add_typer(review_app, name="review")
 
 
 def main() -> None:

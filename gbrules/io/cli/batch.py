@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from gbrules.io.cli._common import REQUIRE_APPROVED_HELP, check_approved
 from gbrules.io.batch import BatchOptions, BatchUsageError, Format, run_batch
 from gbrules.io.batch.options import DEFAULT_CHECKPOINT, DEFAULT_CHUNK, DEFAULT_ROW_GROUP
 
@@ -93,8 +94,12 @@ def batch_command(
             help="Commit progress durably every SECONDS (0: after every chunk).",
         ),
     ] = DEFAULT_CHECKPOINT,
+    require_approved: Annotated[
+        bool, typer.Option("--require-approved", envvar="GBRULES_REQUIRE_APPROVED", help=REQUIRE_APPROVED_HELP)
+    ] = False,
 ) -> None:
     """Evaluate a file of intakes (NDJSON or Parquet): one output or reject per input, in order."""
+    check_approved(rules, require_approved)
     from gbrules.core.errors import EngineError, RulebookError
 
     if not source.is_file():

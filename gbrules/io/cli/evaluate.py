@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from gbrules.core.errors import EngineError, IntakeError, RulebookError
-from gbrules.io.cli._common import fail, read_intake
+from gbrules.io.cli._common import REQUIRE_APPROVED_HELP, check_approved, fail, read_intake
 
 if TYPE_CHECKING:
     from gbrules.core.result import Evaluation
@@ -103,6 +103,9 @@ def evaluate(
         Path | None,
         typer.Option("--keyring", envvar="GBRULES_KEYRING", help="Keys trusted for --release."),
     ] = None,
+    require_approved: Annotated[
+        bool, typer.Option("--require-approved", envvar="GBRULES_REQUIRE_APPROVED", help=REQUIRE_APPROVED_HELP)
+    ] = False,
 ) -> None:
     """Evaluate one intake and print the care-plan draft."""
     import jinja2
@@ -112,6 +115,7 @@ def evaluate(
 
     if templates is not None and not templates.is_dir():
         fail([f"error: --templates {templates}: not a directory"])
+    check_approved(rules, require_approved)
     data = read_intake(intake, example)
     try:
         if release is None:

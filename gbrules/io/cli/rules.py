@@ -59,13 +59,21 @@ def rules_lint(
         Path | None,
         typer.Argument(help="Rulebook directory, or a site pack (linted on the default)."),
     ] = None,
+    governance: Annotated[
+        bool,
+        typer.Option(
+            "--governance",
+            help="Also report unapproved, stale and overdue rules (the bundled rulebook is "
+            "all draft, so without this flag its lint stays clean).",
+        ),
+    ] = False,
 ) -> None:
     """Check a rulebook; exit 0 when clean, 1 with findings (each with file and rule id)."""
     from gbrules.clinical.domain import CLINICAL
     from gbrules.core.lint import lint
     from gbrules.core.rulebook import RULES_GUIDE
 
-    findings = lint(directory, CLINICAL)
+    findings = lint(directory, CLINICAL, governance=governance)
     for f in findings:
         typer.echo(f.text())
     if findings:

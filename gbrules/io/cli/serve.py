@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from gbrules.core.errors import EngineError, RulebookError
-from gbrules.io.cli._common import fail
+from gbrules.io.cli._common import REQUIRE_APPROVED_HELP, check_approved, fail
 
 
 def serve(
@@ -105,8 +105,12 @@ def serve(
             "per process.",
         ),
     ] = 1,
+    require_approved: Annotated[
+        bool, typer.Option("--require-approved", envvar="GBRULES_REQUIRE_APPROVED", help=REQUIRE_APPROVED_HELP)
+    ] = False,
 ) -> None:
     """Run the CDS Hooks service (needs the 'service' and 'fhir' extras)."""
+    check_approved(rules, require_approved)
     try:
         import uvicorn
 

@@ -22,6 +22,7 @@ from gbrules.core.domain import Domain
 from gbrules.core.errors import EngineError
 from gbrules.core.memo import Memo
 from gbrules.core.result import Evaluation, trusted
+from gbrules.core import review
 from gbrules.core.rulebook import Rule, Rulebook, load_rulebook, rulebook_from_rules
 from gbrules.core.vocabulary import CodeVocabulary, FactValue, Vocabulary
 
@@ -37,6 +38,7 @@ class Engine:
 
     def __init__(self, rulebook: Rulebook) -> None:
         self.rulebook = rulebook
+        review.register(rulebook)  # so a draft's footer can say the rulebook is draft
         vocabulary = rulebook.domain.vocabulary
         durable.check_hash_collisions(vocabulary)
         # Only facts some rule mentions are sent to the engine (in vocabulary order).

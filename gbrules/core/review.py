@@ -92,3 +92,22 @@ class UnapprovedRulebookError(Exception):
         super().__init__(
             f"approval required, but {len(rules)} rule(s) are not approved: {names}{more}"
         )
+
+
+# version label -> governance status of every rulebook an Engine was built from in this process.
+# A label includes the content hash of the rule files (review metadata too), so the status is a
+# function of the label: the renderer can say "draft" in a draft's footer from the Evaluation's
+# rulebook_version alone, without a field in the Evaluation contract.
+_STATUS_BY_LABEL: dict[str, Literal["draft", "approved"]] = {}
+
+
+def register(book: Rulebook) -> None:
+    """Remember ``book``'s status under its version label (called by Engine)."""
+    if len(_STATUS_BY_LABEL) > 1000:  # a long-running service reloading rule packs
+        _STATUS_BY_LABEL.clear()
+    _STATUS_BY_LABEL[book.version_label] = book_status(book)
+
+
+def status_of_label(label: str) -> Literal["draft", "approved"] | None:
+    """The status of the rulebook with this version label, if this process built it."""
+    return _STATUS_BY_LABEL.get(label)

@@ -91,10 +91,10 @@ def approve(book: Rulebook, directory: Path, rule_ids: Sequence[str], approval: 
             lines[-1] += "\n"
         for rule in rules:
             lines = _edit(lines, rule, approval)
-        _atomic_write(path, "".join(lines))
+        atomic_write(path, "".join(lines))
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

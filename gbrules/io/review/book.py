@@ -10,7 +10,6 @@ module, autoescaped.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -23,29 +22,8 @@ from gbrules.core.errors import EngineError, IntakeError, RulebookError
 from gbrules.core.plain import leaf_text, numbers, plain
 from gbrules.core.review import RuleReview, book_status, review_states
 from gbrules.core.rulebook import Rule, Rulebook
+from gbrules.io.review.links import Link, evidence_links
 from gbrules.io.review.run import RunResult, ScenarioResult, run_scenarios
-
-_PMID = re.compile(r"PMID:?\s*(\d{5,9})", re.IGNORECASE)
-_DOI = re.compile(r"\b(10\.\d{4,9}/[^\s,;)]+)")
-_NICE = re.compile(r"\bNICE\s+(NG|CG|QS|TA|DG|IPG|MTG|PH)\s?(\d+)\b")
-
-
-@dataclass(frozen=True)
-class Link:
-    label: str
-    url: str
-
-
-def evidence_links(text: str) -> list[Link]:
-    """Links a reader can follow from one evidence entry: PubMed, DOI, NICE guidance."""
-    links = [Link(f"PMID {m[1]}", f"https://pubmed.ncbi.nlm.nih.gov/{m[1]}/") for m in _PMID.finditer(text)]
-    links += [Link(f"doi:{m[1]}", f"https://doi.org/{m[1]}") for m in _DOI.finditer(text)]
-    links += [
-        Link(f"NICE {m[1]}{m[2]}", f"https://www.nice.org.uk/guidance/{m[1].lower()}{m[2]}")
-        for m in _NICE.finditer(text)
-    ]
-    return links
-
 
 @dataclass(frozen=True)
 class Threshold:
@@ -315,4 +293,4 @@ def _hazards() -> object | None:
     return load_hazard_log(path)
 
 
-__all__ = ["BookResult", "RuleReview", "Rule", "build_book", "compare", "evidence_links", "thresholds"]
+__all__ = ["BookResult", "Link", "RuleReview", "Rule", "build_book", "compare", "evidence_links", "thresholds"]

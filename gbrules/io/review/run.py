@@ -27,7 +27,8 @@ from typing import Any, Literal
 ROOT = Path(__file__).resolve().parents[3]
 TEST_MODULE = ROOT / "tests" / "test_features.py"
 FEATURE_DIR = ROOT / "features"
-Status = Literal["passed", "failed", "skipped"]
+Status = Literal["passed", "failed", "skipped", "undefined"]
+_UNDEFINED = re.compile(r'Step definition is not found: \w+ "(?P<text>[^"\n]*)"')
 
 
 @dataclass(frozen=True)
@@ -58,11 +59,14 @@ class ScenarioResult:
     fired: set[str] = field(default_factory=set)
     asserted: set[str] = field(default_factory=set)
     evaluations: list[Evaluated] = field(default_factory=list)
+    outcome: Status | None = None  # the test item's own result (JUnit XML), when known
+    undefined: str = ""  # the text of a step no step definition matches
+    path: Path | None = None  # the feature file, once found
 
     @property
     def status(self) -> Status:
         states = {s.status for s in self.steps}
-        if "failed" in states:
+        if self.outcome == "failed" or "failed" in states or "undefined" in states:
             return "failed"
         if not self.steps or states == {"skipped"}:
             return "skipped"
@@ -117,6 +121,7 @@ def run_scenarios(rules_dir: Path, features: Path | None = None) -> RunResult:
         return RunResult(False, reason, [])
     with tempfile.TemporaryDirectory(prefix="gbrules-review-") as tmp:
         report = Path(tmp) / "cucumber.json"
+        junit = Path(tmp) / "junit.xml"
         log = Path(tmp) / "features.jsonl"
         env = {
             **os.environ,
@@ -136,6 +141,7 @@ def run_scenarios(rules_dir: Path, features: Path | None = None) -> RunResult:
                 "-o",
                 "addopts=",
                 f"--cucumberjson={report}",
+                f"--junitxml={junit}",
                 str(TEST_MODULE),
             ],
             cwd=ROOT,
@@ -149,6 +155,10 @@ def run_scenarios(rules_dir: Path, features: Path | None = None) -> RunResult:
             return RunResult(False, f"the scenario run produced no report:\n{tail}", [])
         scenarios = _read_report(json.loads(report.read_text(encoding="utf-8")))
         _join_log(scenarios, log)
+        _join_junit(scenarios, junit)
+        roots = [ROOT, FEATURE_DIR] + ([features.resolve().parent] if features else [])
+        for sc in scenarios:
+            _complete_steps(sc, roots)
     summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
     return RunResult(True, summary, scenarios)
 
@@ -199,3 +209,56 @@ def _join_log(scenarios: list[ScenarioResult], log: Path) -> None:
             )
         if "asserted" in entry:
             target.asserted.add(entry["asserted"])
+
+
+def _join_junit(scenarios: list[ScenarioResult], junit: Path) -> None:
+    """Each test item's outcome, and the step pytest-bdd found no definition for.
+
+    The Cucumber report stops at the last step that ran, so a scenario whose step has no
+    definition looks complete there; JUnit XML has the failure and its message.
+    """
+    if not junit.is_file():
+        return
+    import xml.etree.ElementTree as ET  # our own pytest's report, not outside input
+
+    by_test = {s.test: s for s in scenarios}
+    for case in ET.parse(junit).getroot().iter("testcase"):  # noqa: S314
+        target = by_test.get(case.get("name", ""))
+        if target is None:
+            continue
+        failure = case.find("failure")
+        if failure is None:
+            failure = case.find("error")
+        if failure is None:
+            target.outcome = "skipped" if case.find("skipped") is not None else "passed"
+            continue
+        target.outcome = "failed"
+        m = _UNDEFINED.search(failure.get("message", "") + (failure.text or ""))
+        if m is not None:
+            target.undefined = m["text"]
+
+
+def _complete_steps(s: ScenarioResult, roots: list[Path]) -> None:
+    """Add the steps the Cucumber report left out (after an undefined or failed step) from
+    the feature file itself (parsed with the official Cucumber Gherkin parser)."""
+    path = next((r / s.uri for r in roots if (r / s.uri).is_file()), None)
+    if path is None:
+        return
+    s.path = path
+    from gherkin.parser import Parser
+
+    try:
+        doc = Parser().parse(path.read_text(encoding="utf-8"))
+    except Exception:  # a feature file pytest-bdd parsed but gherkin does not: keep the report
+        return
+    for child in doc.get("feature", {}).get("children", []):
+        scenario = child.get("scenario")
+        if not scenario or scenario.get("location", {}).get("line") != s.line:
+            continue
+        written = scenario.get("steps", [])
+        done = len(s.steps)
+        for st in written[done:]:
+            text = st.get("text", "")
+            status: Status = "undefined" if text == s.undefined else "skipped"
+            s.steps.append(Step(st.get("keyword", "").strip(), text, status))
+        return

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
 from gbrules.io.json_input import loads
+
+if TYPE_CHECKING:
+    from gbrules.core.rulebook import Rulebook
 
 
 def fail(lines: list[str], code: int = 2) -> NoReturn:
@@ -57,7 +60,6 @@ def check_approved(rules: Path | None, required: bool) -> None:
         return
     from gbrules.clinical.engine import cached_engine
     from gbrules.core.errors import EngineError, RulebookError
-    from gbrules.core.review import unapproved
 
     try:
         book = cached_engine(rules).rulebook  # exactly the rules that would run
@@ -65,6 +67,13 @@ def check_approved(rules: Path | None, required: bool) -> None:
         fail(["error: invalid rulebook:"] + [f"  {p}" for p in exc.problems])
     except EngineError as exc:
         fail([f"error: {exc}"])
+    refuse_unapproved(book)
+
+
+def refuse_unapproved(book: Rulebook) -> None:
+    """Exit 2 naming every draft or stale rule of ``book`` (a rulebook about to run)."""
+    from gbrules.core.review import unapproved
+
     bad = unapproved(book)
     if bad:
         fail(

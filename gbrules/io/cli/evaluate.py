@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from gbrules.core.errors import EngineError, IntakeError, RulebookError
-from gbrules.io.cli._common import REQUIRE_APPROVED_HELP, check_approved, fail, read_intake
+from gbrules.io.cli._common import (
+    REQUIRE_APPROVED_HELP,
+    check_approved,
+    fail,
+    read_intake,
+    refuse_unapproved,
+)
 
 if TYPE_CHECKING:
     from gbrules.core.result import Evaluation
@@ -115,13 +121,14 @@ def evaluate(
 
     if templates is not None and not templates.is_dir():
         fail([f"error: --templates {templates}: not a directory"])
-    check_approved(rules, require_approved)
+    if release is None:
+        check_approved(rules, require_approved)
     data = read_intake(intake, example)
     try:
         if release is None:
             ev = cached_engine(rules).evaluate(data)
         else:
-            ev = _evaluate_release(release, keyring, rules, data)
+            ev = _evaluate_release(release, keyring, rules, data, require_approved)
     except IntakeError as exc:
         fail(["error: invalid intake:"] + [f"  {e.path}: {e.message}" for e in exc.errors])
     except RulebookError as exc:
@@ -160,7 +167,11 @@ _AUDIENCES: dict[OutAudience, Audience] = {
 
 
 def _evaluate_release(
-    release: Path, keyring: Path | None, site_pack: Path | None, data: object
+    release: Path,
+    keyring: Path | None,
+    site_pack: Path | None,
+    data: object,
+    require_approved: bool = False,
 ) -> Evaluation:
     """One evaluation under a verified release (its rules replace the bundled rulebook)."""
     import tempfile
@@ -174,6 +185,8 @@ def _evaluate_release(
         rules_dir = load_active_release_rules(release, keyring, Path(tmp))
         packs = [site_pack] if site_pack is not None else []
         engine = Engine.from_directory(rules_dir, *packs)
+        if require_approved:
+            refuse_unapproved(engine.rulebook)
         try:
             return engine.evaluate(data)
         finally:

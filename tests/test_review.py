@@ -30,7 +30,7 @@ from gbrules.core.review import review_states, unapproved
 from gbrules.core.rulebook import rule_hash
 from gbrules.io.cli import app
 from gbrules.io.render import render_care_plan
-from gbrules.io.review.book import BookResult, build_book, compare
+from gbrules.io.review.book import BookResult, build_book
 from gbrules.io.review.run import RunResult
 from tests.conftest import load_example
 
@@ -122,7 +122,9 @@ def test_a_rule_page_reads_in_plain_language_with_evidence_links_and_scenarios(
 
 def test_every_draft_a_scenario_produced_is_the_rendered_clinician_draft(books: Books) -> None:
     crisis = next(
-        s for s in books.good.run.scenarios if s.name == "Item 9 positive in the bundled crisis example"
+        s
+        for s in books.good.run.scenarios
+        if s.name == "Item 9 positive in the bundled crisis example"
     )
     draft = (books.good.out_dir / "drafts" / f"{crisis.slug}.html").read_text()
     assert "Same-day suicide risk assessment" in draft
@@ -212,7 +214,9 @@ def test_rule_hash_ignores_layout_and_review_but_not_content() -> None:
 def test_overdue_review_is_reported(tmp_path: Path) -> None:
     copy = _approved_copy(tmp_path / "rules")
     sleep = copy / "sleep.yaml"
-    sleep.write_text(sleep.read_text().replace("next_review: 2099-01-01", "next_review: 2026-01-01"))
+    sleep.write_text(
+        sleep.read_text().replace("next_review: 2099-01-01", "next_review: 2026-01-01")
+    )
     states = review_states(load_rulebook(copy), today=date(2026, 11, 30))
     assert {s.state for s in states} == {"approved", "overdue"}
     assert not unapproved(load_rulebook(copy))  # overdue still runs; it is reported
@@ -264,7 +268,13 @@ def test_require_approved_accepts_an_approved_release(tmp_path: Path) -> None:
     for name, rules in (("draft", RULES), ("approved", _approved_copy(tmp_path / "rules"))):
         bundle = tmp_path / f"{name}.zip"
         day = date(2026, 11, 30)
-        build_release(rules, bundle, version="2026.11.1", key=load_private_key(keys["builder"]), created_on=day)
+        build_release(
+            rules,
+            bundle,
+            version="2026.11.1",
+            key=load_private_key(keys["builder"]),
+            created_on=day,
+        )
         for who, reviewer in (("alice", "Dr Alice"), ("bob", "Dr Bob")):
             approve_release(bundle, load_private_key(keys[who]), reviewer, on=day)
         result = runner.invoke(app, [*run, "--release", str(bundle)])
@@ -297,12 +307,22 @@ def test_fhir_export_validates_as_r4_and_carries_review_metadata(tmp_path: Path)
     assert runner.invoke(app, ["rules", "export", "--fhir", str(out)]).exit_code == 0
     data = json.loads(out.read_text())
     Bundle.model_validate(data)
-    plans = [PlanDefinition.model_validate(e["resource"]) for e in data["entry"] if e["resource"]["resourceType"] == "PlanDefinition"]
-    acts = [ActivityDefinition.model_validate(e["resource"]) for e in data["entry"] if e["resource"]["resourceType"] == "ActivityDefinition"]
+    plans = [
+        PlanDefinition.model_validate(e["resource"])
+        for e in data["entry"]
+        if e["resource"]["resourceType"] == "PlanDefinition"
+    ]
+    acts = [
+        ActivityDefinition.model_validate(e["resource"])
+        for e in data["entry"]
+        if e["resource"]["resourceType"] == "ActivityDefinition"
+    ]
     view = next(p for p in plans if p.extension[0].valueUri == "patient-view")
     assert len(view.action) == len(book.rules)
     assert {p.status for p in plans} == {"draft"}
-    crisis = next(a for a in view.action if a.id == "safety.crisis.self-harm-thoughts")  # FHIR ids have no "_"
+    crisis = next(
+        a for a in view.action if a.id == "safety.crisis.self-harm-thoughts"
+    )  # FHIR ids have no "_"
     assert crisis.priority == "stat"
     assert crisis.condition[0].expression.description.startswith("PHQ-9 item 9 is 1 point")
     assert any("Simon 2013" in d.citation for d in crisis.documentation)
@@ -310,7 +330,12 @@ def test_fhir_export_validates_as_r4_and_carries_review_metadata(tmp_path: Path)
 
     approved = tmp_path / "approved.json"
     copy = _approved_copy(tmp_path / "rules")
-    assert runner.invoke(app, ["rules", "export", "--fhir", str(approved), "--rules", str(copy)]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["rules", "export", "--fhir", str(approved), "--rules", str(copy)]
+        ).exit_code
+        == 0
+    )
     plan = PlanDefinition.model_validate(json.loads(approved.read_text())["entry"][0]["resource"])
     assert plan.status == "active"
     assert str(plan.approvalDate) == "2026-11-30" and str(plan.lastReviewDate) == "2026-11-30"
@@ -383,7 +408,9 @@ def test_a_reviewer_follows_overview_rule_scenario_and_back(books: Books, browse
     assert page.url.endswith("rules/safety_crisis_self_harm_thoughts.html")
     page.click("nav.top >> text=Overview")
     assert page.url == index
-    links = page.eval_on_selector_all("a[href^='rules/']", "els => els.map(e => e.getAttribute('href'))")
+    links = page.eval_on_selector_all(
+        "a[href^='rules/']", "els => els.map(e => e.getAttribute('href'))"
+    )
     book = load_rulebook(RULES)
     assert {f"rules/{r.id.replace('.', '_')}.html" for r in book.rules} <= set(links)
     for r in book.rules:

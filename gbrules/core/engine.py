@@ -15,14 +15,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from gbrules.core import language
+from gbrules.core import language, review
 from gbrules.core.backends import durable
 from gbrules.core.compiled import CompiledRule, Plan, apply_plan
 from gbrules.core.domain import Domain
 from gbrules.core.errors import EngineError
 from gbrules.core.memo import Memo
 from gbrules.core.result import Evaluation, trusted
-from gbrules.core import review
 from gbrules.core.rulebook import Rule, Rulebook, load_rulebook, rulebook_from_rules
 from gbrules.core.vocabulary import CodeVocabulary, FactValue, Vocabulary
 

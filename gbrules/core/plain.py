@@ -8,7 +8,7 @@ so the review book, the FHIR export and any other reader say the same thing.
 from __future__ import annotations
 
 from gbrules.core.language import All, AnyOf, Cmp, Condition, Not, Recorded
-from gbrules.core.vocabulary import Vocabulary
+from gbrules.core.vocabulary import FactSpec, Vocabulary
 
 _OPS = {
     ">=": "is {v} or more",
@@ -38,7 +38,11 @@ def _value(v: object, unit: str) -> str:
 
 def leaf_text(c: Cmp | Recorded, vocabulary: Vocabulary) -> str:
     """One comparison in words: "PHQ-9 total is 20 or more", "CRP is not recorded"."""
-    spec = vocabulary[c.fact] if c.fact in vocabulary else None
+    spec: FactSpec | None
+    try:
+        spec = vocabulary[c.fact]
+    except KeyError:  # a condition over a fact of another vocabulary: name it as written
+        spec = None
     label = spec.label if spec else c.fact.replace("_", " ")
     unit = spec.unit if spec else ""
     if isinstance(c, Recorded):

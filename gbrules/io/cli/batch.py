@@ -12,9 +12,9 @@ from typing import Annotated
 
 import typer
 
-from gbrules.io.cli._common import REQUIRE_APPROVED_HELP, check_approved
 from gbrules.io.batch import BatchOptions, BatchUsageError, Format, run_batch
 from gbrules.io.batch.options import DEFAULT_CHECKPOINT, DEFAULT_CHUNK, DEFAULT_ROW_GROUP
+from gbrules.io.cli._common import REQUIRE_APPROVED_HELP, check_approved
 
 
 def batch_command(
@@ -95,7 +95,10 @@ def batch_command(
         ),
     ] = DEFAULT_CHECKPOINT,
     require_approved: Annotated[
-        bool, typer.Option("--require-approved", envvar="GBRULES_REQUIRE_APPROVED", help=REQUIRE_APPROVED_HELP)
+        bool,
+        typer.Option(
+            "--require-approved", envvar="GBRULES_REQUIRE_APPROVED", help=REQUIRE_APPROVED_HELP
+        ),
     ] = False,
 ) -> None:
     """Evaluate a file of intakes (NDJSON or Parquet): one output or reject per input, in order."""

@@ -110,7 +110,10 @@ def evaluate(
         typer.Option("--keyring", envvar="GBRULES_KEYRING", help="Keys trusted for --release."),
     ] = None,
     require_approved: Annotated[
-        bool, typer.Option("--require-approved", envvar="GBRULES_REQUIRE_APPROVED", help=REQUIRE_APPROVED_HELP)
+        bool,
+        typer.Option(
+            "--require-approved", envvar="GBRULES_REQUIRE_APPROVED", help=REQUIRE_APPROVED_HELP
+        ),
     ] = False,
 ) -> None:
     """Evaluate one intake and print the care-plan draft."""

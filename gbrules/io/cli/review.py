@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from gbrules.core.errors import RulebookError
+from gbrules.core.rulebook import Rulebook
 from gbrules.io.cli._common import fail
 
 review_app = typer.Typer(
@@ -17,7 +18,7 @@ review_app = typer.Typer(
 )
 
 
-def _load(rules: Path | None):  # type: ignore[no-untyped-def]
+def _load(rules: Path | None) -> Rulebook:
     from gbrules.clinical.domain import load_rulebook
 
     try:
@@ -51,9 +52,7 @@ def review_status(
 @review_app.command("approve")
 def review_approve(
     rule_ids: Annotated[list[str], typer.Argument(help="Rule ids to approve (or 'all').")],
-    by: Annotated[
-        list[str], typer.Option("--by", help="Who approved (repeat for each member).")
-    ],
+    by: Annotated[list[str], typer.Option("--by", help="Who approved (repeat for each member).")],
     rules: Annotated[
         Path | None,
         typer.Option("--rules", help="Rulebook directory to edit (not the installed package)."),
@@ -117,8 +116,13 @@ def review_build(
     old = _load(since) if since is not None else None
     try:
         result = build_book(
-            book, out_dir, rules_dir=rules, since=old, since_dir=since,
-            features=features, population=population,
+            book,
+            out_dir,
+            rules_dir=rules,
+            since=old,
+            since_dir=since,
+            features=features,
+            population=population,
         )
     except OSError as exc:
         fail([f"error: cannot write {out_dir}: {exc}"])

@@ -71,9 +71,10 @@ def scenarios_check(
             typer.echo(f"    {_MARK.get(st.status, '    ')} {st.keyword} {st.text}")
             if st.status == "undefined":
                 close = difflib.get_close_matches(st.text, known, n=3, cutoff=0.5)
-                typer.echo("         unknown step; " + (
-                    "closest known steps:" if close else "see features/README.md for the steps"
-                ))
+                typer.echo(
+                    "         unknown step; "
+                    + ("closest known steps:" if close else "see features/README.md for the steps")
+                )
                 for c in close:
                     typer.echo(f"           {c}")
             if st.status == "failed" and st.error:

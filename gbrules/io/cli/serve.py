@@ -106,7 +106,10 @@ def serve(
         ),
     ] = 1,
     require_approved: Annotated[
-        bool, typer.Option("--require-approved", envvar="GBRULES_REQUIRE_APPROVED", help=REQUIRE_APPROVED_HELP)
+        bool,
+        typer.Option(
+            "--require-approved", envvar="GBRULES_REQUIRE_APPROVED", help=REQUIRE_APPROVED_HELP
+        ),
     ] = False,
 ) -> None:
     """Run the CDS Hooks service (needs the 'service' and 'fhir' extras)."""

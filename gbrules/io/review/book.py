@@ -18,12 +18,16 @@ from pathlib import Path
 
 import jinja2
 
+from gbrules.clinical.engine import Engine
+from gbrules.clinical.safety_case import HazardLog, default_hazard_log_path, load_hazard_log
 from gbrules.core.errors import EngineError, IntakeError, RulebookError
 from gbrules.core.plain import leaf_text, numbers, plain
 from gbrules.core.review import RuleReview, book_status, review_states
 from gbrules.core.rulebook import Rule, Rulebook
+from gbrules.io.render import render_care_plan
 from gbrules.io.review.links import Link, evidence_links
 from gbrules.io.review.run import RunResult, ScenarioResult, run_scenarios
+
 
 @dataclass(frozen=True)
 class Threshold:
@@ -141,26 +145,24 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def _draft_html(book: Rulebook, s: ScenarioResult, when: datetime) -> str | None:
-    """The last draft the scenario produced, rendered as a clinician sees it."""
+def _draft_html(
+    book: Rulebook, s: ScenarioResult, when: datetime, engines: dict[tuple[str, ...], Engine]
+) -> str | None:
+    """The last draft the scenario produced, rendered as a clinician sees it (``engines``:
+    one compiled engine per rulebook + site pack, shared by the scenarios of one build)."""
     if not s.evaluations:
         return None
-    from gbrules.clinical.engine import Engine
-    from gbrules.io.render import render_care_plan
 
     last = s.evaluations[-1]
     try:
         dirs = [*book.sources[:1], *([last.pack] if last.pack else [])]
-        engine = _engines.get(tuple(dirs))
+        engine = engines.get(tuple(dirs))
         if engine is None:
-            engine = _engines[tuple(dirs)] = Engine.from_directory(*dirs)
+            engine = engines[tuple(dirs)] = Engine.from_directory(*dirs)
         ev = engine.evaluate(last.intake)
     except (IntakeError, RulebookError, EngineError) as exc:
         return f"<p>The draft cannot be shown: {type(exc).__name__}: {exc}</p>"
     return render_care_plan(ev, "html", generated_at=when)
-
-
-_engines: dict[tuple[str, ...], object] = {}
 
 
 def build_book(
@@ -213,6 +215,7 @@ def build_book(
     out_dir = out_dir.resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    engines: dict[tuple[str, ...], Engine] = {}
     try:
         (tmp / "rules").mkdir()
         (tmp / "scenarios").mkdir()
@@ -253,7 +256,7 @@ def build_book(
                 scenarios=by_rule.get(r.id, []),
             )
         for s in run.scenarios:
-            draft = _draft_html(book, s, when)
+            draft = _draft_html(book, s, when, engines)
             if draft is not None:
                 (tmp / "drafts" / f"{s.slug}.html").write_text(draft, encoding="utf-8")
             write(
@@ -266,7 +269,14 @@ def build_book(
             )
         write("matrix.html", "matrix.html.j2", root="", rules=book.rules, scenarios=run.scenarios)
         write("thresholds.html", "thresholds.html.j2", root="", thresholds=thresholds(book))
-        write("hazards.html", "hazards.html.j2", root="", hazards=hazards, rule_ids={r.id for r in book.rules}, scenarios=run.scenarios)
+        write(
+            "hazards.html",
+            "hazards.html.j2",
+            root="",
+            hazards=hazards,
+            rule_ids={r.id for r in book.rules},
+            scenarios=run.scenarios,
+        )
         if since_info is not None:
             write("changes.html", "changes.html.j2", root="", since=since_info)
         if out_dir.exists():
@@ -280,17 +290,27 @@ def build_book(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        for engine in engines.values():
+            engine.close()
     return BookResult(out_dir, len(book.rules), run, fired, asserted, len(codes))
 
 
-def _hazards() -> object | None:
+def _hazards() -> HazardLog | None:
     """The hazard log (docs/safety/hazards.yaml) when this is a source checkout, else None."""
-    from gbrules.clinical.safety_case import default_hazard_log_path, load_hazard_log
-
     path = default_hazard_log_path()
     if not path.is_file():
         return None
     return load_hazard_log(path)
 
 
-__all__ = ["BookResult", "Link", "RuleReview", "Rule", "build_book", "compare", "evidence_links", "thresholds"]
+__all__ = [
+    "BookResult",
+    "Link",
+    "Rule",
+    "RuleReview",
+    "build_book",
+    "compare",
+    "evidence_links",
+    "thresholds",
+]

@@ -23,7 +23,8 @@ class Link:
 def evidence_links(text: str) -> list[Link]:
     """Links a reader can follow from one evidence entry: PubMed, DOI, NICE guidance."""
     links = [
-        Link(f"PMID {m[1]}", f"https://pubmed.ncbi.nlm.nih.gov/{m[1]}/") for m in _PMID.finditer(text)
+        Link(f"PMID {m[1]}", f"https://pubmed.ncbi.nlm.nih.gov/{m[1]}/")
+        for m in _PMID.finditer(text)
     ]
     links += [Link(f"doi:{m[1]}", f"https://doi.org/{m[1]}") for m in _DOI.finditer(text)]
     links += [
@@ -31,5 +32,3 @@ def evidence_links(text: str) -> list[Link]:
         for m in _NICE.finditer(text)
     ]
     return links
-
-

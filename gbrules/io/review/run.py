@@ -130,7 +130,7 @@ def run_scenarios(rules_dir: Path, features: Path | None = None) -> RunResult:
         }
         if features is not None:
             env["GBRULES_EXTRA_FEATURES"] = str(features.resolve())
-        proc = subprocess.run(
+        proc = subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
             [
                 sys.executable,
                 "-m",
@@ -248,7 +248,7 @@ def _complete_steps(s: ScenarioResult, roots: list[Path]) -> None:
     from gherkin.parser import Parser
 
     try:
-        doc = Parser().parse(path.read_text(encoding="utf-8"))
+        doc: dict[str, Any] = dict(Parser().parse(path.read_text(encoding="utf-8")))
     except Exception:  # a feature file pytest-bdd parsed but gherkin does not: keep the report
         return
     for child in doc.get("feature", {}).get("children", []):

@@ -203,6 +203,18 @@ def test_approval_records_the_hash_and_an_edit_makes_it_stale(tmp_path: Path) ->
     assert "[unapproved]" not in lint.stdout
 
 
+def test_a_retired_rule_is_kept_in_its_file_but_never_loaded(tmp_path: Path) -> None:
+    copy = _approved_copy(tmp_path / "rules")
+    sleep = copy / "sleep.yaml"
+    text = sleep.read_text()
+    first = re.search(r"review: \{status: approved", text)
+    assert first is not None
+    sleep.write_text(text[: first.start()] + "review: {status: retired" + text[first.end() :])
+    before = {r.id for r in load_rulebook(RULES).rules}
+    after = {r.id for r in load_rulebook(copy).rules}
+    assert len(before - after) == 1 and (before - after) < {r for r in before if "sleep" in r}
+
+
 def test_rule_hash_ignores_layout_and_review_but_not_content() -> None:
     rule = {"id": "a.b", "when": "age >= 18", "then": {"code": "x.y"}}
     reordered = {"then": {"code": "x.y"}, "when": "age >= 18", "id": "a.b"}

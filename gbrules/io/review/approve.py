@@ -63,8 +63,8 @@ def _edit(lines: list[str], rule: Rule, approval: Approval) -> list[str]:
             if indent <= len(item_indent):
                 break
         end += 1
-    while end > start + 1 and not lines[end - 1].strip():
-        end -= 1  # keep blank lines between rules after the review line
+    while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].lstrip()[0] == "#"):
+        end -= 1  # blank lines and comments before the next rule stay after the review line
     block = lines[start:end]
     if any(ln.rstrip() == key_indent + "review:" for ln in block):
         raise ValueError(

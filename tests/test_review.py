@@ -79,12 +79,23 @@ def books(tmp_path_factory: pytest.TempPathFactory) -> Books:
     text = safety.read_text(encoding="utf-8")
     assert '"phq9_item9 >= 1"' in text
     safety.write_text(text.replace('"phq9_item9 >= 1"', '"phq9_item9 >= 2"', 1), "utf-8")
+    ours = root / "our_scenarios"
+    ours.mkdir()
+    (ours / "ours.feature").write_text(
+        "Feature: the group's own scenario\n"
+        "  Scenario: A typo in our own scenario\n"
+        "    Given a patient aged 40\n"
+        "    And GAD-7 totl 16\n"
+        "    When the plan is drafted\n"
+        "    Then the plan suggests safety.screen_suicide_risk\n"
+    )
     broken = build_book(
         load_rulebook(broken_rules),
         root / "broken_book",
         rules_dir=broken_rules,
         since=load_rulebook(RULES),
         since_dir=RULES,
+        features=ours,
         population=200,
     )
     return Books(good, broken)
@@ -160,6 +171,15 @@ def test_a_broken_rulebook_shows_failures_and_what_changed(books: Books) -> None
     assert "safety.crisis.self_harm_thoughts" in changes
     assert "phq9_item9 &gt;= 1 → 2" in changes
     assert "intake(s) get a different plan" in changes
+
+
+def test_the_book_includes_the_groups_own_feature_files(books: Books) -> None:
+    ours = next(s for s in books.broken.run.scenarios if s.name == "A typo in our own scenario")
+    assert ours.status == "failed"
+    assert [st.status for st in ours.steps] == ["passed", "undefined", "skipped", "skipped"]
+    page = (books.broken.out_dir / "scenarios" / f"{ours.slug}.html").read_text()
+    assert "GAD-7 totl 16" in page and "(undefined)" in page
+    assert ours.name not in {s.name for s in books.good.run.scenarios}
 
 
 def test_without_the_scenarios_the_book_says_so(tmp_path: Path) -> None:

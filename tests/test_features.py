@@ -8,6 +8,7 @@ write a new scenario without touching Python. Phrases map to Intake JSON fields 
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
 
 import gbrules
-from gbrules.clinical.engine import cached_engine
+from gbrules.clinical.engine import Engine, cached_engine
 from gbrules.clinical.orders import OrderJudgement, judge_order
 from gbrules.clinical.phrases import NUMBERS, PHRASES
 from gbrules.core.result import Evaluation
@@ -33,18 +34,45 @@ FEATURES = Path(
 )
 REPO = Path(__file__).resolve().parent.parent
 scenarios(str(FEATURES))
+# Clinician-written feature files the review book (gbrules review build --features) adds.
+if os.environ.get("GBRULES_EXTRA_FEATURES"):
+    scenarios(os.environ["GBRULES_EXTRA_FEATURES"])
 
 # The coverage gate (tests/test_coverage_gate.py) runs this module in a subprocess with
 # GBRULES_FEATURE_LOG set: every evaluation's fired rules and every code a passing step asserted
 # are appended to that file, one JSON object a line.
+# Each line also names the test item (``test``), so the review book (gbrules review build) can
+# join it to pytest-bdd's cucumber JSON; an evaluation's line carries its intake and site pack
+# so the book can show the draft the scenario produced.
 LOG_ENV = "GBRULES_FEATURE_LOG"
+# The review book runs the scenarios against the rulebook under review (a directory with its own
+# rulebook.yaml) instead of the bundled one, when this is set.
+RULES_ENV = "GBRULES_FEATURE_RULES"
 
 
-def _record(kind: str, value: object) -> None:
+def _record(kind: str, value: object, **extra: object) -> None:
     path = os.environ.get(LOG_ENV)
     if path:
+        current = os.environ.get("PYTEST_CURRENT_TEST", "")
+        test = current.rsplit("::", 1)[-1].rsplit(" (", 1)[0]
         with open(path, "a", encoding="utf-8") as f:
-            f.write(json.dumps({kind: value}) + "\n")
+            f.write(json.dumps({kind: value, "test": test, **extra}, default=str) + "\n")
+
+
+@functools.cache
+def _engine_for(base: str, packs: tuple[str, ...]) -> Engine:
+    return Engine.from_directory(base, *packs)
+
+
+def _evaluate(patient: Patient) -> Evaluation:
+    base = os.environ.get(RULES_ENV)
+    if base:
+        ev = _engine_for(base, tuple(patient.packs)).evaluate(patient.intake)
+    else:
+        ev = patient.draft()
+    pack = ",".join(patient.packs) or None
+    _record("fired", ev.fired_rules, intake=patient.intake, pack=pack)
+    return ev
 
 
 NO_PROBIOTIC_CAUTIONS = {
@@ -98,8 +126,7 @@ class Patient:
     @property
     def plan(self) -> Evaluation:
         if self.ev is None:
-            self.ev = self.draft()
-            _record("fired", self.ev.fired_rules)
+            self.ev = _evaluate(self)
         return self.ev
 
 
@@ -252,8 +279,7 @@ def given_no_acute_signs(patient: Patient) -> None:
 
 @when("the plan is drafted")
 def when_drafted(patient: Patient) -> None:
-    patient.ev = patient.draft()
-    _record("fired", patient.ev.fired_rules)
+    patient.ev = _evaluate(patient)
 
 
 # ---------------------------------------------------------------- Then

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from gbrules.core import language
+from gbrules.core import language, review
 from gbrules.core.backends import durable
 from gbrules.core.compiled import CompiledRule, Plan, apply_plan
 from gbrules.core.domain import Domain
@@ -37,6 +37,7 @@ class Engine:
 
     def __init__(self, rulebook: Rulebook) -> None:
         self.rulebook = rulebook
+        review.register(rulebook)  # so a draft's footer can say the rulebook is draft
         vocabulary = rulebook.domain.vocabulary
         durable.check_hash_collisions(vocabulary)
         # Only facts some rule mentions are sent to the engine (in vocabulary order).

@@ -73,12 +73,20 @@ def _from_problem(problem: str) -> Finding:
 
 
 def lint(
-    directory: str | Path | None, domain: Domain, proof: ProofDomain | None = None
+    directory: str | Path | None,
+    domain: Domain,
+    proof: ProofDomain | None = None,
+    *,
+    governance: bool = False,
 ) -> list[Finding]:
     """All findings for a rulebook directory (the domain's own rulebook if None), sorted.
 
     ``proof``: the domain as the verifier sees it; with it (and z3 installed) the never-true
-    and duplicate checks are decided by the solver instead of the syntactic analysis."""
+    and duplicate checks are decided by the solver instead of the syntactic analysis.
+    ``governance``: also one finding per rule that is not approved and current, of kind
+    ``unapproved`` (draft), ``stale`` (edited since approval) or ``overdue`` (see
+    gbrules.core.review). Off by default: a rulebook under development is draft, and its
+    author still needs a clean lint."""
     base = domain.rules_dir
     if directory is None and base is None:
         return [Finding("", 0, "", "error", "no rule directory given")]
@@ -90,7 +98,16 @@ def lint(
     except RulebookError as exc:
         return sorted(_from_problem(p) for p in exc.problems)
     own = [r for r in book.rules if r.origin == ("site" if is_pack else "default")]
-    return sorted(lint_rules(own, book, proof))
+    found = lint_rules(own, book, proof)
+    if governance:
+        from gbrules.core.review import state_of
+
+        kinds = {"draft": "unapproved", "stale": "stale", "overdue": "overdue"}
+        for rule in own:
+            s = state_of(rule)
+            if s.state in kinds:
+                found.append(Finding(rule.file, rule.line, rule.id, kinds[s.state], s.message))
+    return sorted(found)
 
 
 def canonical(cond: Condition) -> str:

@@ -30,6 +30,7 @@ import jinja2
 from gbrules.clinical.facts import VOCABULARY, FactValue
 from gbrules.core.compiled import show
 from gbrules.core.result import Evaluation, Suggestion, Suppression
+from gbrules.core.review import status_of_label
 
 ENVIRONMENTS = 16  # template directories whose jinja2 Environment is kept (least recent out)
 Format = Literal["markdown", "html", "text"]
@@ -460,6 +461,7 @@ def plan_context(
         ],
         "fired_rules": list(ev.fired_rules),
         "rulebook_version": ev.rulebook_version,
+        "rulebook_status": status_of_label(ev.rulebook_version),
         "generated_at": generated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "when_to_get_help": list(WHEN_TO_GET_HELP),
         "glossary": _glossary(words) if audience == "patient" else [],

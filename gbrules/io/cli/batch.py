@@ -14,6 +14,7 @@ import typer
 
 from gbrules.io.batch import BatchOptions, BatchUsageError, Format, run_batch
 from gbrules.io.batch.options import DEFAULT_CHECKPOINT, DEFAULT_CHUNK, DEFAULT_ROW_GROUP
+from gbrules.io.cli._common import REQUIRE_APPROVED_HELP, check_approved
 from gbrules.io.cli.prove import REQUIRE_PROVED_ENV, enforce_proofs_for
 
 
@@ -110,8 +111,15 @@ def batch_command(
             "(gbrules rules prove); needs the 'prove' extra.",
         ),
     ] = False,
+    require_approved: Annotated[
+        bool,
+        typer.Option(
+            "--require-approved", envvar="GBRULES_REQUIRE_APPROVED", help=REQUIRE_APPROVED_HELP
+        ),
+    ] = False,
 ) -> None:
     """Evaluate a file of intakes (NDJSON or Parquet): one output or reject per input, in order."""
+    check_approved(rules, require_approved)
     from gbrules.core.errors import EngineError, RulebookError
 
     if site is not None:

@@ -59,6 +59,14 @@ def rules_lint(
         Path | None,
         typer.Argument(help="Rulebook directory, or a site pack (linted on the default)."),
     ] = None,
+    governance: Annotated[
+        bool,
+        typer.Option(
+            "--governance",
+            help="Also report unapproved, stale and overdue rules (the bundled rulebook is "
+            "all draft, so without this flag its lint stays clean).",
+        ),
+    ] = False,
 ) -> None:
     """Check a rulebook; exit 0 when clean, 1 with findings (each with file and rule id)."""
     from gbrules.clinical.domain import CLINICAL
@@ -76,7 +84,7 @@ def rules_lint(
             "pip install 'gbrules[prove]' for the solver",
             err=True,
         )
-    findings = lint(directory, CLINICAL, proof)
+    findings = lint(directory, CLINICAL, proof, governance=governance)
     for f in findings:
         typer.echo(f.text())
     if findings:
@@ -121,3 +129,30 @@ def rules_diff(
         typer.echo(json.dumps(report.as_dict(), indent=2, sort_keys=True))
     else:
         typer.echo(report.text(), nl=False)
+
+
+@rules_app.command("export")
+def rules_export(
+    fhir: Annotated[
+        Path, typer.Option("--fhir", help="Write the rulebook as a FHIR R4 Bundle (JSON) here.")
+    ],
+    directory: Annotated[
+        Path | None, typer.Option("--rules", help="Rulebook directory (default: bundled).")
+    ] = None,
+) -> None:
+    """Export the rulebook as FHIR knowledge artefacts: PlanDefinitions per CDS Hooks service,
+    an action per rule, ActivityDefinitions for the codes, citations and review status."""
+    from gbrules.clinical.domain import load_rulebook
+    from gbrules.io.fhir.rulebook import rulebook_bundle
+    from gbrules.io.review.approve import atomic_write
+
+    try:
+        rb = load_rulebook(*([directory] if directory else []))
+    except RulebookError as exc:
+        fail(["error: invalid rulebook:"] + [f"  {p}" for p in exc.problems])
+    bundle = rulebook_bundle(rb)
+    try:
+        atomic_write(fhir, json.dumps(bundle, indent=2, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        fail([f"error: cannot write {fhir}: {exc}"])
+    typer.echo(f"wrote {fhir}: {len(bundle['entry'])} resources ({rb.version_label})")

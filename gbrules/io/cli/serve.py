@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from gbrules.core.errors import EngineError, RulebookError
-from gbrules.io.cli._common import fail
+from gbrules.io.cli._common import REQUIRE_APPROVED_HELP, check_approved, fail
 from gbrules.io.cli.prove import REQUIRE_PROVED_ENV, enforce_proofs
 
 
@@ -133,11 +133,19 @@ def serve(
             help="Refuse a rulebook (with its site pack) that breaks a safety invariant.",
         ),
     ] = False,
+    require_approved: Annotated[
+        bool,
+        typer.Option(
+            "--require-approved", envvar="GBRULES_REQUIRE_APPROVED", help=REQUIRE_APPROVED_HELP
+        ),
+    ] = False,
 ) -> None:
     """Run the CDS Hooks service (needs the 'service' and 'fhir' extras).
 
     With --release (and --shadow) and GBRULES_ADMIN_TOKEN set, the admin endpoints promote,
     roll back and switch rules off without a restart (docs/GOLIVE.md)."""
+    if release is None:
+        check_approved(rules, require_approved)
     try:
         import uvicorn
 

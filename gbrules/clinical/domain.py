@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from gbrules.clinical.codes import CODE_VOCABULARY
+from gbrules.clinical.crisis import CRISIS_FILE, SETTING, crisis_file
 from gbrules.clinical.facts import VOCABULARY, facts_from_intake
 from gbrules.clinical.intake import Intake, validate_intake
 from gbrules.core import rulebook
@@ -49,6 +50,16 @@ _SOURCE = re.compile(
     re.IGNORECASE,
 )
 
+# Entries that may be listed beside the evidence but are not evidence for a threshold: the
+# consumer scenario a rule mirrors (written "Scenario: ...", older rules "Source ...") and
+# regulations or accreditation standards (the FDA CDS guidance says how advice is shown, not
+# what is clinically right).
+_NOT_EVIDENCE = re.compile(
+    r"^\s*(Scenario|Source)\b|\bFDA\b.*\b(CDS|Clinical Decision Support)\b|"
+    r"\bregulation\b",
+    re.IGNORECASE,
+)
+
 CLINICAL = Domain(
     vocabulary=VOCABULARY,
     codes=CODE_VOCABULARY,
@@ -57,11 +68,16 @@ CLINICAL = Domain(
     policy=Policy(
         strict=True,
         evidence_source=_SOURCE,
+        not_evidence=_NOT_EVIDENCE,
+        not_evidence_advice="the scenario a rule mirrors and a regulation may be listed, but "
+        "each rule also cites a guideline or primary source (docs/EVIDENCE.md)",
         wording=_WORDING,
         wording_advice="phrase it as advice to a clinician (e.g. 'review with the prescriber'), "
         "never an order to stop or a diagnosis",
         facts_help="facts are listed in docs/FACTS.md",
     ),
+    # settings.crisis_country: one of the countries rules/crisis_lines.yaml has a set for.
+    settings={SETTING: tuple(crisis_file(default_rules_dir() / CRISIS_FILE).countries)},
 )
 
 

@@ -144,6 +144,9 @@ class Evaluation(_Frozen):
     facts: dict[str, FactValue]
     not_recorded: list[str] = Field(default_factory=list)
     rulebook_version: str
+    # The rulebook's site settings (e.g. crisis_country), so a draft says which configuration
+    # produced it and renderers show the matching resources.
+    settings: dict[str, str] = Field(default_factory=dict)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

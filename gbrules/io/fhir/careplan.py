@@ -17,18 +17,16 @@ Suppressed or deferred codes are listed in the CarePlan's ``note`` with their re
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any
 
+from gbrules.clinical.crisis import crisis_set
 from gbrules.core.result import Evaluation, Suggestion
 
 SUGGESTION_SYSTEM = "https://gbrules.example.org/fhir/CodeSystem/suggestion"
 SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"
 
-CRISIS_RESOURCES = (
-    "Crisis resources: 988 Suicide & Crisis Lifeline (call or text 988, US); "
-    "in an emergency call 911."
-)
 _PRIORITY = {"critical": "stat", "urgent": "urgent", "routine": "routine"}
 _CATEGORY = {
     "referral": (SNOMED, "3457005", "Patient referral"),
@@ -66,9 +64,17 @@ def basis_note(s: Suggestion, version: str) -> str:
 
 
 def fhir_request(
-    s: Suggestion, patient_ref: str, *, version: str, authored: str, rid: str | None = None
+    s: Suggestion,
+    patient_ref: str,
+    *,
+    version: str,
+    authored: str,
+    rid: str | None = None,
+    settings: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """One suggestion as a FHIR R4 request resource (a proposal for the clinician)."""
+    """One suggestion as a FHIR R4 request resource (a proposal for the clinician).
+
+    ``settings``: the Evaluation's rulebook settings (the crisis lines of its country)."""
     kind = resource_kind(s.code)
     subject = {"reference": patient_ref}
     notes = [{"text": basis_note(s, version)}]
@@ -102,7 +108,7 @@ def fhir_request(
     else:
         payload = [{"contentString": f"{s.title}. {s.rationale}"}]
         if s.code == "safety.crisis":
-            payload.append({"contentString": CRISIS_RESOURCES})
+            payload.append({"contentString": crisis_set(settings).clinician_text()})
         res.update(
             category=[{"text": s.category}, _concept(s)],
             subject=subject,
@@ -135,7 +141,14 @@ def careplan_from_evaluation(
     for s in ev.suggestions:
         rid = _rid(s.code)
         contained.append(
-            fhir_request(s, patient_ref, version=ev.rulebook_version, authored=stamp, rid=rid)
+            fhir_request(
+                s,
+                patient_ref,
+                version=ev.rulebook_version,
+                authored=stamp,
+                rid=rid,
+                settings=ev.settings,
+            )
         )
         activity.append({"reference": {"reference": f"#{rid}", "display": s.title}})
     notes = [

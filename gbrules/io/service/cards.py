@@ -14,13 +14,14 @@ citations, what was suppressed or deferred, and which inputs were not recorded.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from gbrules.clinical.crisis import crisis_set
 from gbrules.clinical.facts import VOCABULARY, FactValue
 from gbrules.clinical.orders import OrderJudgement
 from gbrules.core.result import Evaluation, Suggestion
-from gbrules.io.fhir.careplan import CRISIS_RESOURCES, fhir_request
+from gbrules.io.fhir.careplan import fhir_request
 from gbrules.io.fhir.intake import MappingNote
 
 INDICATOR = {"critical": "critical", "urgent": "warning", "routine": "info"}
@@ -64,7 +65,7 @@ def _source(ev: Evaluation) -> dict[str, Any]:
     return {"label": f"gbrules rulebook {ev.rulebook_version}"}
 
 
-def _suggestion_md(s: Suggestion, version: str) -> list[str]:
+def _suggestion_md(s: Suggestion, version: str, settings: Mapping[str, str]) -> list[str]:
     lines = [f"### {s.title}", "", f"- **Priority:** {s.priority}", f"- **Why:** {s.rationale}"]
     if s.triggered_by:
         inputs = "; ".join(_fmt(k, v) for k, v in s.triggered_by.items())
@@ -73,7 +74,7 @@ def _suggestion_md(s: Suggestion, version: str) -> list[str]:
     if s.evidence:
         lines.append("- **Evidence:** " + "; ".join(s.evidence))
     if s.code == "safety.crisis":
-        lines.append(f"- **{CRISIS_RESOURCES}**")
+        lines.append(f"- **{crisis_set(settings).clinician_text()}**")
     lines.append("")
     return lines
 
@@ -105,7 +106,7 @@ def cards_for(
         head = top.title if len(items) == 1 else f"{top.title} (+{len(items) - 1} more)"
         md: list[str] = []
         for s in items:
-            md += _suggestion_md(s, ev.rulebook_version)
+            md += _suggestion_md(s, ev.rulebook_version, ev.settings)
         held = [x for x in ev.suppressed if x.code.startswith(category + ".")]
         if held:
             md.append("**Suppressed or deferred:**")
@@ -134,7 +135,11 @@ def cards_for(
                             "type": "create",
                             "description": summary(s.title),
                             "resource": fhir_request(
-                                s, patient_ref, version=ev.rulebook_version, authored=authored
+                                s,
+                                patient_ref,
+                                version=ev.rulebook_version,
+                                authored=authored,
+                                settings=ev.settings,
                             ),
                         }
                     ],
@@ -146,11 +151,8 @@ def cards_for(
         }
         if category == "safety" and "safety.crisis" in ev.codes:
             card["links"] = [
-                {
-                    "label": "988 Suicide & Crisis Lifeline",
-                    "url": "https://988lifeline.org",
-                    "type": "absolute",
-                }
+                {"label": line.label, "url": line.url, "type": "absolute"}
+                for line in crisis_set(ev.settings).lines
             ]
         cards.append(strip_empty(card))
     return cards

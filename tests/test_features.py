@@ -85,6 +85,10 @@ PHRASES: dict[str, tuple[str, str]] = {
     "a diet high in ultra-processed food": ("lifestyle", "ultra_processed_food_high"),
     "on a gluten-free diet": ("lifestyle", "gluten_free_diet"),
     "a probiotic trial": ("lifestyle", "wants_probiotic_trial"),
+    "a severe change in mood": ("mood", "severe_mood_change"),
+    "supplements": ("medications", "supplements"),
+    "melatonin": ("medications", "melatonin"),
+    "diagnostic doubt": ("gi", "diagnostic_doubt"),
 }
 NUMBERS: dict[str, tuple[str, str]] = {
     "abdominal pain score": ("gi", "abdominal_pain_score"),
@@ -99,6 +103,7 @@ NUMBERS: dict[str, tuple[str, str]] = {
     "weight in kg": ("", "weight_kg"),
     "age at symptom onset": ("gi", "onset_age"),
     "IBS-SSS": ("gi", "ibs_sss"),
+    "weeks of first-line care": ("gi", "first_line_care_weeks"),
 }
 NO_PROBIOTIC_CAUTIONS = {
     "pregnant": False,
@@ -381,6 +386,34 @@ def then_title(patient: Patient, code: str, text: str) -> None:
     s = patient.plan.suggestion(code)
     assert s is not None, f"{code} not suggested"
     assert text in s.title, s.title
+
+
+def _crisis_text(patient: Patient, where: str) -> str:
+    """What a surface shows a reader: the clinician or patient draft, the CDS cards or the
+    CarePlan (as JSON text), for this patient's plan."""
+    from gbrules.io.fhir.careplan import careplan_from_evaluation
+    from gbrules.io.render import render_care_plan
+    from gbrules.io.service.cards import cards_for
+
+    ev = patient.plan
+    if where == "draft":
+        return render_care_plan(ev, "text")
+    if where == "patient draft":
+        return render_care_plan(ev, "text", audience="patient")
+    if where == "card":
+        return json.dumps(cards_for(ev, "Patient/1", hook_instance="h", authored="2026-01-01"))
+    return json.dumps(careplan_from_evaluation(ev, "Patient/1"))
+
+
+@then(
+    parsers.re(
+        r"the (?P<where>draft|patient draft|card|CarePlan) (?P<neg>mentions|does not mention) "
+        r'"(?P<text>.+)"$'
+    )
+)
+def then_surface_mentions(patient: Patient, where: str, neg: str, text: str) -> None:
+    shown = _crisis_text(patient, where)
+    assert (text in shown) == (neg == "mentions"), f"{where}: {text!r} {neg}?"
 
 
 @then("no suggestion proposes an antidepressant")

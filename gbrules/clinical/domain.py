@@ -46,7 +46,7 @@ _WORDING = re.compile(
 # What a citation looks like: a year, a PMID or DOI, a guideline body or document.
 _SOURCE = re.compile(
     r"\b(1[89]\d\d|20\d\d)\b|PMID|doi|NICE|\bNG\d|\bCG\d|ACG|AGA|FDA|NPSG|Joint Commission|"
-    r"guideline|statement|Source\b",
+    r"guideline|statement|NIH|NCCIH|Source\b|^\s*Scenario:",
     re.IGNORECASE,
 )
 

@@ -255,7 +255,7 @@ def given_number(patient: Patient, name: str, value: str) -> None:
         patient.set(section, key, number)
 
 
-@given(parsers.re(r"the patient (?:has|is|reports|takes|wants) (?P<thing>.+)$"))
+@given(parsers.re(r"the patient (?:has|is|reports|takes|wants) (?!not )(?P<thing>.+)$"))
 def given_has(patient: Patient, thing: str) -> None:
     patient.set(*_phrase(thing), True)
 
@@ -412,8 +412,21 @@ def _crisis_text(patient: Patient, where: str) -> str:
     )
 )
 def then_surface_mentions(patient: Patient, where: str, neg: str, text: str) -> None:
-    shown = _crisis_text(patient, where)
+    shown = " ".join(_crisis_text(patient, where).split())  # text drafts wrap lines
     assert (text in shown) == (neg == "mentions"), f"{where}: {text!r} {neg}?"
+
+
+@then(
+    parsers.re(
+        r"the evidence of (?P<code>[a-z0-9_]+\.[a-z0-9_]+) (?P<neg>cites|does not cite) "
+        r'"(?P<text>.+)"$'
+    )
+)
+def then_evidence(patient: Patient, code: str, neg: str, text: str) -> None:
+    s = patient.plan.suggestion(code)
+    assert s is not None, f"{code} not suggested"
+    cited = any(text in e for e in s.evidence)
+    assert cited == (neg == "cites"), list(s.evidence)
 
 
 @then("no suggestion proposes an antidepressant")

@@ -106,7 +106,9 @@ class PopulationSpec(_Strict):
 class ManifestSpec(_Strict):
     name: str
     version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
-    files: list[str] = Field(min_length=1)
+    # A site pack's manifest may list no files (a pack that only sets ``settings``); a
+    # rulebook with no rules at all is still refused (``_finish``).
+    files: list[str] = Field(default_factory=list)
     codes: dict[str, CodeDecl] = Field(default_factory=dict)
     population: PopulationSpec | None = None
     description: str | None = None

@@ -82,6 +82,12 @@ LABELS: dict[str, str] = {
     "caffeine_mg_per_kg": "caffeine (mg/kg/day)",
     "gluten_free_diet": "gluten-free diet",
     "wants_probiotic_trial": "wants a probiotic trial",
+    "first_line_care_weeks": "weeks of first-line care, symptoms still present",
+    "diagnostic_doubt": "doubt about the IBS diagnosis",
+    "severe_mood_change": "severe change in mood or behaviour",
+    "taking_supplements": "taking or planning supplements",
+    "taking_melatonin": "taking or planning melatonin",
+    "supplement_in_question": "a supplement or melatonin taken or planned",
 }
 
 

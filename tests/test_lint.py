@@ -148,6 +148,27 @@ def test_a_clean_book_exits_0(tmp_path: Path) -> None:
             ("wording", "t.dx"),
             "confirms depression",
         ),
+        # evidence that is only the scenario a rule mirrors: not clinical evidence
+        (
+            [
+                rule("t.seed", '"sleep_hours < 7"').replace(
+                    '["Buysse 1989, Psychiatry Res 28:193"]', '["Scenario: seed Case 1 (sleep)"]'
+                )
+            ],
+            ("evidence", "t.seed"),
+            "scenario or a regulation",
+        ),
+        # evidence that is only a regulation: the FDA CDS guidance says how advice is shown
+        (
+            [
+                rule("t.fda", '"sleep_hours < 7"').replace(
+                    '["Buysse 1989, Psychiatry Res 28:193"]',
+                    '["FDA 2022 CDS guidance, criterion 4"]',
+                )
+            ],
+            ("evidence", "t.fda"),
+            "not clinical evidence",
+        ),
         # an override on a code that no rule produces
         (
             [
@@ -247,3 +268,12 @@ def test_duplicate_and_conflicting_rules(tmp_path: Path) -> None:
     conflict = next(f for f in findings if (f.kind, f.rule_id) == ("conflict", "t.clash2"))
     assert "t.clash" in conflict.message and "urgent" in conflict.message
     assert not [f for f in findings if f.rule_id in ("t.first", "t.clash", "t.other")]
+
+
+def test_a_scenario_beside_real_evidence_is_not_flagged(tmp_path: Path) -> None:
+    """The seed may be cited as the scenario a rule mirrors, next to a guideline."""
+    both = rule("t.both", '"sleep_hours < 7"').replace(
+        '["Buysse 1989, Psychiatry Res 28:193"]',
+        '["Watson 2015, Sleep 38:843", "Scenario: seed Case 1 (sleep hygiene)"]',
+    )
+    assert lint(book(tmp_path, both)) == []

@@ -426,7 +426,9 @@ class Medications(_Section):
         "herbal remedies, melatonin...).",
         True,
     )
-    melatonin: StrictBool | None = _about("Taking, or planning to take, melatonin for sleep.", False)
+    melatonin: StrictBool | None = _about(
+        "Taking, or planning to take, melatonin for sleep.", False
+    )
 
 
 class Lifestyle(_Section):

@@ -93,6 +93,7 @@ FACT_CODES: dict[str, str] = {
     "eating_disorder": "ICD-10-CM F50.x",
 }
 
+
 def crisis_banner(ev: Evaluation, audience: Audience) -> list[str]:
     """The crisis banner, with the crisis lines of the country the rulebook is set for."""
     crisis = crisis_set(ev.settings)

@@ -27,6 +27,7 @@ from gbrules.core.rulebook import Rulebook
 REGENERATE = ".venv/bin/python -m gbrules.tools.docs"
 ROOT = Path(__file__).resolve().parents[2]
 
+
 def not_evidence(citation: str) -> bool:
     """A citation kept to show where a suggestion came from (the consumer scenario it mirrors,
     written "Scenario: ...") or a regulation: never evidence for a threshold. The pattern is the

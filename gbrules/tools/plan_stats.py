@@ -68,9 +68,7 @@ class PlanStats:
             hist = ", ".join(f"{k}:{v}" for k, v in sorted(self.histogram.items()))
             lines.append(f"  histogram (items:plans): {hist}")
             shares = sorted(self.code_share.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
-            lines.append(
-                "  most frequent codes: " + ", ".join(f"{c} {s:.0%}" for c, s in shares)
-            )
+            lines.append("  most frequent codes: " + ", ".join(f"{c} {s:.0%}" for c, s in shares))
         return "\n".join(lines) + "\n"
 
 

@@ -138,11 +138,7 @@ def rules_stats(
     from gbrules.tools.population import population as synthetic
 
     try:
-        engine = (
-            Engine.default(domain=CLINICAL)
-            if directory is None
-            else _engine_for(directory)
-        )
+        engine = Engine.default(domain=CLINICAL) if directory is None else _engine_for(directory)
     except RulebookError as exc:
         fail(["error: invalid rulebook:"] + [f"  {p}" for p in exc.problems])
     reports = [

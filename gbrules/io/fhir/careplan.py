@@ -16,8 +16,8 @@ Suppressed or deferred codes are listed in the CarePlan's ``note`` with their re
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from gbrules.clinical.crisis import crisis_set

@@ -15,6 +15,7 @@ Feature: Probiotics and diet are an adjunct, not a cure
     When the plan is drafted
     Then the plan suggests probiotic.trial
     And the rationale of probiotic.trial mentions "not a replacement for"
+    And the plan suggests education.adjunct_not_cure
     And the plan suggests referral.mental_health
     And the plan suggests medication.review
 

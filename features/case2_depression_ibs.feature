@@ -24,7 +24,7 @@ Feature: Case 2 - recurrent depression with IBS-type symptoms
     And the plan suggests diet.mediterranean
     And the plan suggests probiotic.trial
     And the rationale of probiotic.trial mentions "adjunct"
-    And the plan does not suggest education.adjunct_not_cure
+    And the plan suggests education.adjunct_not_cure
 
   Scenario: No low-FODMAP trial until celiac serology is negative
     When the plan is drafted

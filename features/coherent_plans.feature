@@ -40,6 +40,16 @@ Feature: Plans a clinician would sign - one diet plan, one GI referral, quiet by
     And the title of diet.fiber does not mention "beans"
     And the evidence of diet.fiber cites "NICE CG61"
 
+  Scenario: IBS referred to a dietitian - the fiber review is part of the dietitian's plan
+    Given the patient has IBS
+    And abdominal pain score is 5
+    And fiber grams per day is 16
+    When the plan is drafted
+    Then the plan suggests referral.dietitian
+    And diet.fiber is suppressed because "dietitian reviews fiber"
+    And the rationale of referral.dietitian mentions "soluble fiber such as oats or ispaghula"
+    And the rationale of referral.dietitian mentions "no beans or pulses"
+
   Scenario: Without IBS, low fiber gets the general advice, cited to a fiber reference value
     Given the patient has bloating
     And fiber grams per day is 16

@@ -24,7 +24,7 @@ Feature: Probiotic cautions - the provider reviews first
     And the rationale of probiotic.trial mentions "ACG 2021 suggests against"
     And the rationale of probiotic.trial mentions "AGA 2020"
     And the rationale of probiotic.trial mentions "adjunct"
-    And the plan does not suggest education.adjunct_not_cure
+    And the plan suggests education.adjunct_not_cure
     And the plan does not suggest probiotic.consult_first
 
   Scenario Outline: Each caution replaces the trial with a provider review

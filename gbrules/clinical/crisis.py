@@ -16,6 +16,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from gbrules.clinical.paths import default_rules_dir
+
 CRISIS_FILE = "crisis_lines.yaml"
 SETTING = "crisis_country"
 
@@ -63,17 +65,11 @@ class CrisisFile(BaseModel):
     countries: dict[str, CrisisSet] = Field(min_length=1)
 
 
-def _rules_dir() -> Path:
-    from gbrules.clinical.domain import default_rules_dir  # domain imports this module
-
-    return default_rules_dir()
-
-
 @functools.cache
 def crisis_file(path: Path | None = None) -> CrisisFile:
     """The bundled crisis data (validated once; a broken file is a load error, not a banner
     without numbers)."""
-    chosen = path if path is not None else _rules_dir() / CRISIS_FILE
+    chosen = path if path is not None else default_rules_dir() / CRISIS_FILE
     data = yaml.safe_load(chosen.read_text(encoding="utf-8"))
     parsed = CrisisFile.model_validate(data)
     if parsed.default_country not in parsed.countries:

@@ -14,15 +14,9 @@ from gbrules.clinical.codes import CODE_VOCABULARY
 from gbrules.clinical.crisis import CRISIS_FILE, SETTING, crisis_file
 from gbrules.clinical.facts import VOCABULARY, facts_from_intake
 from gbrules.clinical.intake import Intake, validate_intake
+from gbrules.clinical.paths import default_rules_dir as default_rules_dir  # re-exported
 from gbrules.core import rulebook
 from gbrules.core.domain import Domain, Policy, Reading
-
-
-def default_rules_dir() -> Path:
-    """The bundled rulebook: inside the wheel, or the repo's ``rules/`` in a source checkout."""
-    package = Path(__file__).resolve().parents[1]  # gbrules/
-    bundled = package / "_bundled" / "rules"
-    return bundled if bundled.is_dir() else package.parent / "rules"
 
 
 def read_intake(data: object) -> Reading:

@@ -100,7 +100,9 @@ gi = _section(
             "diarrhea",
             "fever",
             "abdominal_mass",
+            "diagnostic_doubt",
         ),
+        "first_line_care_weeks": st.sampled_from([0, 11, 12, 13]) | st.integers(0, 5200),
         "abdominal_pain_score": st.sampled_from([4, 5, 6, 7, 8]) | st.integers(0, 10),
         "symptom_weeks": st.sampled_from([0, 6, 8, 11, 12, 13, 51, 52, 53, 1040])
         | st.integers(0, 5200),
@@ -115,6 +117,7 @@ mood = _section(
         "gad7": gad7,
         "hamd17": st.builds(lambda t: {"total": t}, st.integers(0, 52)),
         "suicidal_ideation": st.booleans(),
+        "severe_mood_change": st.booleans(),
     }
 )
 labs = _section(
@@ -154,6 +157,8 @@ medications = _section(
         "other_serotonergic",
         "nsaid",
         "anticoagulant",
+        "supplements",
+        "melatonin",
     )
 )
 lifestyle = _section(

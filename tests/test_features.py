@@ -371,6 +371,47 @@ def then_title(patient: Patient, code: str, text: str) -> None:
     assert text in s.title, s.title
 
 
+def _crisis_text(patient: Patient, where: str) -> str:
+    """What a surface shows a reader: the clinician or patient draft, the CDS cards or the
+    CarePlan (as JSON text), for this patient's plan."""
+    from gbrules.io.fhir.careplan import careplan_from_evaluation
+    from gbrules.io.render import render_care_plan
+    from gbrules.io.service.cards import cards_for
+
+    ev = patient.plan
+    if where == "draft":
+        return render_care_plan(ev, "text")
+    if where == "patient draft":
+        return render_care_plan(ev, "text", audience="patient")
+    if where == "card":
+        return json.dumps(cards_for(ev, "Patient/1", hook_instance="h", authored="2026-01-01"))
+    return json.dumps(careplan_from_evaluation(ev, "Patient/1"))
+
+
+@then(
+    parsers.re(
+        r"the (?P<where>draft|patient draft|card|CarePlan) (?P<neg>mentions|does not mention) "
+        r'"(?P<text>.+)"$'
+    )
+)
+def then_surface_mentions(patient: Patient, where: str, neg: str, text: str) -> None:
+    shown = " ".join(_crisis_text(patient, where).split())  # text drafts wrap lines
+    assert (text in shown) == (neg == "mentions"), f"{where}: {text!r} {neg}?"
+
+
+@then(
+    parsers.re(
+        r"the evidence of (?P<code>[a-z0-9_]+\.[a-z0-9_]+) (?P<neg>cites|does not cite) "
+        r'"(?P<text>.+)"$'
+    )
+)
+def then_evidence(patient: Patient, code: str, neg: str, text: str) -> None:
+    s = patient.plan.suggestion(code)
+    assert s is not None, f"{code} not suggested"
+    cited = any(text in e for e in s.evidence)
+    assert cited == (neg == "cites"), list(s.evidence)
+
+
 @then("no suggestion proposes an antidepressant")
 def then_no_antidepressant(patient: Patient) -> None:
     offending = [s.rule_id for s in patient.plan.suggestions if proposes_antidepressant(s)]

@@ -147,6 +147,27 @@ def test_a_clean_book_exits_0(tmp_path: Path) -> None:
             ("wording", "t.dx"),
             "confirms depression",
         ),
+        # evidence that is only the scenario a rule mirrors: not clinical evidence
+        (
+            [
+                rule("t.seed", '"sleep_hours < 7"').replace(
+                    '["Buysse 1989, Psychiatry Res 28:193"]', '["Scenario: seed Case 1 (sleep)"]'
+                )
+            ],
+            ("evidence", "t.seed"),
+            "scenario or a regulation",
+        ),
+        # evidence that is only a regulation: the FDA CDS guidance says how advice is shown
+        (
+            [
+                rule("t.fda", '"sleep_hours < 7"').replace(
+                    '["Buysse 1989, Psychiatry Res 28:193"]',
+                    '["FDA 2022 CDS guidance, criterion 4"]',
+                )
+            ],
+            ("evidence", "t.fda"),
+            "not clinical evidence",
+        ),
         # an override on a code that no rule produces
         (
             [
@@ -287,3 +308,12 @@ def test_without_the_solver_lint_falls_back_to_interval_analysis(tmp_path: Path)
     band = book(derived, rule("t.band", '{all: ["phq9_band == severe", "phq9_total < 20"]}'))
     assert ("never-true", "t.band") not in kinds(lint_in(band, CLINICAL))
     assert ("never-true", "t.band") in kinds(lint(band))
+
+
+def test_a_scenario_beside_real_evidence_is_not_flagged(tmp_path: Path) -> None:
+    """The seed may be cited as the scenario a rule mirrors, next to a guideline."""
+    both = rule("t.both", '"sleep_hours < 7"').replace(
+        '["Buysse 1989, Psychiatry Res 28:193"]',
+        '["Watson 2015, Sleep 38:843", "Scenario: seed Case 1 (sleep hygiene)"]',
+    )
+    assert lint(book(tmp_path, both)) == []

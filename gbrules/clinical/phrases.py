@@ -56,6 +56,10 @@ PHRASES: dict[str, tuple[str, str]] = {
     "a diet high in ultra-processed food": ("lifestyle", "ultra_processed_food_high"),
     "on a gluten-free diet": ("lifestyle", "gluten_free_diet"),
     "a probiotic trial": ("lifestyle", "wants_probiotic_trial"),
+    "a severe change in mood": ("mood", "severe_mood_change"),
+    "supplements": ("medications", "supplements"),
+    "melatonin": ("medications", "melatonin"),
+    "diagnostic doubt": ("gi", "diagnostic_doubt"),
 }
 # Measures written "NAME is VALUE" -> (section, field); GAD-7 and HAM-D 17 are totals.
 NUMBERS: dict[str, tuple[str, str]] = {
@@ -71,6 +75,7 @@ NUMBERS: dict[str, tuple[str, str]] = {
     "weight in kg": ("", "weight_kg"),
     "age at symptom onset": ("gi", "onset_age"),
     "IBS-SSS": ("gi", "ibs_sss"),
+    "weeks of first-line care": ("gi", "first_line_care_weeks"),
 }
 # The verb a yes/no phrase reads best with ("has" when not listed); any verb is accepted.
 _VERBS: dict[str, tuple[str, str]] = {
@@ -89,6 +94,9 @@ _VERBS: dict[str, tuple[str, str]] = {
     "an anticoagulant": ("takes", "does not take"),
     "on a gluten-free diet": ("is", "is not"),
     "a probiotic trial": ("wants", "does not want"),
+    "supplements": ("takes", "does not take"),
+    "melatonin": ("takes", "does not take"),
+    "a severe change in mood": ("reports", "does not report"),
 }
 _YES_NO = ("has", "does not have")
 

@@ -21,7 +21,7 @@ from gbrules.core.compiled import CompiledRule, Plan, apply_plan
 from gbrules.core.domain import Domain
 from gbrules.core.errors import EngineError
 from gbrules.core.memo import Memo
-from gbrules.core.result import Evaluation, trusted
+from gbrules.core.result import Evaluation, FrozenDict, trusted
 from gbrules.core.rulebook import Rule, Rulebook, load_rulebook, rulebook_from_rules
 from gbrules.core.vocabulary import CodeVocabulary, FactValue, Vocabulary
 
@@ -55,6 +55,7 @@ class Engine:
             self._compiled[name] = CompiledRule(rule, vocabulary, codes)
             compiled.append((name, self._encoder.rename(language.to_durable(rule.condition))))
         self._version = rulebook.version_label
+        self._settings = FrozenDict(rulebook.settings)
         self._plans: Memo[Plan] = Memo(limit=16384)
         label = rulebook.content_hash[:12]
         self._rulesets = [
@@ -171,6 +172,7 @@ class Engine:
                 "not_recorded": self._missing(facts),
                 "rulebook_version": self._version,
                 "stale": {},
+                "settings": self._settings,
             },
         )
 

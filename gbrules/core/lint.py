@@ -5,7 +5,8 @@ protected codes) come from :func:`gbrules.core.rulebook.load_rulebook`. On a rul
 loads, the linter adds findings a reviewer would want to see:
 
 * ``evidence`` (when the domain's ``Policy.evidence_source`` is set): an evidence entry that is
-  blank or names no source, or a rule with no evidence at all;
+  blank or names no source, or a rule with no evidence at all; and (``Policy.not_evidence``) a
+  rule whose only entries are ones that cannot carry it (a scenario it mirrors, a regulation);
 * ``out-of-range``: a threshold outside the fact's valid range (``FactSpec`` lo/hi);
 * ``never-true``: a condition, or one alternative of an ``any``, that no intake can satisfy
   (``phq9_total > 27``; ``x > 5`` and ``x < 3`` in one ``all``; ``x is missing`` with a
@@ -211,6 +212,12 @@ def _evidence_problems(evidence: Iterable[str], policy: Policy) -> list[str]:
             out.append("blank evidence entry")
         elif not source.search(e):
             out.append(f"evidence {e!r} names no source (author and year, PMID or guideline)")
+    weak = policy.not_evidence
+    if weak is not None and items and all(weak.search(e) for e in items):
+        out.append(
+            "evidence: every entry is a scenario or a regulation, not clinical evidence: "
+            + (policy.not_evidence_advice or "cite a guideline or a primary study")
+        )
     return out
 
 

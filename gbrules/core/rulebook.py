@@ -122,10 +122,15 @@ class PopulationSpec(_Strict):
 class ManifestSpec(_Strict):
     name: str
     version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
-    files: list[str] = Field(min_length=1)
+    # A site pack's manifest may list no files (a pack that only sets ``settings``); a
+    # rulebook with no rules at all is still refused (``_finish``).
+    files: list[str] = Field(default_factory=list)
     codes: dict[str, CodeDecl] = Field(default_factory=dict)
     population: PopulationSpec | None = None
     description: str | None = None
+    # Site settings the domain reads (Domain.settings names each one and its allowed values),
+    # e.g. the clinical domain's ``crisis_country``. A later manifest (a site pack) overrides.
+    settings: dict[str, str] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -174,6 +179,9 @@ class Rulebook:
     codes: dict[str, CodeSpec] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
     min_age: int | None = None  # the base manifest's population.min_age, if declared
+    # Site settings (manifest ``settings``, a site pack's overriding the default's), copied
+    # into every Evaluation so a draft says which configuration produced it.
+    settings: dict[str, str] = field(default_factory=dict)
 
     @property
     def version_label(self) -> str:
@@ -292,6 +300,7 @@ def load_rulebook(*directories: str | Path, domain: Domain) -> Rulebook:
     versions: list[str] = []
     sources: list[str] = []
     min_age: int | None = None
+    settings: dict[str, str] = {}
 
     for index, d in enumerate(directories):
         directory = Path(d)
@@ -311,6 +320,19 @@ def load_rulebook(*directories: str | Path, domain: Domain) -> Rulebook:
                 min_age = manifest.population.min_age
             for code, decl in manifest.codes.items():
                 _declare_code(code, decl, domain, codes, problems)
+            for key, value in manifest.settings.items():
+                allowed = domain.settings.get(key)
+                if allowed is None:
+                    problems.append(
+                        f"{MANIFEST}: settings.{key}: unknown setting (known: "
+                        f"{', '.join(sorted(domain.settings)) or 'none'})"
+                    )
+                elif value not in allowed:
+                    problems.append(
+                        f"{MANIFEST}: settings.{key}: {value!r} is not one of {', '.join(allowed)}"
+                    )
+                else:
+                    settings[key] = value
         sources.append(str(directory))
         for path in paths:
             loaded = _read_yaml(path, problems)
@@ -332,6 +354,8 @@ def load_rulebook(*directories: str | Path, domain: Domain) -> Rulebook:
                 rule = _build_rule(raw, where, domain, codes, problems)
                 if rule is not None:
                     rules.append(rule)
+    if settings:  # the settings change what a draft says: they are part of the content
+        digest.update(b"settings\0" + json.dumps(settings, sort_keys=True).encode() + b"\0")
     return _finish(
         rules,
         problems,
@@ -342,6 +366,7 @@ def load_rulebook(*directories: str | Path, domain: Domain) -> Rulebook:
         codes=codes,
         sources=tuple(sources),
         min_age=min_age,
+        settings=settings,
     )
 
 
@@ -386,6 +411,7 @@ def _finish(
     codes: dict[str, CodeSpec],
     sources: tuple[str, ...],
     min_age: int | None = None,
+    settings: dict[str, str] | None = None,
 ) -> Rulebook:
     """Refuse duplicate ids and empty rulebooks, then raise every problem or build the book."""
     seen: dict[str, Rule] = {}
@@ -411,6 +437,7 @@ def _finish(
         codes=codes,
         sources=sources,
         min_age=min_age,
+        settings=dict(sorted((settings or {}).items())),
     )
 
 

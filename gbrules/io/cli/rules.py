@@ -6,12 +6,15 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from gbrules.core.errors import RulebookError
 from gbrules.io.cli._common import fail
+
+if TYPE_CHECKING:
+    from gbrules.core.engine import Engine
 
 rules_app = typer.Typer(help="Inspect and check rulebooks.", no_args_is_help=True)
 
@@ -156,3 +159,52 @@ def rules_export(
     except OSError as exc:
         fail([f"error: cannot write {fhir}: {exc}"])
     typer.echo(f"wrote {fhir}: {len(bundle['entry'])} resources ({rb.version_label})")
+
+
+@rules_app.command("stats")
+def rules_stats(
+    directory: Annotated[
+        Path | None,
+        typer.Argument(help="Rulebook directory, or a site pack (taken with the default)."),
+    ] = None,
+    population: Annotated[
+        int, typer.Option("--population", min=1, help="How many synthetic intakes.")
+    ] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic population.")] = 0,
+    examples: Annotated[
+        bool, typer.Option("--examples", help="Also count each bundled example's items.")
+    ] = False,
+    fmt: Annotated[DiffFormat, typer.Option("--format", help="Output format.")] = DiffFormat.text,
+) -> None:
+    """Active suggestions per plan (median, p90, max, code shares): the alert-fatigue check."""
+    from gbrules.clinical.domain import CLINICAL
+    from gbrules.clinical.examples import example_names, load_example
+    from gbrules.core.engine import Engine
+    from gbrules.tools.plan_stats import plan_stats
+    from gbrules.tools.population import population as synthetic
+
+    try:
+        engine = Engine.default(domain=CLINICAL) if directory is None else _engine_for(directory)
+    except RulebookError as exc:
+        fail(["error: invalid rulebook:"] + [f"  {p}" for p in exc.problems])
+    reports = [
+        plan_stats(engine, synthetic(population, seed), f"synthetic population (seed {seed})")
+    ]
+    if examples:
+        intakes = [{**load_example(n), "patient_id": n} for n in example_names()]
+        reports.append(plan_stats(engine, intakes, "bundled examples", named=True))
+    if fmt is DiffFormat.json:
+        typer.echo(json.dumps([r.as_dict() for r in reports], indent=2, sort_keys=True))
+    else:
+        typer.echo("".join(r.text() for r in reports), nl=False)
+
+
+def _engine_for(directory: Path) -> Engine:
+    """A rulebook directory, or a site pack on top of the default rulebook (as it runs)."""
+    from gbrules.clinical.domain import CLINICAL
+    from gbrules.core.engine import Engine
+    from gbrules.core.rulebook import MANIFEST
+
+    if (directory / MANIFEST).is_file():
+        return Engine.from_directory(directory, domain=CLINICAL)
+    return Engine.default(directory, domain=CLINICAL)

@@ -79,8 +79,12 @@ def rules_lint(
     proof = None
     if semantic_checks_available():
         from gbrules.clinical.proof import clinical_proof_domain
+        from gbrules.core.verify.factmodel import FactModelError
 
-        proof = clinical_proof_domain()
+        try:
+            proof = clinical_proof_domain()
+        except FactModelError as exc:  # a derived fact without its declared meaning
+            fail([f"error: {exc}"])
     else:
         typer.echo(
             "note: never-true and duplicate checks by interval analysis only: "

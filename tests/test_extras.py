@@ -63,6 +63,22 @@ CASES = [
     pytest.param(["jwt"], "from gbrules.io.service import create_app", "service", id="service-jwt"),
     pytest.param(["fhir"], "import gbrules.io.service", "fhir", id="service-needs-fhir"),
     pytest.param(["sqlalchemy"], "from gbrules.io.audit import AuditLog", "audit", id="audit"),
+    pytest.param(["pyarrow"], "import gbrules.io.batch.parquet", "parquet", id="parquet"),
+    pytest.param(
+        ["distributed"],
+        "from gbrules.io.batch.executors import DaskExecutor\n"
+        "    DaskExecutor(None, None, 'tcp://127.0.0.1:1')",  # type: ignore[arg-type]
+        "dask",
+        id="dask",
+    ),
+    pytest.param(
+        ["matplotlib"],
+        "from gbrules.io.audit.monitor import Monitoring, render_html; import datetime\n"
+        "    w = datetime.date(2030, 1, 7)\n"
+        "    render_html(Monitoring([w], {w: 1}, {'r.x': {}}, 0.2, []))",
+        "monitor",
+        id="monitor",
+    ),
 ]
 
 

@@ -94,6 +94,9 @@ class DaskExecutor:
     """Chunks sent to a Dask distributed cluster; the site pack travels with each task."""
 
     def __init__(self, pack: Pack, shape: Shape, address: str) -> None:
+        from gbrules.io.extras import require
+
+        require("dask", "batches on a Dask cluster (--dask)")
         from distributed import Client
 
         client: Any = Client(address, set_as_default=False)  # type: ignore[no-untyped-call]

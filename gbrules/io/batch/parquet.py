@@ -40,12 +40,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from gbrules.io.batch.files import atomic_write, fsync_dir
 from gbrules.io.batch.manifest import FileProgress, Part
 from gbrules.io.batch.records import BatchUsageError, Chunk, InputRecord, OutRow, Raw
+from gbrules.io.extras import require
+
+require("parquet", "Parquet batch input and output (gbrules.io.batch.parquet)")
+
+import pyarrow as pa  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
 
 DEFAULT_COLUMN = "intake"
 PARTS_SUFFIX = ".parts"

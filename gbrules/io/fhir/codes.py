@@ -1,5 +1,6 @@
-"""Terminology the FHIR mapping recognises: LOINC, ICD-10-CM, SNOMED CT, ATC, RxNorm, UCUM.
+"""Codes the FHIR mapping reads directly: LOINC (instruments, labs, answers), UCUM, systems.
 
+Value sets (conditions) and medication classes are data: ``gbrules.io.fhir.terminology``.
 docs/EHR.md lists them with the intake field each one feeds; re-check them against the
 terminology's current release before shipping a new integration.
 """
@@ -69,75 +70,9 @@ CRP_UNITS: dict[str, float] = {
     "g/l": 1000.0,
 }
 
-# Condition -> intake field. ICD-10-CM by prefix (dots ignored), SNOMED CT by exact code.
-ICD_PREFIXES: tuple[tuple[str, str], ...] = (
-    ("K58", "conditions.ibs"),
-    ("F33", "conditions.recurrent_depression"),
-    ("F411", "conditions.anxiety_disorder"),
-    ("K900", "conditions.celiac_disease"),
-    ("K50", "conditions.inflammatory_bowel_disease"),
-    ("K51", "conditions.inflammatory_bowel_disease"),
-    ("D80", "conditions.immunocompromised"),
-    ("D81", "conditions.immunocompromised"),
-    ("D82", "conditions.immunocompromised"),
-    ("D83", "conditions.immunocompromised"),
-    ("D84", "conditions.immunocompromised"),
-    ("Z331", "pregnant"),
-    ("O", "pregnant"),  # O00-O9A: the whole chapter is pregnancy, childbirth and puerperium
-)
-SNOMED_CONDITIONS: dict[str, str] = {
-    "10743008": "conditions.ibs",
-    "66344007": "conditions.recurrent_depression",
-    "21897009": "conditions.anxiety_disorder",
-    "396331005": "conditions.celiac_disease",
-    "24526004": "conditions.inflammatory_bowel_disease",
-    "34000006": "conditions.inflammatory_bowel_disease",
-    "64766004": "conditions.inflammatory_bowel_disease",
-    "234532001": "conditions.immunocompromised",
-    "77386006": "pregnant",
-}
-# Fields where a provisional/unconfirmed diagnosis still counts (cautions, the cautious side).
-CAUTION_FIELDS = frozenset({"conditions.immunocompromised", "pregnant"})
+# Conditions and medications are classified by value set, not by tables here: SNOMED CT and
+# ICD-10-CM value sets, ATC classes and RxNorm ingredients and products are data files read by
+# gbrules.io.fhir.terminology (gbrules/io/fhir/data/*.json, each with its sources and date).
 
-# Medications. ATC by prefix; RxNorm ingredient RXCUIs; names as a last resort (noted).
-ATC_CLASSES: tuple[tuple[str, str], ...] = (
-    ("N06AB", "ssri"),
-    ("J01", "antibiotic"),
-    ("A07FC", "probiotic"),
-)
-RXNORM_INGREDIENTS: dict[str, str] = {
-    "4493": "ssri",  # fluoxetine
-    "36437": "ssri",  # sertraline
-    "2556": "ssri",  # citalopram
-    "321988": "ssri",  # escitalopram
-    "32937": "ssri",  # paroxetine
-    "42355": "ssri",  # fluvoxamine
-    "723": "antibiotic",  # amoxicillin
-    "18631": "antibiotic",  # azithromycin
-    "2551": "antibiotic",  # ciprofloxacin
-    "3640": "antibiotic",  # doxycycline
-    "2231": "antibiotic",  # cephalexin
-    "21212": "antibiotic",  # clarithromycin
-    "82122": "antibiotic",  # levofloxacin
-    "7454": "antibiotic",  # nitrofurantoin
-    "2582": "antibiotic",  # clindamycin
-}
-MEDICATION_NAMES: dict[str, str] = {
-    "fluoxetine": "ssri",
-    "sertraline": "ssri",
-    "escitalopram": "ssri",
-    "citalopram": "ssri",
-    "paroxetine": "ssri",
-    "fluvoxamine": "ssri",
-    "amoxicillin": "antibiotic",
-    "azithromycin": "antibiotic",
-    "ciprofloxacin": "antibiotic",
-    "doxycycline": "antibiotic",
-    "cephalexin": "antibiotic",
-    "clarithromycin": "antibiotic",
-    "levofloxacin": "antibiotic",
-    "nitrofurantoin": "antibiotic",
-    "clindamycin": "antibiotic",
-}
 # "Recent" antibiotics: within this many days of the evaluation date.
 RECENT_ANTIBIOTIC_DAYS = 90

@@ -32,6 +32,7 @@ from gbrules.io.service.routes import ServiceState, add_routes
 
 if TYPE_CHECKING:
     from gbrules.io.audit import AuditLog
+    from gbrules.io.fhir.fetch import FhirFetcher
     from gbrules.io.service.auth import JWTAuth
 
 log = logging.getLogger("gbrules.io.service")
@@ -69,6 +70,7 @@ def create_app(
         config=config,
         metrics=metrics,
         gate=gate,
+        fetcher=fhir_fetcher(config),
     )
 
     @contextlib.asynccontextmanager
@@ -104,6 +106,28 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     app.add_middleware(Observe, metrics=metrics, services=frozenset(SERVICES), log=config.json_logs)
     return app
+
+
+def fhir_fetcher(config: ServiceConfig) -> FhirFetcher | None:
+    """The FHIR fetch client for the allow-listed servers, or None (the service never fetches).
+
+    Its time budget is part of the request's: a fetch may use up to 60% of it, so there is time
+    left to evaluate. httpx's own INFO log line holds the request URL, and the URL holds the
+    patient id: the ``httpx`` logger is raised to WARNING."""
+    if not config.fhir_servers:
+        return None
+    from gbrules.io.fhir.fetch import FetchLimits, FhirFetcher
+
+    httpx_log = logging.getLogger("httpx")
+    if httpx_log.getEffectiveLevel() < logging.WARNING:
+        httpx_log.setLevel(logging.WARNING)
+    budget = max(0.5, config.time_budget_s * 0.6)
+    limits = FetchLimits(
+        total_budget_s=budget,
+        request_timeout_s=min(10.0, budget),
+        connect_timeout_s=min(5.0, budget),
+    )
+    return FhirFetcher(config.fhir_servers, limits=limits)
 
 
 def app_from_env() -> FastAPI:

@@ -17,10 +17,12 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from gbrules.core.engine import Engine
+from gbrules.io.service.cards import notes_extension
 from gbrules.io.service.config import ServiceConfig
 from gbrules.io.service.errors import SafeJSONResponse, ServiceError, json_response
 from gbrules.io.service.hooks import (
     SERVICES,
+    Answer,
     CDSRequest,
     FeedbackRequest,
     answer_call,
@@ -32,6 +34,7 @@ from gbrules.io.service.middleware import LOG_SCOPE_KEY
 
 if TYPE_CHECKING:
     from gbrules.io.audit import AuditLog
+    from gbrules.io.fhir.fetch import FhirFetcher
     from gbrules.io.service.auth import JWTAuth
 
 log = logging.getLogger("gbrules.io.service")
@@ -53,6 +56,7 @@ class ServiceState:
     config: ServiceConfig
     metrics: ServiceMetrics
     gate: EvaluationGate
+    fetcher: FhirFetcher | None = None
 
     def warnings(self) -> list[str]:
         return [INSECURE_WARNING] if self.auth is None and self.config.insecure_no_auth else []
@@ -103,7 +107,7 @@ async def call_service(
     _note(request, service=service_id, hook_instance=req.hookInstance)
     retry = {"Retry-After": str(state.config.retry_after_s)}
 
-    def work(deadline: Deadline) -> list[dict[str, Any]]:
+    def work(deadline: Deadline) -> Answer:
         return answer_call(
             service_id,
             req,
@@ -112,11 +116,12 @@ async def call_service(
             deadline=deadline,
             metrics=state.metrics,
             audit=state.audit,
+            fetcher=state.fetcher,
         )
 
     outcome = "error"
     try:
-        cards = await state.gate.run(work)
+        answer = await state.gate.run(work)
         outcome = "answered"
     except ServiceError:
         outcome = "invalid"
@@ -141,9 +146,14 @@ async def call_service(
     finally:
         if outcome != "answered":
             state.metrics.evaluations.labels(service_id, outcome).inc()
-    _note(request, cards=len(cards))
+    _note(request, cards=len(answer.cards))
     # ``cards`` is required by CDS Hooks even when empty: not stripped (each card already is).
-    return SafeJSONResponse({"cards": cards})
+    # The mapping notes travel with every answer, cards or not, as a response extension.
+    body: dict[str, Any] = {"cards": answer.cards}
+    extension = notes_extension(answer.notes)
+    if extension:
+        body["extension"] = extension
+    return SafeJSONResponse(body)
 
 
 async def feedback(

@@ -208,5 +208,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     server.drop_db(name)
 
 
+# Every CDS Hooks answer the suite receives is validated against the 2.0.1 schema.
+from tests.cds_conformance import cds_hooks_conformance  # noqa: E402, F401
+
 # The real FHIR R4 server (session scope): tests/fhir_server.py starts and loads it.
 from tests.fhir_server import fhir_server  # noqa: E402, F401

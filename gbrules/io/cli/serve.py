@@ -95,6 +95,23 @@ def serve(
             "GBRULES_AUDIT_SECRET. Default: GBRULES_AUDIT_DB, else no audit trail.",
         ),
     ] = None,
+    allow_fhir_server: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-fhir-server",
+            help="A FHIR server base URL the service may fetch from with a request's "
+            "fhirAuthorization token when the prefetch lacks data (repeatable; none by "
+            "default: never fetch). https, or http on loopback only.",
+        ),
+    ] = None,
+    error_format: Annotated[
+        str,
+        typer.Option(
+            "--error-format",
+            help="Error bodies: 'json' ({\"error\": ...}) or 'operation-outcome' (a FHIR "
+            "OperationOutcome, as the CDS Hooks 3.0 ballot recommends).",
+        ),
+    ] = "json",
     workers: Annotated[
         int,
         typer.Option(
@@ -130,6 +147,8 @@ def serve(
     problems = _tls_problems(ssl_certfile, ssl_keyfile)
     if log_format not in ("text", "json"):
         problems.append("--log-format must be 'text' or 'json'")
+    if error_format not in ("json", "operation-outcome"):
+        problems.append("--error-format must be 'json' or 'operation-outcome'")
     config = ServiceConfig(
         cors_origins=tuple(cors_origin or ()),
         time_budget_s=time_budget,
@@ -137,6 +156,8 @@ def serve(
         rate_limit=rate_limit,
         insecure_no_auth=insecure_no_auth,
         json_logs=log_format == "json",
+        fhir_servers=tuple(allow_fhir_server or ()),
+        operation_outcome_errors=error_format == "operation-outcome",
     )
     problems += config.problems()
     if problems:

@@ -90,9 +90,15 @@ def create_app(
     install_error_handlers(app)
     add_routes(app)
     # Innermost first: each add_middleware wraps the ones before it.
-    app.add_middleware(BodyLimit, metrics=metrics, limit=MAX_BODY)
+    oo = config.operation_outcome_errors
+    app.add_middleware(BodyLimit, metrics=metrics, limit=MAX_BODY, operation_outcome=oo)
     if config.rate_limit:
-        app.add_middleware(RateLimit, limiter=ClientRateLimiter(config.rate_limit), metrics=metrics)
+        app.add_middleware(
+            RateLimit,
+            limiter=ClientRateLimiter(config.rate_limit),
+            metrics=metrics,
+            operation_outcome=oo,
+        )
     if config.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -113,14 +119,15 @@ def fhir_fetcher(config: ServiceConfig) -> FhirFetcher | None:
 
     Its time budget is part of the request's: a fetch may use up to 60% of it, so there is time
     left to evaluate. httpx's own INFO log line holds the request URL, and the URL holds the
-    patient id: the ``httpx`` logger is raised to WARNING."""
+    patient id: the ``httpx`` and ``httpcore`` loggers are raised to WARNING."""
     if not config.fhir_servers:
         return None
     from gbrules.io.fhir.fetch import FetchLimits, FhirFetcher
 
-    httpx_log = logging.getLogger("httpx")
-    if httpx_log.getEffectiveLevel() < logging.WARNING:
-        httpx_log.setLevel(logging.WARNING)
+    for name in ("httpx", "httpcore"):
+        quiet = logging.getLogger(name)
+        if quiet.level < logging.WARNING:  # NOTSET (0) included: never inherit a debug root
+            quiet.setLevel(logging.WARNING)
     budget = max(0.5, config.time_budget_s * 0.6)
     limits = FetchLimits(
         total_budget_s=budget,

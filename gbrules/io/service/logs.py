@@ -26,7 +26,7 @@ def log_config(json_logs: bool) -> dict[str, Any]:
         config = copy.deepcopy(LOGGING_CONFIG)
         gbrules = {"handlers": ["default"], "level": "INFO", "propagate": False}
         config["loggers"]["gbrules"] = gbrules
-        config["loggers"]["httpx"] = QUIET_HTTPX
+        config["loggers"]["httpx"] = config["loggers"]["httpcore"] = QUIET_HTTPX
         return config
     handler = {
         "class": "logging.StreamHandler",
@@ -51,5 +51,6 @@ def log_config(json_logs: bool) -> dict[str, Any]:
             "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
             "gbrules": {"handlers": ["default"], "level": "INFO", "propagate": False},
             "httpx": QUIET_HTTPX,
+            "httpcore": QUIET_HTTPX,
         },
     }

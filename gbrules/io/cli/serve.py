@@ -7,7 +7,12 @@ then logged as a warning at start and shown on /health. docs/SECURITY.md is the 
 
 from __future__ import annotations
 
+import atexit
+import json
 import os
+import shutil
+import sqlite3
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,6 +36,23 @@ def serve(
     ] = None,
     audience: Annotated[
         str | None, typer.Option("--audience", help="This service's URL (the JWT aud).")
+    ] = None,
+    jku: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--jku",
+            help="A JWKS URL the EHR publishes its keys at, honoured in a token's jku header "
+            "for an --issuer on the same origin (repeatable; cached, fetched again on an "
+            "unknown kid).",
+        ),
+    ] = None,
+    replay_db: Annotated[
+        Path | None,
+        typer.Option(
+            "--replay-db",
+            help="SQLite file of used JWT ids (jti), shared by every worker. Default: in memory "
+            "with one worker; a private temporary file with --workers > 1.",
+        ),
     ] = None,
     insecure_no_auth: Annotated[
         bool,
@@ -118,8 +140,8 @@ def serve(
             "--workers",
             min=1,
             help="Worker processes, each with its own compiled engine (the engine serialises "
-            "evaluations within a process). Not with JWT auth: the jti replay cache is "
-            "per process.",
+            "evaluations within a process). With JWT auth they share one jti replay cache "
+            "(--replay-db).",
         ),
     ] = 1,
 ) -> None:
@@ -128,19 +150,35 @@ def serve(
         import uvicorn
 
         from gbrules.core.engine import cached_engine
-        from gbrules.io.service import JWTAuth, ServiceConfig, create_app
-        from gbrules.io.service.config import ENV_CONFIG
+        from gbrules.io.service import ServiceConfig, create_app
+        from gbrules.io.service.auth import auth_from_settings
+        from gbrules.io.service.config import ENV_AUTH, ENV_CONFIG
         from gbrules.io.service.logs import log_config
     except ImportError as exc:
         fail([f"error: {exc}; install with: pip install 'gbrules[fhir,service]'"])
+    auth_settings: dict[str, Any] | None = None
+    if jwks or issuer or audience or jku:
+        if not ((jwks or jku) and issuer and audience):
+            fail(["error: JWT auth needs --jwks (or --jku), at least one --issuer, and --audience"])
+        auth_settings = {
+            "jwks": str(jwks.resolve()) if jwks else None,
+            "issuers": list(issuer or ()),
+            "audience": audience,
+            "jku": list(jku or ()),
+            "replay_db": str(replay_db.resolve()) if replay_db else None,
+        }
+        if workers > 1 and replay_db is None:
+            # Every worker must see every used jti: a file only this user can read, removed
+            # with its directory when the service stops.
+            shared = Path(tempfile.mkdtemp(prefix="gbrules-replay-"))
+            atexit.register(shutil.rmtree, shared, True)
+            auth_settings["replay_db"] = str(shared / "jti.sqlite3")
     auth = None
-    if jwks or issuer or audience:
-        if not (jwks and issuer and audience):
-            fail(["error: JWT auth needs --jwks, at least one --issuer, and --audience"])
+    if auth_settings is not None:
         try:
-            auth = JWTAuth(jwks, issuers=issuer, audience=audience)
-        except (OSError, ValueError) as exc:
-            fail([f"error: cannot load JWKS {jwks}: {exc}"])
+            auth = auth_from_settings(auth_settings)
+        except (OSError, ValueError, sqlite3.Error) as exc:
+            fail([f"error: JWT auth: {exc}"])
     refusal = bind_refusal(host, auth is not None, insecure_no_auth)
     if refusal:
         fail(refusal)
@@ -178,15 +216,9 @@ def serve(
         "access_log": not config.json_logs,  # the JSON line per request replaces it
     }
     if workers > 1:
-        if auth is not None:
-            fail(
-                [
-                    "error: --workers > 1 cannot be combined with JWT auth yet: each process "
-                    "would keep its own jti replay cache, so a token could be replayed "
-                    "against another worker"
-                ]
-            )
         _audit_log(audit_db)  # check the audit settings (and migrate) once, up front
+        if auth_settings is not None:
+            os.environ[ENV_AUTH] = json.dumps(auth_settings)
         os.environ["GBRULES_SERVE_RULES"] = str(rules.resolve()) if rules else ""
         os.environ[ENV_CONFIG] = config.to_env()
         if audit_db is not None:

@@ -12,6 +12,7 @@ docs/EHR.md describes the API, docs/SECURITY.md the deployment.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
@@ -22,7 +23,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from gbrules.core.engine import Engine, cached_engine
-from gbrules.io.service.config import ENV_CONFIG, ServiceConfig
+from gbrules.io.service.config import ENV_AUTH, ENV_CONFIG, ServiceConfig
 from gbrules.io.service.errors import install_error_handlers
 from gbrules.io.service.hooks import SERVICES
 from gbrules.io.service.limits import ClientRateLimiter, EvaluationGate
@@ -140,7 +141,8 @@ def fhir_fetcher(config: ServiceConfig) -> FhirFetcher | None:
 def app_from_env() -> FastAPI:
     """The app of one ``gbrules serve --workers N`` worker process, configured from the
     environment the parent set: ``GBRULES_SERVE_RULES`` (site pack), ``GBRULES_SERVE_CONFIG``
-    (the operator's settings, JSON), ``GBRULES_AUDIT_DB`` and ``GBRULES_AUDIT_SECRET``. Each
+    (the operator's settings, JSON), ``GBRULES_SERVE_AUTH`` (JWT settings with the shared jti
+    replay file), ``GBRULES_AUDIT_DB`` and ``GBRULES_AUDIT_SECRET``. Each
     worker compiles its own engine and owns its audit writer, which it drains at shutdown."""
     engine = cached_engine(os.environ.get("GBRULES_SERVE_RULES") or None)
     audit = None
@@ -151,7 +153,17 @@ def app_from_env() -> FastAPI:
         if audit is not None:
             with contextlib.suppress(Exception):  # counted per write; keep serving
                 audit.migrate()
-    app = create_app(engine, audit=audit, config=ServiceConfig.from_env(os.environ.get(ENV_CONFIG)))
+    auth = None
+    if os.environ.get(ENV_AUTH):
+        from gbrules.io.service.auth import auth_from_settings
+
+        auth = auth_from_settings(json.loads(os.environ[ENV_AUTH]))
+    app = create_app(
+        engine,
+        auth=auth,
+        audit=audit,
+        config=ServiceConfig.from_env(os.environ.get(ENV_CONFIG)),
+    )
     inner = app.router.lifespan_context
 
     @contextlib.asynccontextmanager

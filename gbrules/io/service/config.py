@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
 ENV_CONFIG = "GBRULES_SERVE_CONFIG"
+#: JWT settings of ``gbrules serve --workers N`` for each worker (JSON; keys, never secrets).
+ENV_AUTH = "GBRULES_SERVE_AUTH"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-FIELDS = "%(levelname)s %(name)s %(message)s"
+#: ``process``: which worker of ``gbrules serve --workers N`` wrote the line.
+FIELDS = "%(levelname)s %(name)s %(process)d %(message)s"
 #: httpx logs each request's URL at INFO, and a FHIR search URL holds the patient id.
 QUIET_HTTPX: dict[str, Any] = {"level": "WARNING"}
 

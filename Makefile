@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 EXTRAS ?= dev,fhir,service,audit,dask,parquet,monitor
 
-.PHONY: demo test install prereqs lint typecheck pytest soak clean versions doctor
+.PHONY: demo test install prereqs lint layers typecheck pytest soak clean versions doctor
 
 # durable-rules compiles C on install: check for Python 3.11+, a C compiler and the Python
 # headers first, and say what to install, instead of failing deep inside pip.
@@ -35,13 +35,17 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# The layering (core < clinical < tools < io, no cycles): contracts in pyproject.toml.
+layers: install
+	$(VENV)/bin/lint-imports
+
 typecheck: install
 	$(VENV)/bin/mypy gbrules
 
 pytest: install
 	$(PY) -m pytest
 
-test: lint typecheck pytest
+test: lint layers typecheck pytest
 
 # The full suite on every installed CPython 3.11-3.14, one venv each (nox; absent ones are
 # skipped with a notice). `.ci/run` runs the lean `fast` session on the non-default ones.
@@ -56,5 +60,5 @@ soak: install
 	$(PY) -m benchmarks.soak
 
 clean:
-	rm -rf $(VENV) .nox .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .nox .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache build *.egg-info
 	find gbrules -name '*.so' -delete

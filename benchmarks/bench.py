@@ -28,6 +28,11 @@ Rows, on the default rulebook and on it replicated x4 (ids renamed, same logic):
   population screen. The goal is measured on this path (paired with naive, see above).
 * end-to-end, repeated: the same on the n intakes again and again, so every explanation is
   memoised (a CDS service seeing the same patients; an upper bound).
+
+Then the public API and the surfaces, per call, as multiples of one ``Engine.evaluate`` (each
+measured in alternating turns with it, median of the rounds): ``gbrules.evaluate`` (the cached
+loader; goal <= 1.10), ``render_care_plan`` in each format (goal <= 10), and the FHIR mapping
+of the bundles in ``examples/fhir/`` to an Intake (``intake_from_fhir``).
 """
 
 from __future__ import annotations
@@ -44,21 +49,22 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from counters import open_instruction_counter
 
+import gbrules
+from gbrules.clinical.engine import Engine
 from gbrules.clinical.facts import facts_from_intake, missing_facts
-from gbrules.clinical.intake import parse_intake
-from gbrules.clinical.precheck import precheck
+from gbrules.clinical.intake import parse_intake, validate_intake
 from gbrules.core import language
 from gbrules.core.backends import durable
 from gbrules.core.backends.loader import load_engine
 from gbrules.core.compiled import apply_plan
-from gbrules.core.engine import Engine
 from gbrules.core.result import Evaluation, trusted
-from gbrules.io.batch.run import run_batch
+from gbrules.io.batch import BatchOptions, run_batch
 from gbrules.tools.synthetic import replicated_rulebook, synthetic_intakes
 
 # durable's host layer (the naive baseline) imports the C module itself: load it through gbrules
@@ -76,6 +82,9 @@ NAIVE = "naive durable_rules Host"
 ENGINE = "gbrules engine only (fire)"
 NEW = "gbrules end-to-end, new intakes"
 REPEATED = "gbrules end-to-end, repeated"
+FHIR_EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "fhir"
+SURFACE_GOALS = {"gbrules.evaluate": 1.10, "render markdown": 10.0, "render html": 10.0}
+SURFACE_GOALS["render text"] = 10.0
 
 
 def cpu_rate(fn: Callable[[], int], min_seconds: float) -> float:
@@ -190,14 +199,14 @@ def instructions_per_item(
 
 def stage_shares(engine: Engine, intakes: Sequence[dict[str, Any]]) -> dict[str, float]:
     """CPU seconds per stage of the end-to-end path (as ``Engine.evaluate`` runs it), as
-    shares of their sum, with the garbage collector paused. Validation is the pre-check (and
-    pydantic for what it declines)."""
+    shares of their sum, with the garbage collector paused. Validation is the dict validator
+    derived from the Intake models (``intake.INTAKE_DICT``)."""
     t: dict[str, float] = {}
     clock = time.process_time
     gc.collect()
     gc.disable()  # a full collection of this big process would land in one stage at random
     s = clock()
-    checked = [precheck(x) or parse_intake(x) for x in intakes]
+    checked = [validate_intake(x) for x in intakes]
     t["validation"] = clock() - s
     s = clock()
     facts = [facts_from_intake(c) for c in checked]
@@ -331,6 +340,63 @@ def measure_rulebook(label: str, engine: Engine, n: int) -> dict[str, Any]:
     }
 
 
+def cost_ratio(baseline: Callable[[], int], ours: Callable[[], int], turns: int) -> float:
+    """Our CPU time per item over the baseline's, the two taking alternating turns."""
+    return 1 / paired_ratio(baseline, ours, turns)
+
+
+def measure_surfaces(n: int) -> dict[str, Any]:
+    """Per call of each API path or surface, its cost in evaluations (median of rounds).
+
+    The baseline is the very engine ``gbrules.evaluate`` hands out (its memos warm alike), so
+    the ``gbrules.evaluate`` row is the cost of the loader alone.
+    """
+    from gbrules.clinical.engine import cached_engine
+    from gbrules.io.fhir import intake_from_fhir
+    from gbrules.io.render import render_care_plan
+
+    engine = cached_engine()
+
+    intakes = list(synthetic_intakes(n, SEED + 3))
+    evaluations = [engine.evaluate(x) for x in intakes]
+    bundles = [json.loads(p.read_text("utf-8")) for p in sorted(FHIR_EXAMPLES.glob("*.json"))]
+    when = datetime(2025, 1, 15, tzinfo=UTC)
+    as_of = date(2025, 6, 1)
+    turn = 50
+
+    def turns_of(items: Sequence[Any], call: Callable[[Any], object]) -> Callable[[], int]:
+        cycle = itertools.cycle(items)
+
+        def one_turn() -> int:
+            for item in itertools.islice(cycle, turn):
+                call(item)
+            return turn
+
+        return one_turn
+
+    def render(fmt: Any) -> Callable[[Any], object]:
+        return lambda ev: render_care_plan(ev, fmt, generated_at=when)
+
+    paths: dict[str, Callable[[], int]] = {
+        "gbrules.evaluate": turns_of(intakes, gbrules.evaluate),
+        "render markdown": turns_of(evaluations, render("markdown")),
+        "render html": turns_of(evaluations, render("html")),
+        "render text": turns_of(evaluations, render("text")),
+        f"FHIR bundle -> Intake ({len(bundles)} examples)": turns_of(
+            bundles, lambda b: intake_from_fhir(b, as_of=as_of)
+        ),
+    }
+    baseline = turns_of(intakes, engine.evaluate)
+    for run in (*paths.values(), baseline):  # warm: loader engine, templates, caches
+        run()
+    turns = max(1, n // (turn * 5))
+    rounds = {
+        name: [cost_ratio(baseline, run, turns) for _ in range(ROUNDS)]
+        for name, run in paths.items()
+    }
+    return {name: round(statistics.median(r), 2) for name, r in rounds.items()}
+
+
 def measure_batch(n: int, workdir: Path) -> dict[str, Any]:
     src = workdir / "in.ndjson"
     with src.open("w", encoding="utf-8") as f:
@@ -339,7 +405,8 @@ def measure_batch(n: int, workdir: Path) -> dict[str, Any]:
     out: dict[str, Any] = {"intakes": n}
     for workers in (1, 2):
         start = time.perf_counter()
-        stats = run_batch(src, workdir / f"out{workers}.ndjson", workers=workers, progress=False)
+        dst = workdir / f"out{workers}.ndjson"
+        stats = run_batch(BatchOptions(source=src, out=dst, workers=workers, progress=False))
         wall = time.perf_counter() - start
         out[f"workers_{workers}_per_s"] = round(stats.lines / wall)
     same = (workdir / "out1.ndjson").read_bytes() == (workdir / "out2.ndjson").read_bytes()
@@ -383,6 +450,17 @@ def table(result: dict[str, Any]) -> str:
         shares = ", ".join(f"{k} {v:.0%}" for k, v in rb["stage_shares"].items())
         lines.append(f"  end-to-end time shares: {shares}")
         lines.append("")
+    lines.append(
+        "per call, in evaluations (Engine.evaluate = 1; alternating turns, median of "
+        f"{ROUNDS} rounds):"
+    )
+    for name, ratio in result["surfaces"].items():
+        goal = SURFACE_GOALS.get(name)
+        verdict = (
+            "" if goal is None else f"  (goal <= {goal:g}: {'met' if ratio <= goal else 'NOT met'})"
+        )
+        lines.append(f"  {name:36} {ratio:>7.2f}x{verdict}")
+    lines.append("")
     b = result["batch"]
     lines.append(
         f"batch of {b['intakes']:,} NDJSON intakes (wall clock, full Evaluation JSON out): "
@@ -424,6 +502,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     default = Engine.default()
     result["rulebooks"].append(measure_rulebook("default", default, args.n))
+    result["surfaces"] = measure_surfaces(min(args.n, 1000))
     with tempfile.TemporaryDirectory() as tmp:
         x4 = Engine.from_directory(replicated_rulebook(Path(tmp) / "x4", copies=4))
         result["rulebooks"].append(measure_rulebook("default x4", x4, args.n))

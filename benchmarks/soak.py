@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from gbrules.clinical.engine import Engine, cached_engine
 from gbrules.core.backends import durable
-from gbrules.core.engine import Engine, cached_engine
 from gbrules.tools.synthetic import synthetic_intakes
 
 

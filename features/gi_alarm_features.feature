@@ -1,8 +1,9 @@
 Feature: GI alarm features come before any diet or probiotic trial
   Bleeding, weight loss, anaemia, vomiting, difficulty swallowing, night-time symptoms, a new
-  change in bowel habit from age 50, or a family history with symptoms: organic disease has to
-  be ruled out first. The draft raises an urgent GI evaluation and holds back the low-FODMAP and
-  probiotic trials, so they cannot mask or delay a diagnosis.
+  change in bowel habit from age 50, or a family history of colorectal cancer with symptoms:
+  organic disease has to be ruled out first. The draft raises an urgent GI evaluation and holds
+  back the low-FODMAP and probiotic trials, so they cannot mask or delay a diagnosis. A family
+  history of IBD or celiac disease calls for calprotectin and celiac serology instead.
 
   Background:
     Given a patient aged 40
@@ -37,7 +38,6 @@ Feature: GI alarm features come before any diet or probiotic trial
       | dysphagia                                 | dysphagia                       |
       | nocturnal symptoms                        | nocturnal symptoms              |
       | a family history of colorectal cancer     | family history of colorectal    |
-      | a family history of IBD or celiac disease | family history of IBD or celiac |
 
   Scenario Outline: A new change in bowel habit is an alarm feature from age 50
     Given a patient aged <age>
@@ -51,21 +51,14 @@ Feature: GI alarm features come before any diet or probiotic trial
       | 50  | suggests referral.urgent_gi with priority urgent |
       | 51  | suggests referral.urgent_gi with priority urgent |
 
-  Scenario Outline: Severe abdominal pain is evaluated rather than treated as functional
-    Given abdominal pain score is <pain>
+  Scenario: A family history of IBD or celiac disease calls for calprotectin, not urgency
+    Given the patient has a family history of IBD or celiac disease
+    And the patient has bloating
     When the plan is drafted
-    Then the plan <outcome>
-
-    Examples:
-      | pain | outcome                                          |
-      | 7    | does not suggest referral.urgent_gi              |
-      | 8    | suggests referral.urgent_gi with priority urgent |
-
-  Scenario: Trials already drafted are held while severe pain is evaluated
-    Given abdominal pain score is 9
-    When the plan is drafted
-    Then diet.low_fodmap_trial is suppressed because "severe pain has been evaluated"
-    And probiotic.trial is suppressed because "severe pain has been evaluated"
+    Then the plan suggests lab.fecal_calprotectin
+    And the rationale of lab.fecal_calprotectin mentions "family history"
+    And the plan does not suggest referral.urgent_gi
+    And the plan suggests diet.low_fodmap_trial
 
   Scenario: An alarm feature during a crisis keeps the urgent GI evaluation in the plan
     Given the patient has rectal bleeding

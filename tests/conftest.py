@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import gbrules
-from gbrules.core.engine import cached_engine
+from gbrules.clinical.engine import cached_engine
 from gbrules.core.result import Evaluation
 
 if TYPE_CHECKING:
@@ -164,9 +164,9 @@ def live_url(serve: Callable[[Any], str], engine: Any) -> str:
 def interrupt_batch_at_chunk(monkeypatch: pytest.MonkeyPatch, chunk: int) -> Callable[..., Any]:
     """Make ``gbrules batch`` raise KeyboardInterrupt (Ctrl-C) when it evaluates its
     ``chunk``-th chunk; returns the real function, to put back for a resumed run."""
-    from gbrules.io.batch import run as batch
+    from gbrules.io.batch import work
 
-    real: Callable[..., Any] = batch.evaluate_lines
+    real: Callable[..., Any] = work.evaluate_lines
     calls = {"n": 0}
 
     def flaky(*args: object, **kwargs: object) -> Any:
@@ -175,7 +175,7 @@ def interrupt_batch_at_chunk(monkeypatch: pytest.MonkeyPatch, chunk: int) -> Cal
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(batch, "evaluate_lines", flaky)
+    monkeypatch.setattr(work, "evaluate_lines", flaky)
     return real
 
 

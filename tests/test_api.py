@@ -8,7 +8,10 @@ import pytest
 from hypothesis import given
 
 import gbrules
-from gbrules.clinical.codes import CATEGORIES, PRIORITY_RANK
+from gbrules.clinical.codes import CATEGORIES
+from gbrules.clinical.domain import default_rules_dir
+from gbrules.clinical.engine import cached_engine
+from gbrules.core.vocabulary import PRIORITY_RANK
 
 from .conftest import load_example
 from .strategies import intakes
@@ -36,7 +39,7 @@ def test_evaluation_fields_case2() -> None:
     assert ev.fired_rules and all(isinstance(r, str) for r in ev.fired_rules)
     assert ev.requires_immediate_action is False
     assert ev.facts["crp_mg_l"] == 4.2
-    assert ev.rulebook_version.startswith("1.0.0+")
+    assert ev.rulebook_version.startswith("1.1.0+")
     for s in ev.suggestions:
         assert s.category == s.code.split(".")[0] and s.category in CATEGORIES
         assert s.rule_id in ev.fired_rules
@@ -57,7 +60,7 @@ def test_rationale_names_values_and_thresholds() -> None:
 
 
 def test_engine_from_directory_and_evaluate_many() -> None:
-    engine = gbrules.Engine.from_directory(gbrules.core.rulebook.default_rules_dir())
+    engine = gbrules.Engine.from_directory(default_rules_dir())
     data = [load_example(n) for n in ("case1", "case2", "crisis")]
     many = list(engine.evaluate_many(iter(data)))
     assert [e.model_dump_json() for e in many] == [
@@ -101,7 +104,7 @@ def test_invalid_intake_raises_intake_error_not_a_plan() -> None:
 @given(intakes())
 def test_order_is_priority_then_rulebook_order(data: dict[str, object]) -> None:
     ev = gbrules.evaluate(data)
-    engine = gbrules.core.engine.cached_engine()
+    engine = cached_engine()
     keys = [
         (PRIORITY_RANK[s.priority], engine.rulebook.rule(s.rule_id).order) for s in ev.suggestions
     ]

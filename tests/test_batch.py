@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from gbrules.core.engine import Engine
-from gbrules.io.batch import run as batch
-from gbrules.io.batch.run import complete_lines, run_batch
+from gbrules.clinical.engine import Engine
+from gbrules.io.batch import BatchOptions, run_batch, work
 from gbrules.io.cli import app
 from gbrules.tools.synthetic import synthetic_intakes
 
@@ -58,7 +57,7 @@ def read(path: Path) -> list[str]:
 def test_every_line_once_in_order(tmp_path: Path, engine: Engine) -> None:
     src, out = tmp_path / "in.ndjson", tmp_path / "out.ndjson"
     lines = write_input(src)
-    stats = run_batch(src, out, chunk_size=64, progress=False)
+    stats = run_batch(BatchOptions(source=src, out=out, chunk_size=64))
     assert not stats.interrupted
     assert (stats.evaluated, stats.rejected) == (N, len(BAD))
     expected = [engine.evaluate(x).model_dump_json() for x in lines if isinstance(x, dict)]
@@ -71,7 +70,7 @@ def test_every_line_once_in_order(tmp_path: Path, engine: Engine) -> None:
 def test_rejects_name_the_line_and_every_field(tmp_path: Path) -> None:
     src, out, rej = tmp_path / "in.ndjson", tmp_path / "out.ndjson", tmp_path / "bad.ndjson"
     write_input(src, n=60)
-    run_batch(src, out, rejects=rej, progress=False)
+    run_batch(BatchOptions(source=src, out=out, rejects=rej))
     by_line = {r["line"]: r for r in map(json.loads, read(rej))}
     assert by_line[7]["errors"][0]["message"].startswith("invalid JSON")
     fields = {e["path"] for e in by_line[20]["errors"]}
@@ -85,7 +84,7 @@ def test_rejects_name_the_line_and_every_field(tmp_path: Path) -> None:
 def test_summary_lines(tmp_path: Path, engine: Engine) -> None:
     src, out = tmp_path / "in.ndjson", tmp_path / "out.ndjson"
     lines = write_input(src, n=50)
-    run_batch(src, out, summary=True, progress=False)
+    run_batch(BatchOptions(source=src, out=out, summary=True))
     got = [json.loads(s) for s in read(out)]
     want_lines = [i + 1 for i, x in enumerate(lines) if isinstance(x, dict)]
     assert [g["line"] for g in got] == want_lines
@@ -103,8 +102,8 @@ def test_two_workers_byte_identical_to_one(tmp_path: Path) -> None:
     src = tmp_path / "in.ndjson"
     write_input(src)
     one, two = tmp_path / "one.ndjson", tmp_path / "two.ndjson"
-    run_batch(src, one, workers=1, chunk_size=37, progress=False)
-    stats = run_batch(src, two, workers=2, chunk_size=37, progress=False)
+    run_batch(BatchOptions(source=src, out=one, workers=1, chunk_size=37))
+    stats = run_batch(BatchOptions(source=src, out=two, workers=2, chunk_size=37))
     assert stats.lines == N + len(BAD)
     assert one.read_bytes() == two.read_bytes()
     assert Path(f"{one}.rejects").read_bytes() == Path(f"{two}.rejects").read_bytes()
@@ -114,18 +113,18 @@ def test_interrupt_then_resume_gives_the_full_output(tmp_path: Path, monkeypatch
     src = tmp_path / "in.ndjson"
     write_input(src)
     full = tmp_path / "full.ndjson"
-    run_batch(src, full, chunk_size=25, progress=False)
+    run_batch(BatchOptions(source=src, out=full, chunk_size=25))
 
     real = interrupt_batch_at_chunk(monkeypatch, 4)
     part = tmp_path / "part.ndjson"
-    stats = run_batch(src, part, chunk_size=25, progress=False)
+    stats = run_batch(BatchOptions(source=src, out=part, chunk_size=25))
     assert stats.interrupted and stats.lines == 75
-    monkeypatch.setattr(batch, "evaluate_lines", real)
+    monkeypatch.setattr(work, "evaluate_lines", real)
 
     # A hard kill can also leave a torn last line: resume must drop it and redo that line.
     with part.open("a", encoding="utf-8") as f:
         f.write('{"patient_id": "torn')
-    stats = run_batch(src, part, chunk_size=25, resume=True, progress=False)
+    stats = run_batch(BatchOptions(source=src, out=part, chunk_size=25, resume=True))
     assert stats.skipped == 75
     assert part.read_bytes() == full.read_bytes()
     assert Path(f"{part}.rejects").read_bytes() == Path(f"{full}.rejects").read_bytes()
@@ -134,20 +133,36 @@ def test_interrupt_then_resume_gives_the_full_output(tmp_path: Path, monkeypatch
 def test_resume_on_a_finished_run_adds_nothing(tmp_path: Path) -> None:
     src, out = tmp_path / "in.ndjson", tmp_path / "out.ndjson"
     write_input(src, n=30)
-    run_batch(src, out, progress=False)
+    run_batch(BatchOptions(source=src, out=out))
     before = out.read_bytes()
-    stats = run_batch(src, out, resume=True, progress=False)
+    stats = run_batch(BatchOptions(source=src, out=out, resume=True))
     assert stats.lines == 0 and out.read_bytes() == before
 
 
-def test_complete_lines_trims_a_torn_tail(tmp_path: Path) -> None:
-    p = tmp_path / "f"
-    p.write_bytes(b"a\nb\nhalf")
-    assert complete_lines(p) == 2
-    assert p.read_bytes() == b"a\nb\n"
-    p.write_bytes(b"no newline at all")
-    assert complete_lines(p) == 0 and p.read_bytes() == b""
-    assert complete_lines(tmp_path / "missing") == 0
+def test_resume_cuts_back_what_was_written_after_the_last_commit(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Lines past the committed point (whole or torn, in OUT or rejects) are redone once."""
+    src = tmp_path / "in.ndjson"
+    write_input(src, n=120)
+    full = tmp_path / "full.ndjson"
+    run_batch(BatchOptions(source=src, out=full, chunk_size=10))
+
+    real = interrupt_batch_at_chunk(monkeypatch, 6)
+    part = tmp_path / "part.ndjson"
+    stats = run_batch(BatchOptions(source=src, out=part, chunk_size=10))
+    assert stats.interrupted and stats.lines == 50
+    monkeypatch.setattr(work, "evaluate_lines", real)
+    committed = part.read_bytes()
+    # What a process killed between two commits leaves: whole lines and a torn one.
+    with part.open("ab") as f:
+        f.write(full.read_bytes()[len(committed) :][:5000] + b'{"torn')
+    with Path(f"{part}.rejects").open("ab") as f:
+        f.write(b'{"line":999,"errors":[]}\n')
+    stats = run_batch(BatchOptions(source=src, out=part, resume=True))
+    assert stats.skipped == 50 and stats.lines == 120 + 6 - 50
+    assert part.read_bytes() == full.read_bytes()
+    assert Path(f"{part}.rejects").read_bytes() == Path(f"{full}.rejects").read_bytes()
 
 
 def test_site_pack_is_used(tmp_path: Path) -> None:
@@ -167,7 +182,7 @@ def test_site_pack_is_used(tmp_path: Path) -> None:
     )
     src, out = tmp_path / "in.ndjson", tmp_path / "out.ndjson"
     src.write_text(json.dumps({"age": 30, "lifestyle": {"sleep_hours": 4.0}}) + "\n")
-    run_batch(src, out, rules=pack, progress=False)
+    run_batch(BatchOptions(source=src, out=out, rules=pack))
     ev = json.loads(read(out)[0])
     assert "site.sleep.very_short" in ev["fired_rules"]
 

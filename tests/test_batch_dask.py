@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gbrules.io.batch.run import run_batch
+from gbrules.io.batch import BatchOptions, run_batch
 from tests.test_batch import BAD, write_input
 
 distributed = pytest.importorskip("distributed")
@@ -38,8 +38,10 @@ def test_dask_output_is_byte_identical_to_local(
     src = tmp_path / "in.ndjson"
     write_input(src, n=N)
     local, remote = tmp_path / "local.ndjson", tmp_path / "dask.ndjson"
-    run_batch(src, local, summary=summary, chunk_size=40, progress=False)
-    stats = run_batch(src, remote, summary=summary, dask=scheduler, chunk_size=40, progress=False)
+    run_batch(BatchOptions(source=src, out=local, summary=summary, chunk_size=40))
+    stats = run_batch(
+        BatchOptions(source=src, out=remote, summary=summary, dask=scheduler, chunk_size=40)
+    )
     assert (stats.evaluated, stats.rejected) == (N, len(BAD))
     assert remote.read_bytes() == local.read_bytes()
     assert Path(f"{remote}.rejects").read_bytes() == Path(f"{local}.rejects").read_bytes()
@@ -64,8 +66,8 @@ def test_dask_ships_the_site_pack(tmp_path: Path, scheduler: str) -> None:
     src = tmp_path / "in.ndjson"
     write_input(src, n=120)
     local, remote = tmp_path / "local.ndjson", tmp_path / "dask.ndjson"
-    run_batch(src, local, rules=pack, chunk_size=25, progress=False)
-    run_batch(src, remote, rules=pack, dask=scheduler, chunk_size=25, progress=False)
+    run_batch(BatchOptions(source=src, out=local, rules=pack, chunk_size=25))
+    run_batch(BatchOptions(source=src, out=remote, rules=pack, dask=scheduler, chunk_size=25))
     assert b"site.stress.high" in local.read_bytes()
     assert remote.read_bytes() == local.read_bytes()
 
@@ -76,8 +78,8 @@ def test_dask_parquet_output_equals_local(tmp_path: Path, scheduler: str) -> Non
     src = tmp_path / "in.ndjson"
     write_input(src, n=150)
     local, remote = tmp_path / "local.parquet", tmp_path / "dask.parquet"
-    run_batch(src, local, chunk_size=20, progress=False)
-    stats = run_batch(src, remote, dask=scheduler, chunk_size=20, progress=False)
+    run_batch(BatchOptions(source=src, out=local, chunk_size=20))
+    stats = run_batch(BatchOptions(source=src, out=remote, dask=scheduler, chunk_size=20))
     assert (stats.evaluated, stats.rejected) == (150, len(BAD))
     assert pq.read_table(remote).equals(pq.read_table(local))
     assert Path(f"{remote}.rejects").read_bytes() == Path(f"{local}.rejects").read_bytes()

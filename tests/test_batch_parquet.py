@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from gbrules.core.engine import Engine
-from gbrules.io.batch import run as batch
-from gbrules.io.batch.run import run_batch
+from gbrules.clinical.engine import Engine
+from gbrules.io.batch import BatchOptions, run_batch, work
 from gbrules.io.cli import app
 from gbrules.tools.synthetic import synthetic_intakes
 
@@ -90,8 +89,8 @@ def test_nested_columns_give_the_ndjson_results(tmp_path: Path) -> None:
     pq.write_table(table, src, row_group_size=70)
     write_ndjson(ref, items)
     out, want = tmp_path / "out.ndjson", tmp_path / "want.ndjson"
-    stats = run_batch(src, out, chunk_size=64, progress=False)
-    run_batch(ref, want, chunk_size=64, progress=False)
+    stats = run_batch(BatchOptions(source=src, out=out, chunk_size=64))
+    run_batch(BatchOptions(source=ref, out=want, chunk_size=64))
     assert (stats.evaluated, stats.rejected) == (N, len(BAD_ROWS))
     assert out.read_bytes() == want.read_bytes()
     assert rejects(Path(f"{out}.rejects")) == rejects(Path(f"{want}.rejects"))
@@ -107,8 +106,8 @@ def test_string_column_gives_the_ndjson_results(tmp_path: Path) -> None:
     ref = tmp_path / "in.ndjson"
     write_ndjson(ref, ["" if t is None else t for t in texts])
     out, want = tmp_path / "out.ndjson", tmp_path / "want.ndjson"
-    stats = run_batch(src, out, chunk_size=50, progress=False)
-    run_batch(ref, want, chunk_size=50, progress=False)
+    stats = run_batch(BatchOptions(source=src, out=out, chunk_size=50))
+    run_batch(BatchOptions(source=ref, out=want, chunk_size=50))
     assert (stats.evaluated, stats.rejected) == (N, len(BAD_TEXT))
     assert out.read_bytes() == want.read_bytes()
     got = {r["line"]: r for r in rejects(Path(f"{out}.rejects"))}
@@ -180,8 +179,8 @@ def test_missing_fields_stay_not_recorded(tmp_path: Path, engine: Engine) -> Non
     assert back[0]["lifestyle"]["sleep_hourz"] is None
 
     out, want = tmp_path / "out.ndjson", tmp_path / "want.ndjson"
-    stats = run_batch(src, out, progress=False)
-    run_batch(ref, want, progress=False)
+    stats = run_batch(BatchOptions(source=src, out=out))
+    run_batch(BatchOptions(source=ref, out=want))
     assert (stats.evaluated, stats.rejected) == (len(rows) - 1, 1)
     assert out.read_bytes() == want.read_bytes()
     for got, row in zip(lines(out), rows[:-1], strict=True):
@@ -198,8 +197,8 @@ def test_parquet_output_columns_equal_the_ndjson_run(tmp_path: Path) -> None:
     src = tmp_path / "in.ndjson"
     write_ndjson(src, items)
     want, out = tmp_path / "want.ndjson", tmp_path / "out.parquet"
-    run_batch(src, want, chunk_size=40, progress=False)
-    stats = run_batch(src, out, chunk_size=40, row_group_size=64, progress=False)
+    run_batch(BatchOptions(source=src, out=want, chunk_size=40))
+    stats = run_batch(BatchOptions(source=src, out=out, chunk_size=40, row_group_size=64))
     assert (stats.evaluated, stats.rejected) == (250, len(BAD_ROWS))
 
     f = pq.ParquetFile(out)
@@ -240,8 +239,8 @@ def test_summary_mode_has_no_evaluation_column(tmp_path: Path) -> None:
     src = tmp_path / "in.parquet"
     pq.write_table(nested_table(items), src)
     want, out = tmp_path / "want.ndjson", tmp_path / "out.parquet"
-    run_batch(src, want, summary=True, progress=False)
-    run_batch(src, out, summary=True, progress=False)
+    run_batch(BatchOptions(source=src, out=want, summary=True))
+    run_batch(BatchOptions(source=src, out=out, summary=True))
     table = pq.read_table(out)
     assert "evaluation" not in table.schema.names
     expected = [json.loads(s) for s in lines(want)]
@@ -258,9 +257,11 @@ def test_two_workers_give_the_same_table(tmp_path: Path, summary: bool) -> None:
     src = tmp_path / "in.parquet"
     pq.write_table(nested_table(items), src, row_group_size=90)
     one, two = tmp_path / "one.parquet", tmp_path / "two.parquet"
-    run_batch(src, one, summary=summary, chunk_size=37, row_group_size=100, progress=False)
+    run_batch(BatchOptions(source=src, out=one, summary=summary, chunk_size=37, row_group_size=100))
     stats = run_batch(
-        src, two, summary=summary, workers=2, chunk_size=37, row_group_size=100, progress=False
+        BatchOptions(
+            source=src, out=two, summary=summary, workers=2, chunk_size=37, row_group_size=100
+        )
     )
     assert (stats.evaluated, stats.rejected) == (N, len(BAD_ROWS))
     assert pq.read_table(one).equals(pq.read_table(two))
@@ -273,26 +274,30 @@ def test_interrupt_leaves_a_readable_prefix(tmp_path: Path, monkeypatch) -> None
     pq.write_table(nested_table(items), src)
     interrupt_batch_at_chunk(monkeypatch, 4)
     out = tmp_path / "out.parquet"
-    stats = run_batch(src, out, chunk_size=25, row_group_size=1000, progress=False)
+    stats = run_batch(BatchOptions(source=src, out=out, chunk_size=25, row_group_size=1000))
     assert stats.interrupted and stats.lines == 75
     done = pq.read_table(out).column("line").to_pylist()
     rejected = [r["line"] for r in rejects(Path(f"{out}.rejects"))]
     assert sorted(done + rejected) == list(range(1, 76))
 
 
-def test_resume_with_parquet_input_and_ndjson_output(tmp_path: Path) -> None:
+@pytest.mark.parametrize("chunk", [4, 6])
+def test_resume_with_parquet_input_and_ndjson_output(
+    tmp_path: Path, monkeypatch, chunk: int
+) -> None:
+    """Resuming mid-input skips whole row groups, then the rest of the one it stopped in."""
     items = with_bad(BAD_ROWS, n=100)
     src = tmp_path / "in.parquet"
     pq.write_table(nested_table(items), src, row_group_size=30)
     full, part = tmp_path / "full.ndjson", tmp_path / "part.ndjson"
-    run_batch(src, full, progress=False)
-    # The first 47 rows as an earlier, interrupted run left them.
-    head = pq.read_table(src).slice(0, 47)
-    first = tmp_path / "first.parquet"
-    pq.write_table(head, first)
-    run_batch(first, part, rejects=tmp_path / "part.ndjson.rejects", progress=False)
-    stats = run_batch(src, part, resume=True, chunk_size=10, progress=False)
-    assert stats.skipped == 47 and stats.lines == len(items) - 47
+    run_batch(BatchOptions(source=src, out=full))
+    real = interrupt_batch_at_chunk(monkeypatch, chunk)
+    stats = run_batch(BatchOptions(source=src, out=part, chunk_size=9))
+    done = (chunk - 1) * 9  # 27: inside the first row group; 45: inside the second
+    assert stats.interrupted and stats.lines == done
+    monkeypatch.setattr(work, "evaluate_lines", real)
+    stats = run_batch(BatchOptions(source=src, out=part, resume=True, chunk_size=10))
+    assert stats.skipped == done and stats.lines == len(items) - done
     assert part.read_bytes() == full.read_bytes()
     assert Path(f"{part}.rejects").read_bytes() == Path(f"{full}.rejects").read_bytes()
 
@@ -305,23 +310,25 @@ def test_interrupt_then_resume_parquet_output_gives_the_full_table(
     src = tmp_path / "in.ndjson"
     write_ndjson(src, items)
     full = tmp_path / "full.parquet"
-    run_batch(src, full, chunk_size=25, row_group_size=40, progress=False)
+    run_batch(BatchOptions(source=src, out=full, chunk_size=25, row_group_size=40))
 
     real = interrupt_batch_at_chunk(monkeypatch, 4)
     part = tmp_path / "part.parquet"
-    stats = run_batch(src, part, chunk_size=25, row_group_size=40, progress=False)
+    stats = run_batch(BatchOptions(source=src, out=part, chunk_size=25, row_group_size=40))
     assert stats.interrupted and stats.lines == 75
-    monkeypatch.setattr(batch, "evaluate_lines", real)
+    monkeypatch.setattr(work, "evaluate_lines", real)
 
     stats = run_batch(
-        src, part, chunk_size=25, row_group_size=40, resume=True, workers=workers, progress=False
+        BatchOptions(
+            source=src, out=part, chunk_size=25, row_group_size=40, resume=True, workers=workers
+        )
     )
     assert stats.skipped == 75 and stats.lines == len(items) - 75
     assert pq.read_table(part).equals(pq.read_table(full))
     assert Path(f"{part}.rejects").read_bytes() == Path(f"{full}.rejects").read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
-    stats = run_batch(src, part, resume=True, progress=False)  # finished: nothing to add
+    stats = run_batch(BatchOptions(source=src, out=part, resume=True))  # finished: nothing to add
     assert stats.lines == 0 and pq.read_table(part).equals(pq.read_table(full))
 
 
@@ -335,10 +342,16 @@ def test_resume_refuses_a_parquet_output_it_cannot_continue(tmp_path: Path) -> N
     assert out.read_bytes() == b"PAR1 and no footer: a killed run"  # nothing touched
 
     summary = tmp_path / "summary.parquet"
-    run_batch(src, summary, summary=True, progress=False)
+    run_batch(BatchOptions(source=src, out=summary, summary=True))
     before = summary.read_bytes()
+    # Another --summary/--full than the run's would mix two kinds of record: refused.
+    result = CliRunner().invoke(app, ["batch", str(src), str(summary), "--resume", "--full"])
+    assert result.exit_code == 2
+    assert "--full differs" in result.output and "used --summary" in result.output
+    assert summary.read_bytes() == before
+    # Left out, the run's own option is used: the run is complete, so nothing changes.
     result = CliRunner().invoke(app, ["batch", str(src), str(summary), "--resume"])
-    assert result.exit_code == 2 and "other columns" in result.output
+    assert result.exit_code == 0 and "already complete" in result.output
     assert summary.read_bytes() == before
 
 

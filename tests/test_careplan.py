@@ -51,3 +51,24 @@ def test_resource_kinds_and_crisis_resources() -> None:
     assert diet and all(r["intent"] == "proposal" for r in diet)
     probiotic = by_code.get("probiotic.trial")
     assert probiotic is None or probiotic["resourceType"] == "CommunicationRequest"
+
+
+def test_v1_1_codes_become_valid_requests() -> None:
+    ev = gbrules.evaluate(
+        {
+            "age": 44,
+            "sex": "female",
+            "gi": {"bloating": True, "diarrhea": True, "symptom_weeks": 10},
+            "medications": {"ssri": True, "maoi": True},
+        }
+    )
+    assert {"lab.fecal_calprotectin", "medication.interaction_check"} <= ev.codes
+    plan = careplan_from_evaluation(ev, "Patient/z", authored=STAMP)
+    by_code = {r["id"]: r for r in plan["contained"]}
+    for res in by_code.values():
+        get_fhir_model_class(res["resourceType"]).model_validate(res)
+    calpro = by_code["lab.fecal-calprotectin"]
+    assert calpro["resourceType"] == "ServiceRequest"
+    assert any(c["code"] == "38445-3" for c in calpro["code"]["coding"])
+    check = by_code["medication.interaction-check"]
+    assert check["resourceType"] == "CommunicationRequest" and check["priority"] == "stat"

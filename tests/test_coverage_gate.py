@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from gbrules.clinical.codes import CODES
-from gbrules.core.rulebook import load_rulebook
+from gbrules.clinical.domain import load_rulebook
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from gbrules.clinical.domain import default_rules_dir
 from gbrules.clinical.intake import parse_intake
-from gbrules.core.rulebook import default_rules_dir
 from gbrules.io.cli import app
 from gbrules.tools.population import diff_rulebooks, population
 
@@ -29,13 +29,14 @@ def test_population_is_deterministic_and_valid() -> None:
 
 @pytest.fixture
 def lowered_severe_threshold(tmp_path: Path) -> Path:
-    """A copy of rules/ where 'severe' starts at PHQ-9 19 instead of 20."""
+    """A copy of rules/ where 'severe' starts at PHQ-9 19 instead of 20 for adults (the
+    adults' rule comes first in mood.yaml; the under-18 one keeps 20)."""
     new = tmp_path / "rules"
     shutil.copytree(default_rules_dir(), new)
     mood = new / "mood.yaml"
     text = mood.read_text()
     assert '"phq9_total >= 20"' in text
-    mood.write_text(text.replace('"phq9_total >= 20"', '"phq9_total >= 19"'))
+    mood.write_text(text.replace('"phq9_total >= 20"', '"phq9_total >= 19"', 1))
     return new
 
 

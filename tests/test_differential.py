@@ -2,7 +2,8 @@
 
 durable_rules is treated as a component that can misbehave: for random intakes (hypothesis)
 and for a random rulebook of nested all/any/not conditions, the set of rules that fire must be
-exactly the set whose condition is true under three-valued logic.
+exactly the set whose condition is true under three-valued logic. The same over a non-clinical
+vocabulary: tests/test_differential_generic.py (``random_condition`` is shared).
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import pytest
 from hypothesis import given, settings
 
 import gbrules
+from gbrules.clinical.engine import cached_engine
 from gbrules.clinical.facts import VOCABULARY, facts_from_intake
 from gbrules.clinical.intake import parse_intake
 from gbrules.core.language import evaluate as reference
+from gbrules.core.vocabulary import Vocabulary
 
 from .strategies import intakes
 
@@ -24,7 +27,7 @@ from .strategies import intakes
 @given(intakes())
 @settings(max_examples=400)
 def test_default_rulebook_fires_exactly_the_true_rules(data: dict[str, object]) -> None:
-    engine = gbrules.core.engine.cached_engine()
+    engine = cached_engine()
     facts = facts_from_intake(parse_intake(data))
     expected = [r.id for r in engine.rulebook.rules if reference(r.condition, facts) is True]
     assert [r.id for r in engine.fire(facts)] == expected
@@ -33,12 +36,12 @@ def test_default_rulebook_fires_exactly_the_true_rules(data: dict[str, object]) 
 _THRESHOLDS = {
     "int": lambda spec, rng: rng.randint(int(spec.lo), min(int(spec.hi), 200)),
     "number": lambda spec, rng: round(rng.uniform(spec.lo, min(spec.hi, 200.0)), 1),
-}
+}  # every fact the generators use has lo and hi
 
 
-def _leaf(rng: random.Random) -> str:
-    name = rng.choice([n for n, s in VOCABULARY.items() if s.type != "text"])
-    spec = VOCABULARY[name]
+def _leaf(rng: random.Random, vocabulary: Vocabulary) -> str:
+    name = rng.choice([n for n, s in vocabulary.items() if s.type != "text"])
+    spec = vocabulary[name]
     if rng.random() < 0.1:
         return f'"{name} is {rng.choice(["missing", "recorded"])}"'
     if spec.type == "bool":
@@ -52,13 +55,14 @@ def _leaf(rng: random.Random) -> str:
     return f'"{name} {op} {_THRESHOLDS[spec.type](spec, rng)}"'
 
 
-def _tree(rng: random.Random, depth: int) -> str:
+def random_condition(rng: random.Random, depth: int, vocabulary: Vocabulary = VOCABULARY) -> str:
+    """A random nested all/any/not condition over ``vocabulary``, as YAML flow text."""
     if depth == 0 or rng.random() < 0.35:
-        return _leaf(rng)
+        return _leaf(rng, vocabulary)
     kind = rng.choice(["all", "any", "not"])
     if kind == "not":
-        return f"{{not: {_tree(rng, depth - 1)}}}"
-    kids = ", ".join(_tree(rng, depth - 1) for _ in range(rng.randint(1, 3)))
+        return f"{{not: {random_condition(rng, depth - 1, vocabulary)}}}"
+    kids = ", ".join(random_condition(rng, depth - 1, vocabulary) for _ in range(rng.randint(1, 3)))
     return f"{{{kind}: [{kids}]}}"
 
 
@@ -71,7 +75,7 @@ def random_engine(tmp_path_factory: pytest.TempPathFactory) -> gbrules.Engine:
             f"""
             - id: rnd.r{i:03d}
               title: random {i}
-              when: {_tree(rng, 3)}
+              when: {random_condition(rng, 3)}
               then: {{code: diet.fiber, rationale: x}}
               evidence: [test]
             """

@@ -13,10 +13,10 @@ from collections.abc import Iterable
 
 import pytest
 
+from gbrules.clinical.engine import Engine
 from gbrules.clinical.facts import facts_from_intake
 from gbrules.clinical.intake import parse_intake
 from gbrules.core import language
-from gbrules.core.engine import Engine
 from gbrules.core.result import Evaluation
 from gbrules.tools.synthetic import replicated_rulebook, synthetic_intakes
 
@@ -87,11 +87,9 @@ def test_fast_constructed_evaluations_round_trip_through_validation(engine: Engi
 
 
 def test_explanations_are_the_same_with_and_without_memo(engine: Engine) -> None:
-    from gbrules.core import compiled
-
     intakes = list(synthetic_intakes(300, FIXED_SEED + 3))
     first = [ev.model_dump_json() for ev in engine.evaluate_many(intakes)]
-    compiled.clear_caches()
+    engine.clear_caches()
     cold = [engine.evaluate(x).model_dump_json() for x in reversed(intakes)]
     assert first == list(reversed(cold))
 

@@ -23,6 +23,17 @@ from .doc_blocks import Block, blocks, docs, matches_output
 
 #: (document, text found in exactly one of its runnable blocks) -> why that block is not run.
 NOT_RUN: dict[tuple[str, str], str] = {
+    ("docs/BATCH.md", "--dask tcp://scheduler:8786"): (
+        "needs an intakes file and, for --dask, a scheduler; tests/test_batch*.py and "
+        "tests/test_batch_resume.py run these commands (SIGKILL and resume included)"
+    ),
+    ("docs/BATCH.md", "--in-format parquet --column intake_json"): (
+        "needs Parquet files of intakes; tests/test_batch_parquet.py writes and runs them"
+    ),
+    ("docs/PYTHON.md", "-Wno-error=implicit-function-declaration -Wno-error=int-conversion' pip"): (
+        "installs gbrules into the current environment from the package index; the same flags "
+        "build it in `make install` and in every nox session (tests/test_engine_loading.py)"
+    ),
     ("docs/SECURITY.md", "--jwks /etc/gbrules/ehr-jwks.json"): (
         "a deployment recipe: starts a long-running server with the site's JWKS file; "
         "tests/test_service_security.py and test_service.py start real servers with JWT auth"
@@ -144,7 +155,7 @@ def test_every_not_run_entry_names_one_runnable_block() -> None:
 
 
 def test_the_readme_python_block_reads_as_it_runs() -> None:
-    (block,) = [b for b in blocks(docs()[0]) if b.lang == "python"]
+    block = next(b for b in blocks(docs()[0]) if b.lang == "python")  # "30 seconds in Python"
     assert "gbrules.Engine.default()" in block.text
     assert block.expected_output(), "the README's Python block shows its output (# > lines)"
 

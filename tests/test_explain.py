@@ -1,4 +1,4 @@
-"""The compiled explanation of a rule equals the reference one (``conditions.basis`` walked
+"""The compiled explanation of a rule equals the reference one (``language.basis`` walked
 over the condition tree, then ``describe``), for the default rulebook and random rules."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 
 import gbrules
-from gbrules.clinical.facts import FactValue, facts_from_intake
+from gbrules.clinical.facts import VOCABULARY, FactValue, facts_from_intake
 from gbrules.clinical.intake import parse_intake
 from gbrules.core.compiled import _Explainer, describe
 from gbrules.core.language import basis
@@ -21,12 +21,14 @@ from .test_differential import random_engine  # noqa: F401  (fixture)
 
 def reference(rule: Rule, facts: dict[str, FactValue]) -> tuple[str, dict[str, FactValue]]:
     leaves = basis(rule.condition, facts)
-    return describe(leaves, facts), {x.fact: facts[x.fact] for x in leaves if x.fact in facts}
+    return describe(leaves, facts, VOCABULARY), {
+        x.fact: facts[x.fact] for x in leaves if x.fact in facts
+    }
 
 
 def check(rules: list[Rule], facts: dict[str, FactValue]) -> None:
     for rule in rules:
-        got = _Explainer(rule.condition).explain(facts)
+        got = _Explainer(rule.condition, VOCABULARY).explain(facts)
         want = reference(rule, facts)
         assert got == want, rule.id
         assert list(got[1]) == list(want[1]), rule.id  # same order of triggered_by keys
@@ -50,7 +52,7 @@ def test_random_rulebook_on_any_intake(
 def test_one_explainer_serves_many_intakes(engine: gbrules.Engine) -> None:
     """Wordings are prepared per basis and reused; reuse must not leak values."""
     rules = list(engine.rulebook.rules)
-    explainers = {r.id: _Explainer(r.condition) for r in rules}
+    explainers = {r.id: _Explainer(r.condition, VOCABULARY) for r in rules}
     for data in synthetic_intakes(800, 99):
         facts = facts_from_intake(parse_intake(data))
         for rule in rules:

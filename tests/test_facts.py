@@ -100,11 +100,114 @@ def test_probiotic_risk_and_male_pregnancy() -> None:
             "immunocompromised": False,
             "central_venous_catheter": False,
             "critically_ill": False,
+            "prosthetic_heart_valve": False,
+            "short_bowel_syndrome": False,
+            "acute_pancreatitis": False,
         },
     }
     assert "probiotic_risk" not in facts(clear_female)  # pregnancy not recorded
+    assert facts(clear_female)["probiotic_serious_risk"] is False  # pregnancy is not in it
     clear_male = dict(clear_female, sex="male")
     assert facts(clear_male)["probiotic_risk"] is False
+
+
+def test_the_v1_1_cautions_count_and_are_named() -> None:
+    for caution in ("prosthetic_heart_valve", "short_bowel_syndrome", "acute_pancreatitis"):
+        f = facts({"age": 30, "conditions": {caution: True}})
+        assert f["probiotic_risk"] is True and f["probiotic_serious_risk"] is True
+    f = facts({"age": 30, "pregnant": True, "conditions": {"acute_pancreatitis": True}})
+    assert f["probiotic_cautions"] == "acute pancreatitis, pregnant"
+    pregnant_only = facts({"age": 30, "pregnant": True})
+    assert pregnant_only["probiotic_risk"] is True
+    assert "probiotic_serious_risk" not in pregnant_only  # the other cautions not recorded
+    # A v1 intake that recorded only the four v1 cautions absent: the new three are unknown.
+    v1 = facts(
+        {
+            "age": 30,
+            "pregnant": False,
+            "conditions": {
+                "immunocompromised": False,
+                "central_venous_catheter": False,
+                "critically_ill": False,
+            },
+        }
+    )
+    assert "probiotic_risk" not in v1
+
+
+def test_onset_at_50_from_onset_age_or_from_weeks() -> None:
+    # The recorded onset age wins over the estimate from weeks.
+    f = facts({"age": 72, "gi": {"onset_age": 40, "symptom_weeks": 8}})
+    assert f["gi_began_at_age"] == 40.0
+    assert f["gi_recent"] is True
+    # age - weeks / 52: 51 - 52/52 = 50 is "at 50"; 51 - 53/52 is just under.
+    assert facts({"age": 51, "gi": {"symptom_weeks": 52}})["gi_began_at_age"] == 50.0
+    assert facts({"age": 51, "gi": {"symptom_weeks": 53}})["gi_began_at_age"] < 50
+    assert facts({"age": 51, "gi": {"symptom_weeks": 52}})["gi_recent"] is False
+    # Neither recorded: unknown, not "under 50".
+    f = facts({"age": 72, "gi": {"bloating": True}})
+    assert "gi_began_at_age" not in f and "gi_recent" not in f
+
+
+def test_acute_markers_are_three_valued() -> None:
+    def acute(gi: dict[str, object], labs: dict[str, object]) -> object:
+        return facts({"age": 30, "gi": gi, "labs": labs}).get("gi_acute")
+
+    crp = {"crp": {"value": 10.0, "unit": "mg/L"}}
+    calpro = {"fecal_calprotectin": {"value": 200.0, "unit": "ug/g"}}
+    normal = {"fever": False, "abdominal_mass": False}
+    assert acute(normal, {**crp, **calpro}) is False
+    assert acute({"fever": False}, {**crp, **calpro}) is None  # mass not recorded
+    assert acute(normal, {"crp": {"value": 10.1, "unit": "mg/L"}}) is True
+    assert acute({}, {"fecal_calprotectin": {"value": 201.0, "unit": "ug/g"}}) is True
+    assert acute({"fever": True}, {}) is True
+    f = facts(
+        {
+            "age": 30,
+            "gi": {"abdominal_mass": True},
+            "labs": {"crp": {"value": 15, "unit": "mg/dL"}},
+        }
+    )
+    assert f["gi_acute_findings"] == "CRP 150 mg/L (> 10), abdominal or rectal mass"
+
+
+def test_diarrhoea_is_a_gi_symptom() -> None:
+    assert facts({"age": 30, "gi": {"diarrhea": True}})["gi_symptoms"] is True
+    quiet = {
+        "bloating": False,
+        "irregular_bowel": False,
+        "abdominal_pain_score": 0,
+        "change_in_bowel_habit": False,
+    }
+    assert "gi_symptoms" not in facts({"age": 30, "gi": quiet})  # diarrhoea not recorded
+    assert facts({"age": 30, "gi": {**quiet, "diarrhea": False}})["gi_symptoms"] is False
+
+
+def test_interaction_facts_are_three_valued() -> None:
+    def med(**meds: bool) -> dict[str, object]:
+        return facts({"age": 30, "medications": meds})
+
+    assert med(ssri=True, maoi=True)["ssri_with_maoi"] is True
+    assert "ssri_with_maoi" not in med(ssri=True)  # MAOI not recorded: unknown
+    assert med(ssri=False)["ssri_with_maoi"] is False  # no SSRI: no combination
+    assert med(ssri=True, st_johns_wort=True)["ssri_with_serotonergic"] is True
+    assert med(ssri=True, other_serotonergic=True)["ssri_with_serotonergic"] is True
+    assert med(ssri=True, nsaid=False, anticoagulant=True)["ssri_with_bleeding_risk"] is True
+    assert med(ssri=True, nsaid=False, anticoagulant=False)["ssri_with_bleeding_risk"] is False
+
+
+def test_ibs_sss_and_caffeine_per_kg() -> None:
+    f = facts(
+        {
+            "age": 13,
+            "weight_kg": 40,
+            "gi": {"ibs_sss": 300},
+            "lifestyle": {"caffeine_mg_per_day": 90},
+        }
+    )
+    assert f["ibs_sss_total"] == 300 and f["ibs_sss_band"] == "severe"
+    assert f["caffeine_mg_per_kg"] == 2.25
+    assert "caffeine_mg_per_kg" not in facts({"age": 13, "lifestyle": {"caffeine_mg_per_day": 90}})
 
 
 def test_kleene_or() -> None:
@@ -126,6 +229,8 @@ def test_facts_are_in_the_vocabulary_and_well_typed(data: dict[str, object]) -> 
             assert isinstance(value, int) and not isinstance(value, bool)
         elif spec.type == "number":
             assert isinstance(value, float) and "e" not in repr(value)
+            assert spec.lo is not None and spec.hi is not None
+            assert spec.lo <= value <= spec.hi, (name, value)
         elif spec.type == "enum":
             assert value in spec.values
     # Whatever a section leaves out stays out (S8): no recorded-input fact is invented.

@@ -16,12 +16,13 @@ import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
 
 import gbrules
+from gbrules.clinical.engine import cached_engine
 from gbrules.clinical.orders import OrderJudgement, judge_order
-from gbrules.core.engine import cached_engine
 from gbrules.core.result import Evaluation
 
 from .conftest import EXAMPLES
 from .strategies import ALARM_FREE
+from .wording import proposes_antidepressant
 
 FEATURES = Path(__file__).resolve().parent.parent / "features"
 scenarios(str(FEATURES))
@@ -39,9 +40,10 @@ def _record(kind: str, value: object) -> None:
             f.write(json.dumps({kind: value}) + "\n")
 
 
-# Words a clinician writes -> (section, field) in Intake JSON v1. Top-level fields use "".
+# Words a clinician writes -> (section, field) in Intake JSON v1.1. Top-level fields use "".
 PHRASES: dict[str, tuple[str, str]] = {
     "pregnant": ("", "pregnant"),
+    "breastfeeding": ("", "breastfeeding"),
     "bloating": ("gi", "bloating"),
     "irregular bowel movements": ("gi", "irregular_bowel"),
     "rectal bleeding": ("gi", "rectal_bleeding"),
@@ -51,6 +53,9 @@ PHRASES: dict[str, tuple[str, str]] = {
     "persistent vomiting": ("gi", "persistent_vomiting"),
     "dysphagia": ("gi", "dysphagia"),
     "a new change in bowel habit": ("gi", "change_in_bowel_habit"),
+    "diarrhoea": ("gi", "diarrhea"),
+    "fever": ("gi", "fever"),
+    "an abdominal mass": ("gi", "abdominal_mass"),
     "suicidal ideation": ("mood", "suicidal_ideation"),
     "iron-deficiency anaemia": ("labs", "iron_deficiency_anemia"),
     "IBS": ("conditions", "ibs"),
@@ -63,11 +68,23 @@ PHRASES: dict[str, tuple[str, str]] = {
     "critically ill": ("conditions", "critically_ill"),
     "a family history of colorectal cancer": ("conditions", "family_history_colorectal_cancer"),
     "a family history of IBD or celiac disease": ("conditions", "family_history_ibd_or_celiac"),
+    "bipolar disorder": ("conditions", "bipolar_disorder"),
+    "an eating disorder": ("conditions", "eating_disorder"),
+    "a prosthetic heart valve": ("conditions", "prosthetic_heart_valve"),
+    "short bowel syndrome": ("conditions", "short_bowel_syndrome"),
+    "acute pancreatitis": ("conditions", "acute_pancreatitis"),
     "an SSRI": ("medications", "ssri"),
     "recent antibiotics": ("medications", "recent_antibiotics"),
     "a probiotic": ("medications", "probiotic"),
+    "an MAOI": ("medications", "maoi"),
+    "St John's wort": ("medications", "st_johns_wort"),
+    "another serotonergic medicine": ("medications", "other_serotonergic"),
+    "an NSAID": ("medications", "nsaid"),
+    "an anticoagulant": ("medications", "anticoagulant"),
     "poor sleep quality": ("lifestyle", "sleep_quality_poor"),
     "a diet high in ultra-processed food": ("lifestyle", "ultra_processed_food_high"),
+    "on a gluten-free diet": ("lifestyle", "gluten_free_diet"),
+    "a probiotic trial": ("lifestyle", "wants_probiotic_trial"),
 }
 NUMBERS: dict[str, tuple[str, str]] = {
     "abdominal pain score": ("gi", "abdominal_pain_score"),
@@ -79,6 +96,9 @@ NUMBERS: dict[str, tuple[str, str]] = {
     "caffeine mg per day": ("lifestyle", "caffeine_mg_per_day"),
     "HAM-D 17 total": ("mood", "hamd17"),
     "GAD-7 total": ("mood", "gad7"),
+    "weight in kg": ("", "weight_kg"),
+    "age at symptom onset": ("gi", "onset_age"),
+    "IBS-SSS": ("gi", "ibs_sss"),
 }
 NO_PROBIOTIC_CAUTIONS = {
     "pregnant": False,
@@ -86,7 +106,18 @@ NO_PROBIOTIC_CAUTIONS = {
         "immunocompromised": False,
         "central_venous_catheter": False,
         "critically_ill": False,
+        "prosthetic_heart_valve": False,
+        "short_bowel_syndrome": False,
+        "acute_pancreatitis": False,
     },
+}
+NO_ACUTE_SIGNS = {"gi": {"fever": False, "abdominal_mass": False, "symptom_onset": "gradual"}}
+# Where each measurement's optional date goes ("the CRP was measured on 2025-03-01").
+MEASURED: dict[str, tuple[str, str]] = {
+    "PHQ-9": ("mood", "phq9"),
+    "GAD-7": ("mood", "gad7"),
+    "CRP": ("labs", "crp"),
+    "faecal calprotectin": ("labs", "fecal_calprotectin"),
 }
 
 
@@ -181,6 +212,32 @@ def given_celiac(patient: Patient, result: str) -> None:
     patient.set("labs", "celiac_serology", result.replace(" ", "_"))
 
 
+@given(parsers.re(r"faecal calprotectin (?P<value>[0-9.]+) ug/g$"))
+def given_calprotectin(patient: Patient, value: str) -> None:
+    patient.set("labs", "fecal_calprotectin", {"value": float(value), "unit": "ug/g"})
+
+
+@given(parsers.re(r"IBS subtype (?P<subtype>IBS-[CDMU])$"))
+def given_ibs_subtype(patient: Patient, subtype: str) -> None:
+    patient.set("gi", "ibs_subtype", subtype)
+
+
+@given(parsers.re(r"the symptoms began (?P<how>suddenly|gradually)$"))
+def given_symptom_onset(patient: Patient, how: str) -> None:
+    patient.set("gi", "symptom_onset", "sudden" if how == "suddenly" else "gradual")
+
+
+@given(parsers.re(r"the (?P<what>.+) was measured on (?P<day>\d{4}-\d{2}-\d{2})$"))
+def given_measured_on(patient: Patient, what: str, day: str) -> None:
+    if what not in MEASURED:
+        pytest.fail(f"unknown measurement {what!r}; known: {', '.join(sorted(MEASURED))}")
+    section, key = MEASURED[what]
+    measurement = patient.intake.get(section, {}).get(key)
+    if not isinstance(measurement, dict):
+        pytest.fail(f"record the {what} before its date")
+    measurement["date"] = day
+
+
 @given(parsers.re(r"(?P<name>[A-Za-z0-9 -]+?) (?:is|of) (?P<value>-?[0-9.]+)$"))
 def given_number(patient: Patient, name: str, value: str) -> None:
     if name not in NUMBERS:
@@ -193,13 +250,16 @@ def given_number(patient: Patient, name: str, value: str) -> None:
         patient.set(section, key, number)
 
 
-@given(parsers.re(r"the patient (?:has|is|reports|takes) (?P<thing>.+)$"))
+@given(parsers.re(r"the patient (?:has|is|reports|takes|wants) (?P<thing>.+)$"))
 def given_has(patient: Patient, thing: str) -> None:
     patient.set(*_phrase(thing), True)
 
 
 @given(
-    parsers.re(r"the patient (?:does not have|is not|does not report|does not take) (?P<thing>.+)$")
+    parsers.re(
+        r"the patient (?:does not have|is not|does not report|does not take|does not want) "
+        r"(?P<thing>.+)$"
+    )
 )
 def given_has_not(patient: Patient, thing: str) -> None:
     patient.set(*_phrase(thing), False)
@@ -228,6 +288,11 @@ def given_no_cautions(patient: Patient) -> None:
     patient.merge(NO_PROBIOTIC_CAUTIONS)
 
 
+@given("no acute GI signs")
+def given_no_acute_signs(patient: Patient) -> None:
+    patient.merge(NO_ACUTE_SIGNS)
+
+
 # ---------------------------------------------------------------- When
 
 
@@ -246,7 +311,7 @@ def _codes(patient: Patient) -> list[str]:
 
 @then(
     parsers.re(
-        r"the plan suggests (?P<code>[a-z_]+\.[a-z_]+) "
+        r"the plan suggests (?P<code>[a-z0-9_]+\.[a-z0-9_]+) "
         r"with priority (?P<priority>critical|urgent|routine)$"
     )
 )
@@ -257,13 +322,13 @@ def then_suggests_priority(patient: Patient, code: str, priority: str) -> None:
     _record("asserted", code)
 
 
-@then(parsers.re(r"the plan suggests (?P<code>[a-z_]+\.[a-z_]+)$"))
+@then(parsers.re(r"the plan suggests (?P<code>[a-z0-9_]+\.[a-z0-9_]+)$"))
 def then_suggests(patient: Patient, code: str) -> None:
     assert code in _codes(patient), f"{code} not suggested; plan: {_codes(patient)}"
     _record("asserted", code)
 
 
-@then(parsers.re(r"the plan does not suggest (?P<code>[a-z_]+\.[a-z_*]+)$"))
+@then(parsers.re(r"the plan does not suggest (?P<code>[a-z0-9_]+\.[a-z0-9_*]+)$"))
 def then_not_suggests(patient: Patient, code: str) -> None:
     if code.endswith(".*"):
         hit = [c for c in _codes(patient) if c.startswith(code[:-1])]
@@ -280,7 +345,8 @@ def then_first(patient: Patient, code: str) -> None:
 
 @then(
     parsers.re(
-        r'(?P<code>[a-z_]+\.[a-z_]+) is (?P<action>deferred|suppressed) because "(?P<text>.+)"$'
+        r"(?P<code>[a-z0-9_]+\.[a-z0-9_]+) is (?P<action>deferred|suppressed) "
+        r'because "(?P<text>.+)"$'
     )
 )
 def then_deferred(patient: Patient, code: str, action: str, text: str) -> None:
@@ -291,11 +357,36 @@ def then_deferred(patient: Patient, code: str, action: str, text: str) -> None:
     _record("asserted", code)
 
 
-@then(parsers.re(r'the rationale of (?P<code>[a-z_]+\.[a-z_]+) mentions "(?P<text>.+)"$'))
+@then(parsers.re(r'the rationale of (?P<code>[a-z0-9_]+\.[a-z0-9_]+) mentions "(?P<text>.+)"$'))
 def then_rationale(patient: Patient, code: str, text: str) -> None:
     s = patient.plan.suggestion(code)
     assert s is not None, f"{code} not suggested"
     assert text in s.rationale, s.rationale
+
+
+@then(
+    parsers.re(
+        r"the (?:rationale|title) of (?P<code>[a-z0-9_]+\.[a-z0-9_]+) "
+        r'does not mention "(?P<text>.+)"$'
+    )
+)
+def then_rationale_not(patient: Patient, code: str, text: str) -> None:
+    s = patient.plan.suggestion(code)
+    assert s is not None, f"{code} not suggested"
+    assert text.lower() not in f"{s.title} {s.rationale}".lower(), (s.title, s.rationale)
+
+
+@then(parsers.re(r'the title of (?P<code>[a-z0-9_]+\.[a-z0-9_]+) mentions "(?P<text>.+)"$'))
+def then_title(patient: Patient, code: str, text: str) -> None:
+    s = patient.plan.suggestion(code)
+    assert s is not None, f"{code} not suggested"
+    assert text in s.title, s.title
+
+
+@then("no suggestion proposes an antidepressant")
+def then_no_antidepressant(patient: Patient) -> None:
+    offending = [s.rule_id for s in patient.plan.suggestions if proposes_antidepressant(s)]
+    assert not offending, f"antidepressant wording in {offending}"
 
 
 @then("the plan has no suggestions")

@@ -111,7 +111,7 @@ def test_case1_notes_ignored_and_unmapped_resources() -> None:
     _, notes = intake_from_fhir(load_bundle("case1"), as_of=AS_OF)
     by_ref = {n.reference: n for n in notes}
     assert "entered-in-error" in by_ref["Observation/gad7-total-eie"].message
-    assert "29463-7" in by_ref["Observation/weight"].message
+    assert "Observation/weight" not in by_ref  # body weight is mapped (v1.1)
     assert by_ref["Encounter/enc-case1"].path == "entry[1].resource"
 
 
@@ -406,3 +406,113 @@ def test_bare_ttg_number_is_noted_not_interpreted() -> None:
     intake, notes = intake_from_fhir(bundle(patient(), o), as_of=AS_OF)
     assert intake.labs is None or intake.labs.celiac_serology is None
     assert any("assay-specific" in n.message for n in notes)
+
+
+# --- v1.1: weight, calprotectin, dates, new conditions and medicine classes -----------------
+
+
+def test_body_weight_is_mapped_in_kg() -> None:
+    intake, _ = intake_from_fhir(load_bundle("case1"), as_of=AS_OF)
+    assert intake.weight_kg == 64.2
+    intake, notes = mapped(obs("29463-7", **qty(154, "[lb_av]")))
+    assert intake.weight_kg == pytest.approx(69.8532)
+    assert "converted to 69.8532 kg" in "\n".join(map(str, notes))
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "ug_g"), [(250, "ug/g", 250.0), (250, "mg/kg", 250.0), (0.3, "mg/g", 300.0)]
+)
+def test_faecal_calprotectin(value: float, unit: str, ug_g: float) -> None:
+    intake, _ = mapped(obs("38445-3", when="2025-05-02T08:00:00Z", **qty(value, unit)))
+    assert intake.labs is not None and intake.labs.fecal_calprotectin is not None
+    assert intake.labs.fecal_calprotectin.value == ug_g
+    assert intake.labs.fecal_calprotectin.unit == "ug/g"
+    assert intake.labs.fecal_calprotectin.date == date(2025, 5, 2)
+
+
+def test_faecal_calprotectin_unknown_unit_is_noted() -> None:
+    intake, notes = mapped(obs("38445-3", **qty(250, "ng/mL")))
+    assert intake.labs is None
+    assert "cannot be converted to ug/g" in notes[0].message
+
+
+def test_lab_and_score_dates_come_from_the_observation() -> None:
+    intake, _ = mapped(
+        obs("1988-5", when="2025-04-03T10:00:00Z", **qty(4.0, "mg/L")),
+        obs("44261-6", when="2025-04-04T10:00:00Z", valueInteger=7),
+    )
+    assert intake.labs is not None and intake.labs.crp is not None
+    assert intake.labs.crp.date == date(2025, 4, 3)
+    assert intake.mood is not None and intake.mood.phq9 is not None
+    assert intake.mood.phq9.date == date(2025, 4, 4)
+
+
+@pytest.mark.parametrize(
+    ("system", "code", "field"),
+    [
+        (ICD, "F31.9", "bipolar_disorder"),
+        (SCT, "13746004", "bipolar_disorder"),
+        (ICD, "F50.00", "eating_disorder"),
+        (SCT, "72366004", "eating_disorder"),
+        (ICD, "Z95.2", "prosthetic_heart_valve"),
+        (ICD, "I33.0", "prosthetic_heart_valve"),
+        (ICD, "K90.82", "short_bowel_syndrome"),
+        (ICD, "K85.90", "acute_pancreatitis"),
+    ],
+)
+def test_v1_1_condition_codes(system: str, code: str, field: str) -> None:
+    intake, _ = mapped(cond(system, code))
+    assert intake.conditions is not None and getattr(intake.conditions, field) is True
+
+
+@pytest.mark.parametrize(("system", "code"), [(ICD, "Z34.00"), (SCT, "72892002")])
+def test_v1_1_pregnancy_codes(system: str, code: str) -> None:
+    intake, _ = mapped(cond(system, code))
+    assert intake.pregnant is True
+
+
+def test_a_provisional_probiotic_caution_counts_a_single_episode_code_does_not() -> None:
+    intake, notes = mapped(cond(ICD, "K85.90", verification="provisional"), cond(ICD, "F32.9"))
+    assert intake.conditions is not None
+    assert intake.conditions.model_dump(exclude_none=True) == {"acute_pancreatitis": True}
+    assert any("F32.9" in n.message for n in notes)  # noted, never "not recurrent"
+
+
+@pytest.mark.parametrize(
+    ("system", "code", "fields"),
+    [
+        (ATC, "N06AF03", {"maoi"}),  # phenelzine
+        (ATC, "N04BD01", {"maoi"}),  # selegiline
+        (ATC, "J01XX08", {"maoi", "recent_antibiotics"}),  # linezolid
+        (ATC, "N06AX25", {"st_johns_wort"}),
+        (ATC, "N02AX02", {"other_serotonergic"}),  # tramadol
+        (ATC, "N05AN01", {"other_serotonergic"}),  # lithium
+        (ATC, "M01AE01", {"nsaid"}),  # ibuprofen
+        (ATC, "B01AC06", {"nsaid", "anticoagulant"}),  # aspirin as an antiplatelet
+        (ATC, "B01AF01", {"anticoagulant"}),  # rivaroxaban
+        (RX, "10689", {"other_serotonergic"}),  # tramadol
+        (RX, "1191", {"nsaid", "anticoagulant"}),  # aspirin
+        (RX, "11289", {"anticoagulant"}),  # warfarin
+        (RX, "190376", {"maoi", "recent_antibiotics"}),  # linezolid
+    ],
+)
+def test_v1_1_medication_classes(system: str, code: str, fields: set[str]) -> None:
+    intake, _ = mapped(med(system, code))
+    assert intake.medications is not None
+    assert set(intake.medications.model_dump(exclude_none=True)) == fields
+
+
+def test_medicine_by_name_is_noted_and_an_unknown_class_is_not_guessed() -> None:
+    named = med(RX, "0", medicationCodeableConcept={"text": "Ibuprofen 400 mg tablet"})
+    intake, notes = mapped(named)
+    assert intake.medications is not None and intake.medications.nsaid is True
+    assert "by name" in notes[0].message
+    intake, notes = mapped(med(ATC, "N06AX11"))  # mirtazapine: no v1.1 class
+    assert intake.medications is None
+    assert "no intake field" in notes[0].message
+
+
+def test_a_stopped_maoi_is_not_current() -> None:
+    intake, notes = mapped(med(ATC, "N06AF03", status="stopped"))
+    assert intake.medications is None
+    assert "not current" in notes[0].message

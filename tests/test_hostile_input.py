@@ -27,8 +27,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import gbrules
+from gbrules.clinical.domain import load_rulebook
 from gbrules.core.errors import IntakeError, RulebookError
-from gbrules.core.rulebook import MAX_FILE_BYTES, load_rulebook
+from gbrules.core.rulebook import MAX_FILE_BYTES
 from gbrules.io.cli import app
 
 from .strategies import intakes

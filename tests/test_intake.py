@@ -132,3 +132,105 @@ def test_non_object_intake(data: object) -> None:
 def test_model_instance_passes_through() -> None:
     intake = Intake(age=50)
     assert parse_intake(intake) is intake
+
+
+# --- Intake v1.1 --------------------------------------------------------------------------
+
+
+V11 = {
+    "age": 30,
+    "sex": "female",
+    "breastfeeding": True,
+    "weight_kg": 61.5,
+    "gi": {
+        "onset_age": 29,
+        "symptom_onset": "gradual",
+        "diarrhea": True,
+        "fever": False,
+        "abdominal_mass": False,
+        "ibs_sss": 320,
+        "ibs_subtype": "IBS-D",
+    },
+    "mood": {
+        "phq9": {"total": 8, "date": "2025-03-01"},
+        "gad7": {"total": 4, "date": "2025-03-01"},
+    },
+    "labs": {
+        "crp": {"value": 2.0, "unit": "mg/L", "date": "2025-02-27"},
+        "fecal_calprotectin": {"value": 40, "unit": "ug/g", "date": "2025-02-27"},
+    },
+    "conditions": {
+        "bipolar_disorder": False,
+        "eating_disorder": False,
+        "prosthetic_heart_valve": False,
+        "short_bowel_syndrome": False,
+        "acute_pancreatitis": False,
+    },
+    "medications": {
+        "maoi": False,
+        "st_johns_wort": False,
+        "other_serotonergic": False,
+        "nsaid": True,
+        "anticoagulant": False,
+    },
+    "lifestyle": {"gluten_free_diet": False, "wants_probiotic_trial": True},
+}
+
+
+def test_every_v1_1_field_is_accepted() -> None:
+    intake = parse_intake(V11)
+    assert intake.gi is not None and intake.gi.ibs_subtype == "IBS-D"
+    assert intake.labs is not None and intake.labs.fecal_calprotectin is not None
+    assert intake.labs.fecal_calprotectin.date is not None
+    assert intake.labs.fecal_calprotectin.date.isoformat() == "2025-02-27"
+    assert intake.medications is not None and intake.medications.nsaid is True
+
+
+def test_bad_v1_1_fields_are_each_named() -> None:
+    bad = {
+        "age": 30,
+        "breastfeeding": "yes",
+        "weight_kg": 0.1,
+        "gi": {"symptom_onset": "slow", "ibs_sss": 501, "ibs_subtype": "IBS-X", "fever": 1},
+        "mood": {"phq9": {"total": 8, "date": "01/03/2025"}},
+        "labs": {
+            "crp": {"value": 2.0, "unit": "mg/L", "date": "2025-02-30"},
+            "fecal_calprotectin": {"value": 40, "unit": "mg/L"},
+        },
+        "conditions": {"bipolar": True},
+        "medications": {"maoi": "no"},
+        "lifestyle": {"gluten_free_diet": None, "wants_probiotic_trial": 0},
+    }
+    assert paths(bad) == {
+        "breastfeeding",
+        "weight_kg",
+        "gi.symptom_onset",
+        "gi.ibs_sss",
+        "gi.ibs_subtype",
+        "gi.fever",
+        "mood.phq9.date",
+        "labs.crp.date",
+        "labs.fecal_calprotectin.unit",
+        "conditions.bipolar",
+        "medications.maoi",
+        "lifestyle.wants_probiotic_trial",
+    }
+
+
+def test_onset_age_cannot_exceed_age() -> None:
+    with pytest.raises(IntakeError) as info:
+        parse_intake({"age": 40, "gi": {"onset_age": 41}})
+    assert "'gi.onset_age' 41 is greater than 'age' 40" in info.value.errors[0].message
+    assert parse_intake({"age": 40, "gi": {"onset_age": 40}}).gi is not None
+
+
+@pytest.mark.parametrize("day", ["2025-1-5", "20250105", "2025-01-05T10:00:00", "1899-12-31"])
+def test_a_measurement_day_is_an_iso_calendar_day(day: str) -> None:
+    assert paths({"age": 40, "mood": {"gad7": {"total": 3, "date": day}}}) == {"mood.gad7.date"}
+
+
+def test_the_v1_examples_stay_valid() -> None:
+    from gbrules.clinical.examples import load_example
+
+    for name in ("case1", "case2", "crisis"):
+        parse_intake(load_example(name))

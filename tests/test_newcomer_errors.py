@@ -13,11 +13,18 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from gbrules.core.lint import lint
+from gbrules.clinical.domain import CLINICAL
+from gbrules.core.lint import Finding
+from gbrules.core.lint import lint as core_lint
 from gbrules.io.cli import app
 from gbrules.io.json_input import loads
 
 runner = CliRunner()
+
+
+def lint(directory: Path) -> list[Finding]:
+    """The linter on the clinical domain, as `gbrules rules lint DIR` runs it."""
+    return core_lint(directory, CLINICAL)
 
 
 def _pack(tmp_path: Path, when: str, code: str) -> Path:
@@ -139,12 +146,13 @@ def test_fact_names_and_misplaced_fields_say_where_they_belong() -> None:
 
 
 def test_a_misspelt_key_gets_its_sibling_and_a_nonsense_key_no_guess() -> None:
+    from gbrules.clinical.intake import Intake
     from gbrules.clinical.intake_hints import likely_paths
 
-    assert likely_paths("lifestyle.sleep_hourz") == ["lifestyle.sleep_hours"]
-    assert likely_paths("gi.blodting") == ["gi.bloating"]
-    assert likely_paths("gi.xyz") == []
-    assert likely_paths('gi["a b"]') == []
+    assert likely_paths("lifestyle.sleep_hourz", Intake) == ["lifestyle.sleep_hours"]
+    assert likely_paths("gi.blodting", Intake) == ["gi.bloating"]
+    assert likely_paths("gi.xyz", Intake) == []
+    assert likely_paths('gi["a b"]', Intake) == []
 
 
 def test_the_fact_name_table_points_at_real_fields() -> None:
@@ -161,7 +169,7 @@ def test_the_fact_name_table_points_at_real_fields() -> None:
 def test_a_missing_rules_folder_points_at_the_bundled_rulebook(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from gbrules.core.engine import Engine
+    from gbrules.clinical.engine import Engine
     from gbrules.core.errors import RulebookError
 
     monkeypatch.chdir(tmp_path)  # as after `pip install`, away from the clone's rules/

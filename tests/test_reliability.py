@@ -18,8 +18,8 @@ import pytest
 from typer.testing import CliRunner
 
 import gbrules
+from gbrules.clinical.engine import LOADER, cached_engine
 from gbrules.core.backends import durable
-from gbrules.core.engine import cached_engine
 from gbrules.core.errors import EngineError, RulebookError
 from gbrules.io.cli import app
 from gbrules.tools.synthetic import synthetic_intakes
@@ -144,7 +144,10 @@ def test_rule_file_deleted_after_load_engine_keeps_working(tmp_path: Path) -> No
     eng.close()
 
 
-def test_cached_engine_with_a_vanished_site_pack_raises_rulebook_error(tmp_path: Path) -> None:
+def test_cached_engine_with_a_vanished_site_pack_raises_rulebook_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(LOADER, "interval", 0.0)  # check the files on every call
     pack = tmp_path / "pack"
     pack.mkdir()
     (pack / "r.yaml").write_text(RULE)
@@ -169,6 +172,7 @@ def test_cached_engine_with_a_vanished_site_pack_raises_rulebook_error(tmp_path:
 def test_cached_engine_when_a_file_vanishes_between_listing_and_stat(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(LOADER, "interval", 0.0)  # check the files on every call
     (tmp_path / "r.yaml").write_text(RULE)
     gbrules.evaluate({"age": 30}, rules=tmp_path)
     real_stat = Path.stat
@@ -181,7 +185,7 @@ def test_cached_engine_when_a_file_vanishes_between_listing_and_stat(
     monkeypatch.setattr(Path, "stat", flaky_stat)
     with pytest.raises(RulebookError):
         gbrules.evaluate({"age": 30}, rules=tmp_path)
-    monkeypatch.undo()
+    monkeypatch.setattr(Path, "stat", real_stat)
     assert gbrules.evaluate({"age": 30}, rules=tmp_path).rulebook_version
 
 
@@ -222,7 +226,9 @@ def test_a_fault_and_a_failing_delete_leave_one_orphan_that_is_retried(
     monkeypatch.setattr(durable._dre, "delete_state", _boom)
     with pytest.raises(EngineError, match="mid-evaluation"):
         engine.evaluate(data)
-    assert durable.live_sessions() == 1  # honest: one state is still held, to be retried
+    # Honest: a fault drops the states of every ruleset of the rulebook (one per ruleset) and
+    # each failed delete is still held, to be retried.
+    assert durable.live_sessions() == len(engine._rulesets)
     monkeypatch.undo()
     assert engine.evaluate(data).model_dump_json() == good
     assert durable.live_sessions() == 0
@@ -309,7 +315,8 @@ def test_delete_state_failing_repeatedly_is_retried_until_it_works(
     for _ in range(3):
         with pytest.raises(EngineError, match="release"):
             engine.evaluate(data)
-    assert durable.live_sessions() == 1  # the first orphan blocks new work: nothing piles up
+    # The first orphan of each ruleset blocks new work there: nothing piles up.
+    assert durable.live_sessions() == len(engine._rulesets)
     monkeypatch.undo()
     assert engine.evaluate(data) == good
     assert durable.live_sessions() == 0

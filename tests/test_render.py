@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 from datetime import datetime
 from pathlib import Path
@@ -176,6 +177,19 @@ def test_site_templates_take_precedence(evaluations: dict[str, Evaluation], tmp_
     assert out.startswith("# Site draft")
     assert "## Lifestyle" in out  # the bundled base layout still applies
     assert render(evaluations["case1"], "html", templates=tmp_path).startswith("<!DOCTYPE")
+
+
+def test_an_edited_site_template_is_used_without_a_restart(
+    evaluations: dict[str, Evaluation], tmp_path: Path
+) -> None:
+    """Environments are kept per template directory; an edited template still shows."""
+    template = tmp_path / "clinician.md.j2"
+    template.write_text('{% extends "_base.md.j2" %}{% block title %}# One{% endblock %}')
+    assert render(evaluations["case1"], "markdown", templates=tmp_path).startswith("# One")
+    template.write_text('{% extends "_base.md.j2" %}{% block title %}# Two{% endblock %}')
+    stat = template.stat()  # a second edit within the clock's resolution: move the time on
+    os.utime(template, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
+    assert render(evaluations["case1"], "markdown", templates=tmp_path).startswith("# Two")
 
 
 def test_unknown_format_or_audience() -> None:

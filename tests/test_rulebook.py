@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from gbrules.clinical.domain import default_rules_dir, load_rulebook
 from gbrules.core.errors import RulebookError
-from gbrules.core.rulebook import default_rules_dir, load_rulebook
 
 GOOD = """
   - id: site.sleep.short
@@ -35,7 +35,7 @@ def problems(*dirs: Path) -> str:
 def test_default_rulebook_loads() -> None:
     rb = load_rulebook()
     assert len(rb.rules) >= 20
-    assert rb.version_label.startswith("1.0.0+")
+    assert rb.version_label.startswith("1.1.0+")
     assert [r.order for r in rb.rules] == list(range(len(rb.rules)))
 
 
@@ -137,3 +137,25 @@ def test_manifest_lists_missing_file(tmp_path: Path) -> None:
 
 def test_empty_directory(tmp_path: Path) -> None:
     assert "no rule files" in problems(tmp_path)
+
+
+def test_the_declared_population_agrees_with_the_out_of_scope_rule() -> None:
+    """rules/rulebook.yaml declares population.min_age; the one rule that drafts
+    safety.out_of_scope must fire exactly below that age, so the two cannot drift apart."""
+    from gbrules.core.language import Cmp
+
+    rb = load_rulebook()
+    assert rb.min_age == 12
+    out_of_scope = [r for r in rb.rules if r.code == "safety.out_of_scope"]
+    assert [r.condition for r in out_of_scope] == [Cmp("age", "<", rb.min_age)]
+    # Nothing else compares age below the minimum (it would be dead or a second boundary).
+    from gbrules.core.language import leaves
+
+    for rule in rb.rules:
+        for leaf in leaves(rule.condition):
+            if isinstance(leaf, Cmp) and leaf.fact == "age" and rule not in out_of_scope:
+                assert isinstance(leaf.value, int) and leaf.value >= rb.min_age, rule.id
+
+
+def test_a_manifest_may_omit_the_population(tmp_path: Path) -> None:
+    assert load_rulebook(write(tmp_path, GOOD)).min_age is None

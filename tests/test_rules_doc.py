@@ -12,14 +12,21 @@ from pathlib import Path
 
 import pytest
 
-from gbrules.core.engine import Engine
-from gbrules.core.lint import lint
+from gbrules.clinical.domain import CLINICAL
+from gbrules.clinical.engine import Engine
+from gbrules.core.lint import Finding
+from gbrules.core.lint import lint as core_lint
 from gbrules.tools.docs import REGENERATE, stale
 
 from .doc_blocks import ROOT, Block, blocks, matches_output
 
 RULES_MD = ROOT / "docs" / "RULES.md"
 RULE_ID = "site.caffeine.ibs_over_three_cups"
+
+
+def lint(directory: Path) -> list[Finding]:
+    """The linter on the clinical domain, as `gbrules rules lint DIR` runs it."""
+    return core_lint(directory, CLINICAL)
 
 
 def _one(found: list[Block], what: str) -> Block:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from gbrules.clinical.engine import cached_engine
 from gbrules.clinical.safety_case import (
     AutomatedTestControl,
     InvariantControl,
@@ -23,7 +24,6 @@ from gbrules.clinical.safety_case import (
     Severity,
     load_hazard_log,
 )
-from gbrules.core.engine import cached_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG = load_hazard_log()

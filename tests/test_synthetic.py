@@ -33,3 +33,23 @@ def test_covers_the_space() -> None:
     assert any(x.get("labs", {}).get("crp", {}).get("unit") == "mg/dL" for x in xs)
     assert any(not set(x) & set(SECTIONS) for x in xs), "no intake without any section"
     assert any("patient_id" not in x for x in xs)
+
+
+def test_covers_the_v1_1_fields() -> None:
+    xs = list(synthetic_intakes(3000, 6))
+
+    def seen(section: str, key: str) -> bool:
+        return any(key in (x.get(section) or {}) for x in xs)
+
+    for key in ("onset_age", "symptom_onset", "diarrhea", "fever", "abdominal_mass", "ibs_sss"):
+        assert seen("gi", key), key
+    assert seen("gi", "ibs_subtype") and seen("labs", "fecal_calprotectin")
+    for key in ("bipolar_disorder", "eating_disorder", "prosthetic_heart_valve"):
+        assert seen("conditions", key), key
+    for key in ("maoi", "st_johns_wort", "other_serotonergic", "nsaid", "anticoagulant"):
+        assert seen("medications", key), key
+    assert seen("lifestyle", "gluten_free_diet") and seen("lifestyle", "wants_probiotic_trial")
+    assert any("weight_kg" in x for x in xs) and any("breastfeeding" in x for x in xs)
+    assert any("date" in (x.get("labs") or {}).get("crp", {}) for x in xs)
+    assert any("date" in (x.get("mood") or {}).get("phq9", {}) for x in xs)
+    assert any(x["age"] < 12 for x in xs) and any(12 <= x["age"] < 18 for x in xs)

@@ -1,16 +1,17 @@
 """The suggestion code vocabulary and what each code means (docs/RULES.md lists it).
 
-A code's category is its prefix before the first dot. ``PROTECTED`` codes are the safety net:
-no override, in the default rulebook or a site pack, may suppress or defer them, and a site
-pack may not emit them at a lower priority than the default.
+A code's category is its prefix before the first dot; clinical codes use only ``CATEGORIES``.
+``PROTECTED`` codes are the safety net: no override, in the default rulebook or a site pack,
+may suppress or defer them, and a site pack may not emit them at a lower priority than the
+default. ``CODE_VOCABULARY`` is all of it as the rule core's ``CodeVocabulary``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal, get_args
 
-Priority = Literal["critical", "urgent", "routine"]
+from gbrules.core.vocabulary import CodeSpec, CodeVocabulary
+
 Category = Literal[
     "safety",
     "referral",
@@ -24,20 +25,7 @@ Category = Literal[
     "education",
 ]
 
-PRIORITY_RANK: dict[str, int] = {"critical": 0, "urgent": 1, "routine": 2}
 CATEGORIES: tuple[str, ...] = get_args(Category)
-
-
-@dataclass(frozen=True)
-class CodeSpec:
-    code: str
-    priority: Priority
-    title: str
-
-    @property
-    def category(self) -> str:
-        return self.code.split(".", 1)[0]
-
 
 _CODES = [
     CodeSpec(
@@ -47,6 +35,12 @@ _CODES = [
         "safety.screen_suicide_risk",
         "urgent",
         "Ask about thoughts of self-harm (PHQ-9 item 9 not recorded)",
+    ),
+    CodeSpec(
+        "safety.out_of_scope",
+        "urgent",
+        "Outside the population this rulebook is written for; diet, probiotic and medication "
+        "items held",
     ),
     CodeSpec(
         "safety.record_alarm_features",
@@ -63,14 +57,36 @@ _CODES = [
     ),
     CodeSpec("referral.gastroenterology", "routine", "Consider gastroenterology referral"),
     CodeSpec(
+        "referral.paediatric",
+        "routine",
+        "Child and adolescent services (paediatrics / CAMHS) instead of adult pathways",
+    ),
+    CodeSpec(
+        "referral.eating_disorder",
+        "routine",
+        "Eating-disorder services before any restrictive diet",
+    ),
+    CodeSpec(
         "referral.dietitian", "routine", "Consider dietitian referral for structured diet work"
     ),
     CodeSpec("medication.review", "routine", "Discuss medication with the prescriber"),
+    CodeSpec(
+        "medication.interaction_check",
+        "urgent",
+        "Check a medicine combination with the prescriber (interaction risk)",
+    ),
     CodeSpec(
         "lab.celiac_serology", "routine", "Test for celiac disease before any diet restriction"
     ),
     CodeSpec("lab.inflammatory_workup", "routine", "Review for inflammatory conditions"),
     CodeSpec("lab.repeat_crp", "routine", "Repeat CRP once the acute process has settled"),
+    CodeSpec(
+        "lab.fecal_calprotectin",
+        "routine",
+        "Faecal calprotectin to help tell inflammatory bowel disease from IBS",
+    ),
+    CodeSpec("lab.ca125", "urgent", "CA125 blood test (ovarian cancer) for bloating at 50+"),
+    CodeSpec("lab.c_difficile", "urgent", "Test for C. difficile: diarrhoea after antibiotics"),
     CodeSpec(
         "diet.fiber", "routine", "Increase fiber diversity gradually; fewer ultra-processed foods"
     ),
@@ -95,31 +111,11 @@ _CODES = [
     ),
 ]
 
-CODES: dict[str, CodeSpec] = {c.code: c for c in _CODES}
+# Patterns (a code, or category.*) that nothing may suppress, defer or demote.
+PROTECTED: tuple[str, ...] = ("safety.*", "referral.urgent_gi")
 
-PROTECTED_PREFIXES: tuple[str, ...] = ("safety.",)
-PROTECTED_CODES: frozenset[str] = frozenset({"referral.urgent_gi"})
-
-
-def is_protected(code: str) -> bool:
-    return code in PROTECTED_CODES or code.startswith(PROTECTED_PREFIXES)
-
-
-def category_of(code: str) -> str:
-    return code.split(".", 1)[0]
-
-
-def matches(pattern: str, code: str) -> bool:
-    """Override patterns: an exact code, or ``prefix.*`` for a whole category."""
-    if pattern.endswith(".*"):
-        return code.startswith(pattern[:-1])
-    return pattern == code
-
-
-def pattern_can_touch_protected(pattern: str) -> bool:
-    return any(matches(pattern, c) for c in CODES if is_protected(c)) or (
-        pattern.endswith(".*") and any(p.startswith(pattern[:-1]) for p in PROTECTED_PREFIXES)
-    )
+CODE_VOCABULARY = CodeVocabulary.of(_CODES, categories=CATEGORIES, protected=PROTECTED)
+CODES = CODE_VOCABULARY.codes
 
 
 def codes_markdown() -> str:
@@ -129,6 +125,6 @@ def codes_markdown() -> str:
         "|---|---|---|---|---|",
     ]
     for c in _CODES:
-        protected = "yes" if is_protected(c.code) else ""
+        protected = "yes" if CODE_VOCABULARY.is_protected(c.code) else ""
         rows.append(f"| `{c.code}` | {c.category} | {c.priority} | {protected} | {c.title} |")
     return "\n".join(rows) + "\n"

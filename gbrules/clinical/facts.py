@@ -1,9 +1,10 @@
-"""The fact vocabulary: the one flat dict of facts that rules see.
+"""The clinical fact vocabulary, and the one flat dict of facts that rules see.
 
 An Intake becomes a dict ``{fact name: value}``. A fact that was not recorded is *absent* from
 the dict, never ``False`` or ``0`` (invariant S8), so no rule can mistake "not asked" for "no".
-Derived facts (bands, ``gi_alarm``, ``crp_mg_l``, ...) are computed here, once. The table
-``VOCABULARY`` is the single documentation of every name: its type, unit, range and meaning.
+Derived facts (bands, ``gi_alarm``, ``crp_mg_l``, ...) are computed here, once. The list
+``_SPECS`` (with ``LABELS``) is the single documentation of every name: its type, unit, range
+and meaning; ``VOCABULARY`` is it as the rule core's ``Vocabulary``.
 
 Values are only finite ints, floats rounded to 4 decimals, bools and short enum strings: the
 rule engine mis-parses exponent floats and compares mixed types as text, so nothing else may
@@ -13,38 +14,24 @@ reach it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from itertools import filterfalse as _filterfalse
-from typing import Any, Literal
+from dataclasses import replace
+from typing import Any
 
 from pydantic import BaseModel
 
 from gbrules.clinical.intake import Intake
-from gbrules.clinical.scoring import crp_band, crp_to_mg_l, gad7_band, hamd17_band, phq9_band
+from gbrules.clinical.scoring import (
+    crp_band,
+    crp_to_mg_l,
+    gad7_band,
+    hamd17_band,
+    ibs_sss_band,
+    phq9_band,
+)
+from gbrules.core.vocabulary import FactSpec, Vocabulary
+from gbrules.core.vocabulary import FactValue as FactValue  # re-exported for the surfaces
 
-FactType = Literal["bool", "int", "number", "enum", "text"]
-FactValue = bool | int | float | str
-
-
-@dataclass(frozen=True)
-class FactSpec:
-    """One fact name: its type, unit, valid range or values, and plain meaning."""
-
-    name: str
-    type: FactType
-    meaning: str
-    unit: str = ""
-    lo: float | None = None
-    hi: float | None = None
-    values: tuple[str, ...] = ()
-    derived: bool = False
-
-    @property
-    def label(self) -> str:
-        """How the fact is named to a clinician ("PHQ-9 total")."""
-        return LABELS.get(self.name, self.name.replace("_", " "))
-
-
+# How a fact is named to a clinician ("PHQ-9 total"); default: its name with spaces.
 LABELS: dict[str, str] = {
     "abdominal_pain_score": "abdominal pain (0-10)",
     "gi_symptom_weeks": "GI symptom duration (weeks)",
@@ -71,6 +58,30 @@ LABELS: dict[str, str] = {
     "caffeine_mg_per_day": "caffeine (mg/day)",
     "ultra_processed_food_high": "ultra-processed food high",
     "iron_deficiency_anemia": "iron-deficiency anaemia",
+    "weight_kg": "body weight (kg)",
+    "gi_onset_age": "age at GI symptom onset (recorded)",
+    "gi_began_at_age": "age when the GI symptoms began",
+    "gi_recent": "GI symptoms began under 52 weeks ago",
+    "symptom_onset": "symptom onset",
+    "diarrhea": "diarrhoea",
+    "abdominal_mass": "abdominal or rectal mass",
+    "ibs_sss_total": "IBS-SSS total",
+    "ibs_sss_band": "IBS-SSS band",
+    "ibs_subtype": "IBS subtype",
+    "gi_acute": "acute or inflammatory GI finding",
+    "fecal_calprotectin_ug_g": "faecal calprotectin (ug/g)",
+    "probiotic_serious_risk": "probiotic caution (other than pregnancy)",
+    "on_maoi": "taking an MAOI",
+    "on_st_johns_wort": "taking St John's wort",
+    "on_other_serotonergic": "taking another serotonergic medicine",
+    "on_nsaid": "taking an NSAID or aspirin",
+    "on_anticoagulant": "taking an anticoagulant or antiplatelet",
+    "ssri_with_maoi": "SSRI with an MAOI",
+    "ssri_with_serotonergic": "SSRI with another serotonergic medicine",
+    "ssri_with_bleeding_risk": "SSRI with an NSAID, aspirin or anticoagulant",
+    "caffeine_mg_per_kg": "caffeine (mg/kg/day)",
+    "gluten_free_diet": "gluten-free diet",
+    "wants_probiotic_trial": "wants a probiotic trial",
 }
 
 
@@ -82,6 +93,8 @@ _SPECS: list[FactSpec] = [
     FactSpec("age", "int", "age in whole years", "years", 0, 130),
     FactSpec("sex", "enum", "recorded sex", values=("female", "male", "other", "unknown")),
     _b("pregnant", "currently pregnant"),
+    _b("breastfeeding", "currently breastfeeding"),
+    FactSpec("weight_kg", "number", "body weight", "kg", 0.3, 400),
     _b("bloating", "bloating reported"),
     _b("irregular_bowel", "irregular bowel movements reported"),
     FactSpec("abdominal_pain_score", "int", "abdominal pain, 0-10 numeric rating", "0-10", 0, 10),
@@ -92,12 +105,48 @@ _SPECS: list[FactSpec] = [
     _b("dysphagia", "difficulty swallowing (alarm feature)"),
     FactSpec("gi_symptom_weeks", "int", "how long GI symptoms have lasted", "weeks", 0, 5200),
     _b("change_in_bowel_habit", "a new change in bowel habit"),
+    FactSpec(
+        "gi_onset_age",
+        "int",
+        "age when these GI symptoms first began, as recorded",
+        "years",
+        0,
+        130,
+    ),
+    FactSpec(
+        "symptom_onset", "enum", "how the current GI symptoms began", values=("sudden", "gradual")
+    ),
+    _b("diarrhea", "new or worse loose or frequent stools"),
+    _b("fever", "fever"),
+    _b("abdominal_mass", "abdominal or rectal mass on examination"),
+    FactSpec("ibs_sss_total", "int", "IBS Severity Scoring System total", "points", 0, 500),
+    FactSpec(
+        "ibs_sss_band",
+        "enum",
+        "IBS-SSS band: < 75 remission, 75-174 mild, 175-299 moderate, >= 300 severe (Francis 1997)",
+        values=("remission", "mild", "moderate", "severe"),
+        derived=True,
+    ),
+    FactSpec(
+        "ibs_subtype", "enum", "Rome IV IBS subtype", values=("IBS-C", "IBS-D", "IBS-M", "IBS-U")
+    ),
     _b(
         "gi_symptoms",
         "any GI symptom recorded as present (bloating, irregular bowel, pain >= 1, change in "
-        "bowel habit); false only if every one was recorded absent",
+        "bowel habit, diarrhoea); false only if every one was recorded absent",
         derived=True,
     ),
+    FactSpec(
+        "gi_began_at_age",
+        "number",
+        "age when the GI symptoms began: the recorded onset age, else age - symptom weeks / 52 "
+        "(symptom weeks count from the first onset)",
+        "years",
+        -100,
+        130,
+        derived=True,
+    ),
+    _b("gi_recent", "GI symptoms began less than 52 weeks ago (symptom weeks < 52)", True),
     _b(
         "new_bowel_change_age_50",
         "new change in bowel habit at age >= 50 (alarm feature; NICE says > 60, ACG 45-50: the "
@@ -106,10 +155,20 @@ _SPECS: list[FactSpec] = [
     ),
     _b(
         "gi_alarm",
-        "any GI alarm feature present; false only if every alarm feature was recorded absent",
+        "any GI alarm feature present (rectal bleeding, unintentional weight loss, iron-deficiency "
+        "anaemia, persistent vomiting, dysphagia, nocturnal symptoms, a new change in bowel "
+        "habit at >= 50, family history of colorectal cancer with GI symptoms); false only if "
+        "every one was recorded absent",
         derived=True,
     ),
     FactSpec("gi_alarm_features", "text", "the alarm features present, in words", derived=True),
+    _b(
+        "gi_acute",
+        "an acute or inflammatory finding: CRP > 10 mg/L, faecal calprotectin > 200 ug/g, fever "
+        "or an abdominal mass; false only if each was recorded absent or normal",
+        derived=True,
+    ),
+    FactSpec("gi_acute_findings", "text", "the acute findings present, in words", derived=True),
     FactSpec("phq9_total", "int", "PHQ-9 total score", "points", 0, 27),
     FactSpec(
         "phq9_band",
@@ -152,6 +211,14 @@ _SPECS: list[FactSpec] = [
         values=("negative", "positive", "not_done"),
     ),
     _b("iron_deficiency_anemia", "iron-deficiency anaemia (alarm feature)"),
+    FactSpec(
+        "fecal_calprotectin_ug_g",
+        "number",
+        "faecal calprotectin: < 50 normal, 50-200 repeat or review, > 200 refer (NICE DG11)",
+        "ug/g",
+        0,
+        10000,
+    ),
     _b("ibs", "irritable bowel syndrome diagnosed"),
     _b("recurrent_depression", "recurrent depressive disorder"),
     _b("anxiety_disorder", "an anxiety disorder diagnosed"),
@@ -161,16 +228,58 @@ _SPECS: list[FactSpec] = [
     _b("central_venous_catheter", "central venous catheter in place (probiotic caution)"),
     _b("critically_ill", "critically ill (probiotic caution)"),
     _b("family_history_colorectal_cancer", "first-degree family history of colorectal cancer"),
-    _b("family_history_ibd_or_celiac", "family history of IBD or celiac disease"),
+    _b(
+        "family_history_ibd_or_celiac",
+        "family history of IBD or celiac disease (calls for calprotectin and celiac serology, "
+        "not an urgent referral: NICE CG61's red flags name a family history of bowel or "
+        "ovarian cancer)",
+    ),
+    _b("bipolar_disorder", "bipolar disorder diagnosed"),
+    _b("eating_disorder", "a current or past eating disorder"),
+    _b(
+        "prosthetic_heart_valve", "prosthetic heart valve or prior endocarditis (probiotic caution)"
+    ),
+    _b("short_bowel_syndrome", "short bowel syndrome (probiotic caution)"),
+    _b("acute_pancreatitis", "acute pancreatitis, current or predicted severe (probiotic caution)"),
     _b(
         "probiotic_risk",
         "any probiotic caution present (immunocompromised, central venous catheter, critically "
-        "ill, pregnant); false only if each was recorded absent (pregnancy: or sex male)",
+        "ill, prosthetic heart valve, short bowel syndrome, acute pancreatitis, pregnant); false "
+        "only if each was recorded absent (pregnancy: or sex male)",
         derived=True,
+    ),
+    _b(
+        "probiotic_serious_risk",
+        "a probiotic caution other than pregnancy present (immunocompromised, central venous "
+        "catheter, critically ill, prosthetic heart valve, short bowel syndrome, acute "
+        "pancreatitis): a probiotic already taken needs an urgent review",
+        derived=True,
+    ),
+    FactSpec(
+        "probiotic_cautions", "text", "the probiotic cautions present, in words", derived=True
     ),
     _b("on_ssri", "currently taking an SSRI"),
     _b("recent_antibiotics", "antibiotics in the recent past"),
     _b("taking_probiotic", "currently taking a probiotic"),
+    _b("on_maoi", "taking a monoamine oxidase inhibitor (incl. linezolid, selegiline)"),
+    _b("on_st_johns_wort", "taking St John's wort"),
+    _b(
+        "on_other_serotonergic",
+        "taking another serotonergic medicine (tramadol, triptans, lithium, SNRIs, TCAs, ...)",
+    ),
+    _b("on_nsaid", "taking a regular NSAID or aspirin"),
+    _b("on_anticoagulant", "taking an anticoagulant or antiplatelet"),
+    _b("ssri_with_maoi", "SSRI and MAOI both taken (contraindicated combination)", True),
+    _b(
+        "ssri_with_serotonergic",
+        "SSRI with St John's wort or another serotonergic medicine (serotonin syndrome risk)",
+        True,
+    ),
+    _b(
+        "ssri_with_bleeding_risk",
+        "SSRI with an NSAID, aspirin, anticoagulant or antiplatelet (GI bleeding risk)",
+        True,
+    ),
     FactSpec("sleep_hours", "number", "usual sleep per night", "hours", 0, 24),
     _b("sleep_quality_poor", "sleep quality reported as poor"),
     FactSpec("stress_score", "int", "perceived stress, 0-10 numeric rating", "0-10", 0, 10),
@@ -185,9 +294,32 @@ _SPECS: list[FactSpec] = [
     FactSpec("fiber_g_per_day", "number", "dietary fiber intake", "g/day", 0, 500),
     _b("ultra_processed_food_high", "diet high in ultra-processed foods"),
     FactSpec("caffeine_mg_per_day", "number", "caffeine intake", "mg/day", 0, 10000),
+    FactSpec(
+        "caffeine_mg_per_kg",
+        "number",
+        "caffeine per kg of body weight (for children's and adolescents' limits)",
+        "mg/kg/day",
+        0,
+        40000,
+        derived=True,
+    ),
+    _b("gluten_free_diet", "already avoiding gluten (celiac serology then unreliable)"),
+    _b("wants_probiotic_trial", "the patient is interested in trying a probiotic"),
 ]
 
-VOCABULARY: dict[str, FactSpec] = {s.name: s for s in _SPECS}
+
+def _for_clinicians(specs: Sequence[FactSpec]) -> list[FactSpec]:
+    """Each spec with its clinician's label, and each instrument total (``x_total``) with its
+    severity band (``x_band``), which explanations show beside it."""
+    names = {s.name for s in specs}
+    out = []
+    for s in specs:
+        band = s.name.removesuffix("_total") + "_band" if s.name.endswith("_total") else ""
+        out.append(replace(s, label=LABELS.get(s.name, ""), band=band if band in names else ""))
+    return out
+
+
+VOCABULARY = Vocabulary(_for_clinicians(_SPECS))
 
 _ALARM_WORDS = {
     "rectal_bleeding": "rectal bleeding",
@@ -198,8 +330,6 @@ _ALARM_WORDS = {
     "nocturnal_symptoms": "nocturnal symptoms",
     "new_bowel_change_age_50": "new change in bowel habit at age >= 50",
     "family_history_crc_with_symptoms": "family history of colorectal cancer with GI symptoms",
-    "family_history_ibd_celiac_with_symptoms": "family history of IBD or celiac disease with GI "
-    "symptoms",
 }
 
 
@@ -215,7 +345,6 @@ _ALARM_TEXT = tuple(
         "nocturnal_symptoms",
         "new_bowel_change_age_50",
         "family_history_crc_with_symptoms",
-        "family_history_ibd_celiac_with_symptoms",
     )
 )
 
@@ -246,17 +375,12 @@ def _num(x: float) -> float:
     return float(round(x, 4)) + 0.0
 
 
-_FACT_NAMES = tuple(VOCABULARY)
-_RECORDED_INPUTS = tuple(s.name for s in _SPECS if not s.derived)
-
-
 def facts_from_intake(intake: Intake | Mapping[str, Any]) -> dict[str, FactValue]:
     """The flat fact dict for one intake. Absent means not recorded (S8).
 
-    ``intake`` is a validated ``Intake`` or a dict that ``gbrules.clinical.precheck``
-    accepted: both are read as plain mappings (a section's ``__dict__`` holds its validated
-    field values and nothing else, extra keys being forbidden), so the two paths share every
-    line below.
+    ``intake`` is a validated ``Intake`` or a dict that ``intake.INTAKE_DICT`` validated:
+    both are read as plain mappings (a section's ``__dict__`` holds its validated field values
+    and nothing else, extra keys being forbidden), so the two share every line below.
     Validated values are already of their fact's type (bool, int, enum text) or None, except
     numbers, which go through ``_num``.
     """
@@ -270,15 +394,35 @@ def facts_from_intake(intake: Intake | Mapping[str, Any]) -> dict[str, FactValue
     raw["age"] = age
     raw["sex"] = sex
     raw["pregnant"] = pregnant
+    raw["breastfeeding"] = get_top("breastfeeding")
+    weight = get_top("weight_kg")
+    if weight is not None:
+        raw["weight_kg"] = weight = _num(weight)
 
     gi = get_top("gi")
+    fever = mass = None
     if gi:
         raw.update(gi)
-        raw["gi_symptom_weeks"] = raw.pop("symptom_weeks", None)
+        weeks = raw["gi_symptom_weeks"] = raw.pop("symptom_weeks", None)
+        onset_age = raw["gi_onset_age"] = raw.pop("onset_age", None)
+        sss = raw["ibs_sss_total"] = raw.pop("ibs_sss", None)
+        if sss is not None:
+            raw["ibs_sss_band"] = ibs_sss_band(sss)
         pain = gi.get("abdominal_pain_score")
         change = gi.get("change_in_bowel_habit")
         pain_now = None if pain is None else pain >= 1
-        gi_symptoms = kleene_or((gi.get("bloating"), gi.get("irregular_bowel"), pain_now, change))
+        gi_symptoms = kleene_or(
+            (gi.get("bloating"), gi.get("irregular_bowel"), pain_now, change, gi.get("diarrhea"))
+        )
+        # symptom_weeks counts from the first onset (docs/INTAKE.md), so it dates the onset.
+        if onset_age is not None:
+            raw["gi_began_at_age"] = _num(onset_age)
+        elif weeks is not None:
+            raw["gi_began_at_age"] = _num(age - weeks / 52)
+        if weeks is not None:
+            raw["gi_recent"] = weeks < 52
+        fever = gi.get("fever")
+        mass = gi.get("abdominal_mass")
     else:
         change = gi_symptoms = None
     raw["gi_symptoms"] = gi_symptoms
@@ -314,6 +458,9 @@ def facts_from_intake(intake: Intake | Mapping[str, Any]) -> dict[str, FactValue
             raw["crp_band"] = crp_band(mg_l)
         raw["celiac_serology"] = labs.get("celiac_serology")
         raw["iron_deficiency_anemia"] = labs.get("iron_deficiency_anemia")
+        calprotectin = labs.get("fecal_calprotectin")
+        if calprotectin:
+            raw["fecal_calprotectin_ug_g"] = _num(calprotectin["value"])
 
     cond = get_top("conditions")
     if cond:
@@ -328,24 +475,52 @@ def facts_from_intake(intake: Intake | Mapping[str, Any]) -> dict[str, FactValue
         raw["nocturnal_symptoms"],
         new_bowel,
         kleene_and(raw["family_history_colorectal_cancer"], gi_symptoms),
-        kleene_and(raw["family_history_ibd_or_celiac"], gi_symptoms),
     )
     raw["gi_alarm"] = alarm = kleene_or(alarms)
     if alarm:
         present = [word for word, v in zip(_ALARM_TEXT, alarms, strict=True) if v is True]
         raw["gi_alarm_features"] = ", ".join(present)
 
+    crp = raw["crp_mg_l"]
+    calprotectin = raw["fecal_calprotectin_ug_g"]
+    acute = (
+        None if crp is None else crp > 10,
+        None if calprotectin is None else calprotectin > 200,
+        fever,
+        mass,
+    )
+    raw["gi_acute"] = kleene_or(acute)
+    if raw["gi_acute"]:
+        raw["gi_acute_findings"] = ", ".join(
+            text.format(crp=crp, calprotectin=calprotectin)
+            for text, v in zip(_ACUTE_TEXT, acute, strict=True)
+            if v is True
+        )
+
     if pregnant is None and sex == "male":
         pregnant = False
-    raw["probiotic_risk"] = kleene_or(
-        (raw["immunocompromised"], raw["central_venous_catheter"], raw["critically_ill"], pregnant)
-    )
+    serious = tuple(raw[name] for name in _SERIOUS_CAUTIONS)
+    raw["probiotic_serious_risk"] = kleene_or(serious)
+    raw["probiotic_risk"] = kleene_or((*serious, pregnant))
+    if raw["probiotic_risk"]:
+        present = [
+            word for word, v in zip(_CAUTION_TEXT, (*serious, pregnant), strict=True) if v is True
+        ]
+        raw["probiotic_cautions"] = ", ".join(present)
 
     meds = get_top("medications")
     if meds:
-        raw["on_ssri"] = meds.get("ssri")
+        ssri = raw["on_ssri"] = meds.get("ssri")
         raw["recent_antibiotics"] = meds.get("recent_antibiotics")
         raw["taking_probiotic"] = meds.get("probiotic")
+        raw["on_maoi"] = maoi = meds.get("maoi")
+        raw["on_st_johns_wort"] = sjw = meds.get("st_johns_wort")
+        raw["on_other_serotonergic"] = other = meds.get("other_serotonergic")
+        raw["on_nsaid"] = nsaid = meds.get("nsaid")
+        raw["on_anticoagulant"] = anticoagulant = meds.get("anticoagulant")
+        raw["ssri_with_maoi"] = kleene_and(ssri, maoi)
+        raw["ssri_with_serotonergic"] = kleene_and(ssri, kleene_or((sjw, other)))
+        raw["ssri_with_bleeding_risk"] = kleene_and(ssri, kleene_or((nsaid, anticoagulant)))
 
     life = get_top("lifestyle")
     if life:
@@ -354,18 +529,49 @@ def facts_from_intake(intake: Intake | Mapping[str, Any]) -> dict[str, FactValue
             v = raw[name]
             if v is not None:
                 raw[name] = _num(v)
+        caffeine = raw["caffeine_mg_per_day"]
+        if caffeine is not None and weight is not None:
+            raw["caffeine_mg_per_kg"] = _num(caffeine / weight)
 
     return {k: v for k, v in raw.items() if v is not None}
 
 
-# Lifestyle inputs that are numbers (pydantic gives floats; a pre-checked dict may hold ints).
+# The cautions that make a probiotic already being taken an urgent review (S15); pregnancy is
+# a caution too, but one for a routine discussion with the provider.
+_SERIOUS_CAUTIONS = (
+    "immunocompromised",
+    "central_venous_catheter",
+    "critically_ill",
+    "prosthetic_heart_valve",
+    "short_bowel_syndrome",
+    "acute_pancreatitis",
+)
+_CAUTION_TEXT = (
+    "immunocompromised",
+    "central venous catheter",
+    "critically ill",
+    "prosthetic heart valve or prior endocarditis",
+    "short bowel syndrome",
+    "acute pancreatitis",
+    "pregnant",
+)
+# The words for each entry of the acute tuple built in facts_from_intake, in the same order.
+_ACUTE_TEXT = (
+    "CRP {crp:g} mg/L (> 10)",
+    "faecal calprotectin {calprotectin:g} ug/g (> 200)",
+    "fever",
+    "abdominal or rectal mass",
+)
+
+
+# Lifestyle inputs that are numbers (the model path gives floats; the dict path may hold ints).
 _NUMBER_INPUTS = ("sleep_hours", "fiber_g_per_day", "caffeine_mg_per_day")
-_ALL_NONE: dict[str, Any] = dict.fromkeys(_FACT_NAMES)
+_ALL_NONE: dict[str, Any] = dict.fromkeys(VOCABULARY)
 
 
 def _as_dicts(data: BaseModel | Mapping[str, Any]) -> Mapping[str, Any]:
     """A validated model as nested plain dicts (a model's ``__dict__`` holds its validated
-    field values and nothing else, extra keys being forbidden), the shape a pre-checked dict
+    field values and nothing else, extra keys being forbidden), the shape a validated dict
     already has."""
     if not isinstance(data, BaseModel):
         return data
@@ -374,19 +580,9 @@ def _as_dicts(data: BaseModel | Mapping[str, Any]) -> Mapping[str, Any]:
 
 def missing_facts(facts: dict[str, FactValue]) -> list[str]:
     """Recorded-input facts that are absent, in vocabulary order (for the 'not recorded' list)."""
-    return list(_filterfalse(facts.__contains__, _RECORDED_INPUTS))  # the loop runs in C
+    return VOCABULARY.missing(facts)
 
 
 def vocabulary_markdown() -> str:
     """The vocabulary as a Markdown table, for docs/FACTS.md."""
-    rows = [
-        "| fact | type | unit | range / values | derived | meaning |",
-        "|---|---|---|---|---|---|",
-    ]
-    for s in _SPECS:
-        rng = "/".join(s.values) if s.values else ("" if s.lo is None else f"{s.lo:g}-{s.hi:g}")
-        rows.append(
-            f"| `{s.name}` | {s.type} | {s.unit} | {rng} | {'yes' if s.derived else ''} "
-            f"| {s.meaning} |"
-        )
-    return "\n".join(rows) + "\n"
+    return VOCABULARY.markdown()

@@ -1,19 +1,38 @@
-"""Intake JSON v1 as pydantic models: the only door into gbrules.
+"""Intake JSON v1.1 as pydantic models: the only definition of a valid intake.
 
 Everything is validated here so that nothing downstream has to doubt a value: unknown keys are
 errors (a typo must not silently drop clinical data), booleans must be JSON booleans, numbers
 must be finite and inside the instrument's range, and an instrument given two ways must agree
 with itself. Missing stays missing (``None``): "not recorded" is never turned into false or 0.
+
+Building the models costs more than the rule engine does, so a dict is validated by
+``INTAKE_DICT``, a pydantic ``TypeAdapter`` over TypedDicts *derived* from these models (same
+fields, same constraints, same cross-field ``problem`` functions) that returns plain dicts.
+It is one validator, not two: the derivation refuses any model feature it cannot carry over
+(a field or before/wrap validator, an alias, lax extra keys), and when a dict fails, the models
+themselves run so the error messages are theirs (``read_intake``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
-from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+import types
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Literal, NotRequired, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from typing_extensions import TypedDict
 
 from gbrules.clinical.scoring import crp_to_mg_l
 from gbrules.core.errors import FieldError, IntakeError
@@ -31,6 +50,34 @@ def _num(lo: float, hi: float) -> Any:
 
 Item = _int(0, 3)
 
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_day(value: object) -> object:
+    """A measurement day: an ISO 8601 calendar date ``YYYY-MM-DD`` (or a ``datetime.date``).
+
+    Stricter than pydantic's lax date parsing, which would also take a Unix timestamp or a
+    date-time: a number or a time of day here is far more likely a mapping slip than intent.
+    Whether the value is recent enough to use is the rules' business, not validation's.
+    """
+    if isinstance(value, dt.datetime):
+        raise ValueError("give the day only (YYYY-MM-DD), not a date and time")
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str) or not _ISO_DAY.match(value):
+        raise ValueError("a date must be an ISO 8601 day, YYYY-MM-DD")
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a calendar date") from None
+    if day.year < 1900:
+        raise ValueError(f"{value!r} is before 1900; check the date")
+    return day
+
+
+#: The day a score or lab value was measured (optional everywhere it appears).
+MeasuredOn = Annotated[dt.date, BeforeValidator(_iso_day)]
+
 
 def _about(meaning: str, example: object, unit: str | None = None) -> Any:
     """An optional field's documentation: what it means, one example, its unit.
@@ -47,17 +94,19 @@ class _Section(BaseModel):
 
     @staticmethod
     def problem(v: Mapping[str, Any]) -> str | None:
-        """A cross-field inconsistency in a section's values (none by default).
+        """A cross-field inconsistency in a section's (type-checked) values, or None.
 
-        Sections with a model validator override this, and their validator only calls it.
+        The only place for cross-field rules: a plain function of the field values, so the
+        model and its derived TypedDict ask exactly the same question.
         """
         return None
 
-
-def _raise_problem(section: _Section) -> None:
-    message = section.problem(section.__dict__)
-    if message is not None:
-        raise ValueError(message)
+    @model_validator(mode="after")
+    def _consistent(self) -> _Section:
+        message = self.problem(self.__dict__)
+        if message is not None:
+            raise ValueError(message)
+        return self
 
 
 class GI(_Section):
@@ -93,6 +142,30 @@ class GI(_Section):
         "an alarm feature from age 50.",
         True,
     )
+    # v1.1
+    onset_age: _int(0, 130) | None = _about(  # type: ignore[valid-type]
+        "Age in years when these gut symptoms first began, if known (onset at 50 or later is "
+        "an alarm feature); at most the patient's age.",
+        46,
+        "years",
+    )
+    symptom_onset: Literal["sudden", "gradual"] | None = _about(
+        "How the current symptoms began: sudden severe pain needs prompt assessment.", "gradual"
+    )
+    diarrhea: StrictBool | None = _about("New or worse loose or frequent stools.", False)
+    fever: StrictBool | None = _about("Fever with the gut symptoms (acute sign).", False)
+    abdominal_mass: StrictBool | None = _about(
+        "An abdominal or rectal mass on examination (alarm feature).", False
+    )
+    ibs_sss: _int(0, 500) | None = _about(  # type: ignore[valid-type]
+        "IBS Severity Scoring System total (< 75 remission, 75-174 mild, 175-299 moderate, "
+        ">= 300 severe).",
+        220,
+        "points",
+    )
+    ibs_subtype: Literal["IBS-C", "IBS-D", "IBS-M", "IBS-U"] | None = _about(
+        "Rome IV IBS subtype (constipation, diarrhoea, mixed, unclassified).", "IBS-M"
+    )
 
 
 class PHQ9(_Section):
@@ -124,14 +197,11 @@ class PHQ9(_Section):
         0,
         "points",
     )
+    date: MeasuredOn | None = _about("The day the questionnaire was completed.", "2026-11-02")
 
     @staticmethod
     def problem(v: Mapping[str, Any]) -> str | None:
-        """What is inconsistent in these (type-checked) values, if anything.
-
-        A plain function of the field values, so the fast pre-check (gbrules.clinical.precheck) asks
-        exactly the question this model's validator asks.
-        """
+        """What is inconsistent in these (type-checked) values, if anything."""
         items, total, item9 = v.get("items"), v.get("total"), v.get("item9")
         if items is None and total is None:
             return "give either 'items' (9 scores) or 'total'"
@@ -143,11 +213,6 @@ class PHQ9(_Section):
         elif item9 is not None and total is not None and item9 > total:
             return f"'item9' {item9} is larger than 'total' {total}"
         return None
-
-    @model_validator(mode="after")
-    def _consistent(self) -> PHQ9:
-        _raise_problem(self)
-        return self
 
     @property
     def total_score(self) -> int:
@@ -174,6 +239,7 @@ class GAD7(_Section):
         11,
         "points",
     )
+    date: MeasuredOn | None = _about("The day the questionnaire was completed.", "2026-11-02")
 
     @staticmethod
     def problem(v: Mapping[str, Any]) -> str | None:
@@ -184,11 +250,6 @@ class GAD7(_Section):
         if items is not None and total is not None and total != sum(items):
             return f"'total' {total} disagrees with the sum of 'items' {sum(items)}"
         return None
-
-    @model_validator(mode="after")
-    def _consistent(self) -> GAD7:
-        _raise_problem(self)
-        return self
 
     @property
     def total_score(self) -> int:
@@ -229,6 +290,7 @@ class CRP(_Section):
         description="The unit of ``value`` (UCUM); mg/dL is converted to mg/L.",
         examples=["mg/L"],
     )
+    date: MeasuredOn | None = _about("The day the sample was taken.", "2026-10-28")
 
     @staticmethod
     def problem(v: Mapping[str, Any]) -> str | None:
@@ -237,14 +299,23 @@ class CRP(_Section):
             return "CRP above 1000 mg/L is not a plausible result; check the unit"
         return None
 
-    @model_validator(mode="after")
-    def _plausible(self) -> CRP:
-        _raise_problem(self)
-        return self
-
     @property
     def mg_l(self) -> float:
         return crp_to_mg_l(self.value, self.unit)
+
+
+class FecalCalprotectin(_Section):
+    """Faecal calprotectin in micrograms per gram of stool (ug/g, the same as mg/kg).
+
+    Assays report up to a few thousand ug/g; above 10,000 is taken as a unit slip.
+    """
+
+    value: _num(0, 10000) = Field(  # type: ignore[valid-type]
+        description="The result in ug/g (< 50 normal, 50-200 borderline, > 200 raised).",
+        examples=[85],
+    )
+    unit: Literal["ug/g"] = Field(description="Micrograms per gram of stool.", examples=["ug/g"])
+    date: MeasuredOn | None = _about("The day the sample was taken.", "2026-10-28")
 
 
 class Labs(_Section):
@@ -258,6 +329,10 @@ class Labs(_Section):
     )
     iron_deficiency_anemia: StrictBool | None = _about(
         "Iron-deficiency anaemia on blood tests (alarm feature).", False
+    )
+    fecal_calprotectin: FecalCalprotectin | None = _about(
+        "Faecal calprotectin, to tell inflammatory bowel disease from IBS.",
+        {"value": 85, "unit": "ug/g"},
     )
 
 
@@ -287,6 +362,22 @@ class Conditions(_Section):
     family_history_ibd_or_celiac: StrictBool | None = _about(
         "A close relative with inflammatory bowel disease or coeliac disease.", False
     )
+    # v1.1
+    bipolar_disorder: StrictBool | None = _about(
+        "Bipolar disorder on record (antidepressant monotherapy is not advised).", False
+    )
+    eating_disorder: StrictBool | None = _about(
+        "A current or past eating disorder (no restrictive diets).", False
+    )
+    prosthetic_heart_valve: StrictBool | None = _about(
+        "A prosthetic heart valve or prior endocarditis (probiotic caution).", False
+    )
+    short_bowel_syndrome: StrictBool | None = _about(
+        "Short bowel syndrome (probiotic caution).", False
+    )
+    acute_pancreatitis: StrictBool | None = _about(
+        "Acute pancreatitis, current or predicted severe (probiotic caution).", False
+    )
 
 
 class Medications(_Section):
@@ -299,6 +390,19 @@ class Medications(_Section):
         "Antibiotics taken now or within about the last three months.", False
     )
     probiotic: StrictBool | None = _about("Taking a probiotic supplement.", False)
+    # v1.1
+    maoi: StrictBool | None = _about(
+        "Taking a monoamine oxidase inhibitor (incl. linezolid, selegiline).", False
+    )
+    st_johns_wort: StrictBool | None = _about("Taking St John's wort.", False)
+    other_serotonergic: StrictBool | None = _about(
+        "Taking another serotonergic medicine (tramadol, a triptan, lithium, an SNRI, a TCA...).",
+        False,
+    )
+    nsaid: StrictBool | None = _about("Taking an NSAID or aspirin regularly.", False)
+    anticoagulant: StrictBool | None = _about(
+        "Taking an anticoagulant or an antiplatelet medicine.", False
+    )
 
 
 class Lifestyle(_Section):
@@ -325,10 +429,18 @@ class Lifestyle(_Section):
         300,
         "mg/day",
     )
+    # v1.1
+    gluten_free_diet: StrictBool | None = _about(
+        "Already avoiding gluten (coeliac serology is then unreliable).", False
+    )
+    wants_probiotic_trial: StrictBool | None = _about(
+        "The patient is interested in trying a probiotic (a patient-chosen, time-limited trial).",
+        False,
+    )
 
 
 class Intake(_Section):
-    """One patient's intake (Intake JSON v1). Only ``age`` is required.
+    """One patient's intake (Intake JSON v1.1). Only ``age`` is required.
 
     Every other field and section is optional: leave out what was not recorded (or give
     null), and gbrules treats it as "not recorded", never as "no". Unknown keys are errors,
@@ -343,6 +455,10 @@ class Intake(_Section):
     )
     sex: Literal["female", "male", "other", "unknown"] | None = _about("Recorded sex.", "female")
     pregnant: StrictBool | None = _about("Currently pregnant (probiotic caution).", False)
+    breastfeeding: StrictBool | None = _about("Currently breastfeeding.", False)
+    weight_kg: _num(0.3, 400) | None = _about(  # type: ignore[valid-type]
+        "Body weight, for weight-based limits (children's caffeine).", 70, "kg"
+    )
     gi: GI | None = _about("Gut symptoms and alarm features.", {"bloating": True})
     mood: Mood | None = _about(
         "Mood questionnaires and suicidal thoughts.", {"gad7": {"total": 11}}
@@ -354,15 +470,17 @@ class Intake(_Section):
 
     @staticmethod
     def problem(v: Mapping[str, Any]) -> str | None:
-        """What contradicts itself in these (type-checked) values, if anything."""
+        """What contradicts itself in these (type-checked) values, if anything.
+
+        ``v["gi"]`` is a ``GI`` model after validation and a plain dict on the dict path.
+        """
         if v.get("pregnant") is True and v.get("sex") == "male":
             return "'pregnant' is true but 'sex' is 'male'; check the record"
+        gi = v.get("gi")
+        onset = gi.get("onset_age") if isinstance(gi, Mapping) else getattr(gi, "onset_age", None)
+        if onset is not None and onset > v["age"]:
+            return f"'gi.onset_age' {onset} is greater than 'age' {v['age']}; check the record"
         return None
-
-    @model_validator(mode="after")
-    def _pregnancy(self) -> Intake:
-        _raise_problem(self)
-        return self
 
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -390,14 +508,14 @@ def errors_from_validation(exc: ValidationError) -> list[FieldError]:
         if err["type"] == "extra_forbidden":
             from gbrules.clinical.intake_hints import unknown_field_message
 
-            msg = unknown_field_message(json_path(loc))
+            msg = unknown_field_message(json_path(loc), Intake)
         seen.setdefault(json_path(loc), [])
         if msg not in seen[json_path(loc)]:
             seen[json_path(loc)].append(msg)
     return [FieldError(path, "; ".join(msgs)) for path, msgs in seen.items()]
 
 
-def parse_intake(data: Intake | Mapping[str, Any]) -> Intake:
+def parse_intake(data: object) -> Intake:
     """Validate raw Intake JSON (a dict) into an ``Intake``, or raise ``IntakeError``."""
     if isinstance(data, Intake):
         return data
@@ -410,3 +528,88 @@ def parse_intake(data: Intake | Mapping[str, Any]) -> Intake:
         return Intake.model_validate(data if type(data) is dict else dict(data))
     except ValidationError as exc:
         raise IntakeError(errors_from_validation(exc)) from None
+
+
+# ---------------------------------------------------------------- the derived dict validator
+
+
+def _problem_check(model: type[_Section]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    problem = model.problem
+
+    def check(values: dict[str, Any]) -> dict[str, Any]:
+        message = problem(values)
+        if message is not None:
+            raise ValueError(message)
+        return values
+
+    return check
+
+
+def _as_typed_dict(model: type[_Section]) -> Any:
+    """``model`` as a TypedDict with the same fields, constraints and ``problem`` check.
+
+    Raises TypeError for anything the TypedDict would not carry over, so a validator added to
+    a model can never be skipped silently on the dict path.
+    """
+    d = model.__pydantic_decorators__
+    carried = set(d.model_validators) == {"_consistent"} and not (
+        d.field_validators or d.validators or d.root_validators
+    )
+    if not carried or model.model_config.get("extra") != "forbid":
+        raise TypeError(
+            f"{model.__name__}: write cross-field rules as problem(), not validators, and keep "
+            "extra='forbid' (the dict validator is derived from the model)"
+        )
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        if info.alias not in (None, name) or info.validation_alias not in (None, name):
+            raise TypeError(f"{model.__name__}.{name}: aliases are not carried to dicts")
+        annotation = _dict_annotation(info.annotation)
+        if info.metadata:
+            annotation = Annotated[(annotation, *info.metadata)]
+        fields[name] = annotation if info.is_required() else NotRequired[annotation]
+    typed = _TYPED_DICT(f"{model.__name__}Dict", fields)
+    typed.__pydantic_config__ = ConfigDict(extra="forbid")
+    if model.problem is _Section.problem:  # no cross-field rule: nothing to call
+        return typed
+    return Annotated[typed, AfterValidator(_problem_check(model))]
+
+
+_TYPED_DICT: Any = TypedDict  # called with fields known only at run time
+
+
+def _dict_annotation(annotation: Any) -> Any:
+    """An annotation with every section model in it replaced by its TypedDict."""
+    if isinstance(annotation, type) and issubclass(annotation, _Section):
+        return _as_typed_dict(annotation)
+    args = get_args(annotation)
+    origin = get_origin(annotation)
+    if not args:
+        return annotation
+    if origin is Annotated:
+        return Annotated[(_dict_annotation(args[0]), *annotation.__metadata__)]
+    if origin in (Union, types.UnionType):
+        return Union[tuple(_dict_annotation(a) for a in args)]  # noqa: UP007
+    if origin is list:
+        return list[_dict_annotation(args[0])]  # type: ignore[misc]
+    if origin is Literal:
+        return annotation
+    raise TypeError(f"{annotation!r}: not carried to dicts")
+
+
+#: Validates Intake JSON as plain dicts (no models built); see the module docstring.
+INTAKE_DICT: TypeAdapter[dict[str, Any]] = TypeAdapter(_as_typed_dict(Intake))
+
+
+def validate_intake(data: object) -> Intake | dict[str, Any]:
+    """A valid intake: ``data`` validated as a plain dict (the fast path) or as the model.
+
+    A dict that fails is validated again by the models, so an error names every bad field in
+    the models' own words (IntakeError); anything else goes to the models directly.
+    """
+    if type(data) is dict:
+        try:
+            return INTAKE_DICT.validate_python(data)
+        except ValidationError:
+            pass
+    return parse_intake(data)

@@ -14,8 +14,6 @@ from functools import cache
 
 from pydantic import BaseModel
 
-from gbrules.clinical.intake import Intake
-
 #: Fact names (docs/FACTS.md) whose intake field has another name or place.
 FACT_FIELDS: dict[str, str] = {
     "phq9_total": "mood.phq9.total",
@@ -36,7 +34,7 @@ def _models(annotation: object) -> list[type[BaseModel]]:
 
 
 @cache
-def _layout() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+def _layout(root: type[BaseModel]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """(field name -> every path it has, section path -> its field names), from the models."""
     by_name: dict[str, list[str]] = {}
     children: dict[str, list[str]] = {}
@@ -49,13 +47,14 @@ def _layout() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
             for sub in _models(info.annotation):
                 walk(sub, path)
 
-    walk(Intake, "")
+    walk(root, "")
     return by_name, children
 
 
-def unknown_field_message(path: str) -> str:
-    """The error for the unknown key at JSON path ``path``, with where it belongs if known."""
-    guesses = likely_paths(path)
+def unknown_field_message(path: str, root: type[BaseModel]) -> str:
+    """The error for the unknown key at JSON path ``path`` of a ``root`` model (the Intake;
+    passed in so this module need not import it), with where it belongs if known."""
+    guesses = likely_paths(path, root)
     if not guesses:
         return "unknown field (check the spelling; unknown keys are rejected)"
     return (
@@ -64,12 +63,12 @@ def unknown_field_message(path: str) -> str:
     )
 
 
-def likely_paths(path: str) -> list[str]:
+def likely_paths(path: str, root: type[BaseModel]) -> list[str]:
     """The intake paths the unknown key at ``path`` was probably meant to be (may be none)."""
     parent, _, key = path.rpartition(".")
     if not key.isidentifier():
         return []
-    by_name, children = _layout()
+    by_name, children = _layout(root)
     if key in FACT_FIELDS:
         guesses = [FACT_FIELDS[key]]
     elif key in by_name:

@@ -30,9 +30,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from gbrules.clinical.codes import is_protected, matches
+from gbrules.clinical.codes import CODE_VOCABULARY
 from gbrules.core.result import Evaluation
 from gbrules.core.rulebook import Rulebook
+from gbrules.core.vocabulary import matches
 
 OrderKind = Literal["diet", "supplement", "medicine"]
 #: WHO ATC (the code system of the FHIR mapping's medication classes, docs/EHR.md).
@@ -293,7 +294,9 @@ def namings(order_class: OrderClass, ev: Evaluation, rulebook: Rulebook) -> list
             continue
         for ov in rule.overrides:
             for code in order_class.plan_codes:
-                if not is_protected(code) and any(matches(p, code) for p in ov.patterns):
+                if not CODE_VOCABULARY.is_protected(code) and any(
+                    matches(p, code) for p in ov.patterns
+                ):
                     how: Literal["deferred", "suppressed"] = (
                         "deferred" if ov.action == "defer" else "suppressed"
                     )

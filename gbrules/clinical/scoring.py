@@ -13,6 +13,7 @@ PHQ9Band = Literal["minimal", "mild", "moderate", "moderately_severe", "severe"]
 GAD7Band = Literal["minimal", "mild", "moderate", "severe"]
 HAMDBand = Literal["none", "mild", "moderate", "severe"]
 CRPBand = Literal["low", "average", "high", "acute"]
+IBSSSSBand = Literal["remission", "mild", "moderate", "severe"]
 
 PHQ9_MAX = 27
 GAD7_MAX = 21
@@ -52,6 +53,18 @@ def hamd17_band(total: int) -> HAMDBand:
     if total >= 8:
         return "mild"
     return "none"
+
+
+def ibs_sss_band(total: int) -> IBSSSSBand:
+    """IBS-SSS severity (Francis 1997): < 75 remission, 75-174 mild, 175-299 moderate,
+    >= 300 severe (the paper's "> 300" read as ">= 300", the more cautious side)."""
+    if total >= 300:
+        return "severe"
+    if total >= 175:
+        return "moderate"
+    if total >= 75:
+        return "mild"
+    return "remission"
 
 
 def crp_band(mg_l: float) -> CRPBand:

@@ -1,8 +1,13 @@
-"""From fired rules to the final plan: proposals, then the declarative overrides, then order.
+"""A compiled rule (its explainer, its Suggestion memo, its override data) and the override
+plan of a set of fired rules: from fired rules to the final plan.
 
 Overrides always run after every proposal exists, so no rule can "talk past" them by firing
 later. They run most-critical rule first, so a safety rule's reason is the one recorded.
-Protected codes (safety.*, referral.urgent_gi) are refused at load time and skipped here too.
+Protected codes are refused at load time and skipped here too.
+
+Every cache here belongs to one compiled rulebook (``CompiledRule`` objects are made by its
+Engine), is bounded, and holds only values that are a pure function of the rule and the facts
+(results are immutable, so they are shared); nothing is kept at module level.
 """
 
 from __future__ import annotations
@@ -10,15 +15,13 @@ from __future__ import annotations
 import operator
 import string
 from collections.abc import Callable, Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 
-from gbrules.clinical.codes import PRIORITY_RANK, is_protected, matches
-from gbrules.clinical.facts import VOCABULARY, FactValue
 from gbrules.core.language import Cmp, Condition, Recorded, negate_leaf, signed_leaves
 from gbrules.core.memo import Memo
 from gbrules.core.result import FrozenDict, FrozenList, Suggestion, Suppression, trusted
 from gbrules.core.rulebook import Override, Rule
+from gbrules.core.vocabulary import PRIORITY_RANK, CodeVocabulary, FactValue, Vocabulary, matches
 
 
 class _Shown(dict[str, str]):
@@ -47,11 +50,10 @@ class _Formatter(string.Formatter):
 _FMT = _Formatter()
 
 
-@lru_cache(maxsize=4096)
 def _template(template: str) -> tuple[tuple[str, ...], str | None]:
     """The fact names a rationale template refers to, and its text when it refers to none.
 
-    Computed once per template: formatting then looks up only those facts, not every fact.
+    Computed once per compiled rule: formatting then looks up only those facts.
     """
     names: list[str] = []
     for _, field, _, _ in _FMT.parse(template):
@@ -63,33 +65,32 @@ def _template(template: str) -> tuple[tuple[str, ...], str | None]:
     return tuple(names), constant
 
 
-def rationale(rule: Rule, facts: Mapping[str, FactValue]) -> str:
-    """The rationale template filled in with the facts it names ("not recorded" if absent)."""
-    names, constant = _template(rule.rationale)
-    if constant is not None:
-        return constant
+def rationale(template: str, names: Sequence[str], facts: Mapping[str, FactValue]) -> str:
+    """A rationale template filled in with the facts it ``names`` ("not recorded" if absent)."""
     values: dict[str, Any] = _Shown()
     for name in names:
         if name in facts:
             v = facts[name]
             values[name] = v if isinstance(v, int | float) and not isinstance(v, bool) else show(v)
-    return _FMT.vformat(rule.rationale, (), values)
+    return _FMT.vformat(template, (), values)
 
 
-def describe(leaves: Sequence[Cmp | Recorded], facts: Mapping[str, FactValue]) -> str:
+def describe(
+    leaves: Sequence[Cmp | Recorded], facts: Mapping[str, FactValue], vocabulary: Vocabulary
+) -> str:
     """The basis in words, one entry per fact: "PHQ-9 total 16 (moderately severe; >= 10)".
 
-    Thresholds on the same fact are merged ("CRP (mg/L) 4.2 (> 3, <= 10)"), and instrument
-    totals carry their severity band.
+    Thresholds on the same fact are merged ("CRP (mg/L) 4.2 (> 3, <= 10)"), and a fact with a
+    band (``FactSpec.band``) carries it.
     """
-    return _say(_pieces(_wording(leaves)), facts)
+    return _say(_pieces(_wording(leaves, vocabulary)), facts)
 
 
 # Per fact of a basis: (fact, label, its band fact or "", thresholds in words).
 _Wording = tuple[tuple[str, str, str, str], ...]
 
 
-def _wording(leaves: Sequence[Cmp | Recorded]) -> _Wording:
+def _wording(leaves: Sequence[Cmp | Recorded], vocabulary: Vocabulary) -> _Wording:
     """What ``describe`` says about these leaves, before any fact value is known."""
     parts: dict[str, list[str]] = {}
     for leaf in leaves:
@@ -99,12 +100,7 @@ def _wording(leaves: Sequence[Cmp | Recorded]) -> _Wording:
         elif leaf.op not in ("==", "!=", "in", "not in") and not isinstance(leaf.value, tuple):
             parts[leaf.fact].append(f"{leaf.op} {show(leaf.value)}")
     return tuple(
-        (
-            fact,
-            VOCABULARY[fact].label,
-            fact.replace("_total", "_band") if fact.endswith("_total") else "",
-            ", ".join(thresholds),
-        )
+        (fact, vocabulary[fact].label, vocabulary[fact].band, ", ".join(thresholds))
         for fact, thresholds in parts.items()
     )
 
@@ -156,18 +152,22 @@ _OPS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
+WORDINGS = 1024  # prepared wordings kept per rule (a rule has a handful of distinct bases)
+
+
 class _Explainer:
-    """One rule's explanation, compiled: ``conditions.basis`` and ``describe`` for it.
+    """One rule's explanation, compiled: ``language.basis`` and ``describe`` for it.
 
     The condition's leaves are flattened once (with the negations above them), so finding
     the basis is one pass over a list; the wording of each distinct basis (which leaves held)
-    is prepared once. Facts here are as ``facts_from_intake`` builds them (absent, never
-    None). ``tests/test_explain.py`` checks it against the reference functions.
+    is prepared once (at most 2**leaves of them). Facts here are as a domain reader builds them
+    (absent, never None). ``tests/test_explain.py`` checks it against the reference functions.
     """
 
-    __slots__ = ("shown", "tests", "wordings")
+    __slots__ = ("shown", "tests", "vocabulary", "wordings")
 
-    def __init__(self, condition: Condition) -> None:
+    def __init__(self, condition: Condition, vocabulary: Vocabulary) -> None:
+        self.vocabulary = vocabulary
         pairs = signed_leaves(condition)
         self.shown: list[Cmp | Recorded] = []
         self.tests: list[tuple[str, Callable[[Any, Any], Any] | None, Any, bool, int]] = []
@@ -198,20 +198,19 @@ class _Explainer:
         key = tuple(held)
         prepared = self.wordings.get(key)
         if prepared is None:
+            if len(self.wordings) >= WORDINGS:
+                self.wordings.clear()
             leaves = [self.shown[i] for i in key]
             names = tuple(dict.fromkeys(leaf.fact for leaf in leaves))
-            prepared = self.wordings[key] = (_pieces(_wording(leaves)), names)
+            prepared = self.wordings[key] = (_pieces(_wording(leaves, self.vocabulary)), names)
         pieces, names = prepared
         triggered = {name: facts[name] for name in names if name in facts}
         return _say(pieces, facts), triggered
 
 
-def propose(rule: Rule, facts: Mapping[str, FactValue]) -> Suggestion:
-    """One rule's suggestion: the values that triggered it, then the rule's own explanation."""
-    return _suggestions((memo_for(rule),), facts)[0]
-
-
-def _suggestions(entries: Sequence[_RuleMemo], facts: Mapping[str, FactValue]) -> list[Suggestion]:
+def suggestions(
+    entries: Sequence[CompiledRule], facts: Mapping[str, FactValue]
+) -> list[Suggestion]:
     """Each rule's memoised Suggestion for the values of the facts it depends on.
 
     A Suggestion is immutable all the way down (frozen model, FrozenList evidence, FrozenDict
@@ -225,36 +224,22 @@ def _suggestions(entries: Sequence[_RuleMemo], facts: Mapping[str, FactValue]) -
         hit = memo.store.get(key)  # Memo.get, inline
         memo.calls += 1
         if hit is None:
-            text, triggered = _explain_uncached(entry, facts)
-            # Every value here comes from a validated rule and validated facts: no re-validation.
-            values = entry.fields.copy()
-            values["rationale"] = text
-            values["triggered_by"] = FrozenDict(triggered)
-            hit = trusted(Suggestion, values)
+            hit = entry.suggest(facts)
             memo.put(key, hit)
         out.append(hit)
     return out
 
 
-def _explain_uncached(
-    entry: _RuleMemo, facts: Mapping[str, FactValue]
-) -> tuple[str, dict[str, FactValue]]:
-    because, triggered = entry.explainer.explain(facts)
-    text = entry.constant_rationale or rationale(entry.rule, facts)
-    return (f"{because}. {text}" if because else text), triggered
-
-
-class _RuleMemo:
-    """Per rule: its static plan data, the facts its explanation can depend on, and the
-    Suggestions already built.
+class CompiledRule:
+    """One rule, compiled for one engine: its static plan data, the facts its explanation can
+    depend on, its explainer, and the Suggestions already built.
 
     A rule's rationale and ``triggered_by`` are a pure function of the values of a few facts
-    (the ones its condition and template name, plus the band of each instrument total), so
-    they are computed once per distinct combination. The key is the tuple of those values
-    (None when absent). That is exact for facts built by ``facts_from_intake``, the only
-    facts the plan is built from: no value is None, each fact has one type (so True and 1
-    never meet in one position) and numbers carry no -0.0. The memo holds whole Suggestions,
-    which are immutable and so shared.
+    (the ones its condition and template name, plus the band of each), so they are computed
+    once per distinct combination. The key is the tuple of those values (None when absent).
+    That is exact for facts built by a domain reader, the only facts the plan is built from:
+    no value is None, each fact has one type (so True and 1 never meet in one position) and
+    numbers carry no -0.0. The memo holds whole Suggestions, which are immutable and so shared.
     """
 
     __slots__ = (
@@ -270,19 +255,17 @@ class _RuleMemo:
         "plan_order",
         "priority",
         "rank",
+        "rationale_names",
         "rule",
         "rule_id",
         "title",
     )
 
-    def __init__(self, rule: Rule) -> None:
+    def __init__(self, rule: Rule, vocabulary: Vocabulary, codes: CodeVocabulary) -> None:
         names = list(rule.facts)
-        names += [n for n in _template(rule.rationale)[0] if n not in names]
-        names += [
-            band
-            for n in rule.facts
-            if n.endswith("_total") and (band := n.replace("_total", "_band")) not in names
-        ]
+        self.rationale_names, self.constant_rationale = _template(rule.rationale)
+        names += [n for n in self.rationale_names if n not in names]
+        names += [band for n in rule.facts if (band := vocabulary[n].band) and band not in names]
         self.rule = rule
         self.deps = tuple(names)
         self.code = rule.code
@@ -290,12 +273,11 @@ class _RuleMemo:
         self.priority = rule.priority
         self.rank = PRIORITY_RANK[rule.priority]
         self.plan_order = (self.rank, rule.order)  # most critical first, then rulebook order
-        self.overriding = _Overriding(rule.id, rule.overrides) if rule.overrides else None
+        self.overriding = _Overriding(rule.id, rule.overrides, codes) if rule.overrides else None
         self.title = rule.suggestion_title
         self.rule_id = rule.id
         self.evidence = FrozenList(rule.evidence)  # immutable, so shared by its Suggestions
-        self.explainer = _Explainer(rule.condition)
-        self.constant_rationale = _template(rule.rationale)[1]
+        self.explainer = _Explainer(rule.condition, vocabulary)
         # A Suggestion's fields in declaration order; rationale and triggered_by vary.
         self.fields: dict[str, Any] = {
             "code": self.code,
@@ -309,18 +291,17 @@ class _RuleMemo:
         }
         self.memo: Memo[Suggestion] = Memo()
 
-
-_MEMOS: dict[int, _RuleMemo] = {}
-
-
-def memo_for(rule: Rule) -> _RuleMemo:
-    """The plan data and memoised Suggestions of a rule (one entry per Rule object)."""
-    entry = _MEMOS.get(id(rule))
-    if entry is None or entry.rule is not rule:
-        if len(_MEMOS) > 65536:
-            _MEMOS.clear()
-        entry = _MEMOS[id(rule)] = _RuleMemo(rule)
-    return entry
+    def suggest(self, facts: Mapping[str, FactValue]) -> Suggestion:
+        """This rule's Suggestion for these facts, built (not looked up)."""
+        because, triggered = self.explainer.explain(facts)
+        text = self.constant_rationale
+        if text is None:
+            text = rationale(self.rule.rationale, self.rationale_names, facts)
+        values = self.fields.copy()
+        values["rationale"] = f"{because}. {text}" if because and text else because or text
+        values["triggered_by"] = FrozenDict(triggered)
+        # Every value comes from a validated rule and validated facts: no re-validation.
+        return trusted(Suggestion, values)
 
 
 class _Takes(dict[str, bool]):
@@ -331,14 +312,17 @@ class _Takes(dict[str, bool]):
     overrides times codes, so the pattern matching runs once per pair.
     """
 
-    __slots__ = ("patterns",)
+    __slots__ = ("codes", "patterns")
 
-    def __init__(self, patterns: tuple[str, ...]) -> None:
+    def __init__(self, patterns: tuple[str, ...], codes: CodeVocabulary) -> None:
         super().__init__()
         self.patterns = patterns
+        self.codes = codes
 
     def __missing__(self, code: str) -> bool:
-        out = self[code] = not is_protected(code) and any(matches(p, code) for p in self.patterns)
+        out = self[code] = not self.codes.is_protected(code) and any(
+            matches(p, code) for p in self.patterns
+        )
         return out
 
 
@@ -351,10 +335,11 @@ class _Overriding:
 
     __slots__ = ("by_rule", "overrides", "records")
 
-    def __init__(self, rule_id: str, overrides: Sequence[Override]) -> None:
+    def __init__(self, rule_id: str, overrides: Sequence[Override], codes: CodeVocabulary) -> None:
         self.by_rule = rule_id
         self.overrides = tuple(
-            (_Takes(tuple(ov.patterns)), ov.reason, _ACTION_SHOWN[ov.action]) for ov in overrides
+            (_Takes(tuple(ov.patterns), codes), ov.reason, _ACTION_SHOWN[ov.action])
+            for ov in overrides
         )
         self.records: dict[tuple[int, str, str], Suppression] = {}
 
@@ -378,15 +363,14 @@ class Plan:
     """What overrides make of one set of fired rules; facts do not enter into it.
 
     The proposals that survive (in plan order), the suppressions, the active codes and the
-    fired rule ids. Kept per distinct set of fired rules (a few hundred
-    in practice), which also keeps those rules alive, so their ids in the key stay theirs.
+    fired rule ids. Its engine keeps it per distinct set of fired rules (``Engine._plan``).
     """
 
-    __slots__ = ("codes", "fired", "fired_ids", "suppressed", "survivors")
+    __slots__ = ("codes", "fired_ids", "suppressed", "survivors")
 
-    def __init__(self, entries: Sequence[_RuleMemo]) -> None:
-        """``entries``: the fired rules' memo entries (``memo_for``), in rulebook order."""
-        best: dict[str, _RuleMemo] = {}
+    def __init__(self, entries: Sequence[CompiledRule]) -> None:
+        """``entries``: the fired rules, compiled, in rulebook order."""
+        best: dict[str, CompiledRule] = {}
         overriding: list[tuple[tuple[int, int], _Overriding]] = []
         for entry in entries:
             current = best.get(entry.code)
@@ -403,7 +387,6 @@ class Plan:
                 for code in [c for c in best if takes[c]]:
                     suppressed.append(prepared.record(index, code, best.pop(code).rule_id))
 
-        self.fired = tuple(entries)  # keeps the rules (entry.rule) alive
         self.fired_ids = tuple([e.rule_id for e in entries])
         self.survivors = tuple(sorted(best.values(), key=_PLAN_ORDER))
         self.codes = frozenset(best)
@@ -414,53 +397,13 @@ _PLAN_ORDER = operator.attrgetter("plan_order")
 _FIRST = operator.itemgetter(0)
 
 
-_PLANS: Memo[Plan] = Memo(limit=16384)
-
-
-def plan_for(fired: Sequence[Rule]) -> Plan:
-    """The (memoised) override plan for these fired rules, in rulebook order."""
-    key = tuple(map(id, fired))
-    plan = _PLANS.get(key)
-    if plan is None:
-        plan = Plan(list(map(memo_for, fired)))
-        _PLANS.put(key, plan)
-    return plan
-
-
-def clear_caches() -> None:
-    """Forget every memoised Suggestion and plan (they are rebuilt on demand)."""
-    for entry in _MEMOS.values():  # engines hold these entries too
-        entry.memo.clear()
-    _MEMOS.clear()
-    _PLANS.clear()
-
-
-def plan_parts(
-    fired: Sequence[Rule], facts: Mapping[str, FactValue]
-) -> tuple[list[Suggestion], list[Suppression], frozenset[str], list[str]]:
-    """``build_plan`` plus the active codes and the fired rule ids, for the Evaluation.
-
-    ``facts`` must be as ``facts_from_intake`` builds them (the explanation memo relies on it,
-    see ``_RuleMemo``).
-    """
-    return apply_plan(plan_for(fired), facts)
-
-
 def apply_plan(
     plan: Plan, facts: Mapping[str, FactValue]
 ) -> tuple[list[Suggestion], list[Suppression], frozenset[str], list[str]]:
     """A plan's suggestions (explained with these facts), suppressions, codes and rule ids."""
-    suggestions = _suggestions(plan.survivors, facts)
-    return suggestions, list(plan.suppressed), plan.codes, list(plan.fired_ids)
-
-
-def build_plan(
-    fired: Sequence[Rule], facts: Mapping[str, FactValue]
-) -> tuple[list[Suggestion], list[Suppression]]:
-    """Proposals from the fired rules (in rulebook order), overrides applied, then ordered.
-
-    Overrides depend only on which rules fired, so that part is computed once per distinct
-    set of fired rules; every call still gets its own Suggestion and Suppression objects.
-    """
-    suggestions, suppressed, _, _ = plan_parts(fired, facts)
-    return suggestions, suppressed
+    return (
+        suggestions(plan.survivors, facts),
+        list(plan.suppressed),
+        plan.codes,
+        list(plan.fired_ids),
+    )

@@ -1,53 +1,57 @@
 """The Engine: a rulebook compiled once into durable_rules, evaluated many times.
 
-``Engine.evaluate`` runs the one-way flow: intake -> facts -> durable_rules -> proposals ->
-overrides -> Evaluation. Between evaluations gbrules keeps the compiled rulebook and, in
-``gbrules.core.compiled``, bounded memos of pure functions (a rule's explanation for given fact
+``Engine.evaluate`` runs the one-way flow: input -> facts (the domain's reader) ->
+durable_rules -> proposals -> overrides -> Evaluation. Between evaluations an engine keeps its
+compiled rules and their bounded memos of pure functions (a rule's Suggestion for given fact
 values, the override plan for a given set of fired rules), so an evaluation still depends only
-on its intake and the rulebook (S9).
+on its input and the rulebook. The engine knows no domain: the rulebook carries one
+(``gbrules.core.domain``); a subclass may name a default one (``gbrules.clinical.engine``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
-from gbrules.clinical.facts import VOCABULARY, FactValue, facts_from_intake, missing_facts
-from gbrules.clinical.intake import Intake, parse_intake
-from gbrules.clinical.precheck import precheck
 from gbrules.core import language
 from gbrules.core.backends import durable
-from gbrules.core.compiled import Plan, apply_plan, memo_for
+from gbrules.core.compiled import CompiledRule, Plan, apply_plan
+from gbrules.core.domain import Domain
 from gbrules.core.errors import EngineError
 from gbrules.core.memo import Memo
 from gbrules.core.result import Evaluation, trusted
-from gbrules.core.rulebook import Rule, Rulebook, default_rules_dir, load_rulebook
-
-IntakeLike = Intake | Mapping[str, Any]
+from gbrules.core.rulebook import Rule, Rulebook, load_rulebook, rulebook_from_rules
+from gbrules.core.vocabulary import CodeVocabulary, FactValue, Vocabulary
 
 
 class Engine:
-    """A validated, compiled rulebook. Build once (``from_directory``), reuse for every intake.
+    """A validated, compiled rulebook. Build once, reuse for every input.
 
     Thread-safe: durable_rules calls are serialised behind one process-wide lock.
     """
 
+    #: The domain ``from_directory``, ``default`` and ``from_rules`` use when given none.
+    domain: ClassVar[Domain | None] = None
+
     def __init__(self, rulebook: Rulebook) -> None:
         self.rulebook = rulebook
-        durable.check_hash_collisions(VOCABULARY)
+        vocabulary = rulebook.domain.vocabulary
+        durable.check_hash_collisions(vocabulary)
         # Only facts some rule mentions are sent to the engine (in vocabulary order).
         mentioned = {name for rule in rulebook.rules for name in rule.facts}
-        self._encoder = durable.FactEncoder(name for name in VOCABULARY if name in mentioned)
-        # name -> the rule's plan data (compiled.memo_for); its .rule is the Rule
-        self._entries: dict[str, Any] = {}
+        self._encoder = durable.FactEncoder(name for name in vocabulary if name in mentioned)
+        self._read = rulebook.domain.reader()
+        self._missing = vocabulary.missing
+        # durable rule name ("r0007") -> the compiled rule; name order is rule order
+        self._compiled: dict[str, CompiledRule] = {}
         compiled: list[tuple[str, dict[str, Any]]] = []
         width = max(4, len(str(max((r.order for r in rulebook.rules), default=0))))
+        codes = rulebook.domain.codes
         for rule in rulebook.rules:
             name = f"r{rule.order:0{width}d}"  # fixed width: name order is rule order
-            self._entries[name] = memo_for(rule)
+            self._compiled[name] = CompiledRule(rule, vocabulary, codes)
             compiled.append((name, self._encoder.rename(language.to_durable(rule.condition))))
         self._version = rulebook.version_label
         self._plans: Memo[Plan] = Memo(limit=16384)
@@ -56,38 +60,81 @@ class Engine:
             durable.CompiledRuleset(label, compiled[i : i + durable.CHUNK])
             for i in range(0, len(compiled), durable.CHUNK)
         ]
-        self.evaluate({"age": 40})  # warm-up: the first evaluation on a fresh ruleset is special
+        self._fired_names({})  # warm-up: the first assertion on a fresh ruleset is special
 
     @classmethod
-    def from_directory(cls, path: str | Path, *site_packs: str | Path) -> Engine:
+    def _domain(cls, domain: Domain | None) -> Domain:
+        chosen = domain if domain is not None else cls.domain
+        if chosen is None:
+            raise TypeError(f"{cls.__name__} has no default domain: pass domain= or vocabulary=")
+        return chosen
+
+    @classmethod
+    def from_directory(
+        cls, path: str | Path, *site_packs: str | Path, domain: Domain | None = None
+    ) -> Self:
         """Load, validate and compile the rulebook in ``path`` (plus optional site packs)."""
-        return cls(load_rulebook(path, *site_packs))
+        return cls(load_rulebook(path, *site_packs, domain=cls._domain(domain)))
 
     @classmethod
-    def default(cls, *site_packs: str | Path) -> Engine:
-        """The bundled rulebook, plus optional site packs."""
-        return cls(load_rulebook(default_rules_dir(), *site_packs))
+    def default(cls, *site_packs: str | Path, domain: Domain | None = None) -> Self:
+        """The domain's own rulebook, plus optional site packs."""
+        chosen = cls._domain(domain)
+        if chosen.rules_dir is None:
+            raise TypeError("this domain ships no rulebook: use from_directory or from_rules")
+        return cls(load_rulebook(chosen.rules_dir, *site_packs, domain=chosen))
+
+    @classmethod
+    def from_rules(
+        cls,
+        rules: Iterable[Mapping[str, Any]],
+        vocabulary: Vocabulary | None = None,
+        codes: CodeVocabulary | None = None,
+        *,
+        domain: Domain | None = None,
+    ) -> Self:
+        """Compile rule dicts over any fact vocabulary.
+
+        With ``vocabulary`` the rules run over those facts (``fire`` and ``evaluate`` take a
+        facts mapping; missing facts are not recorded) and emit any dotted code unless
+        ``codes`` lists them. Without, the class's domain (or ``domain``) applies.
+        """
+        chosen = Domain.of(vocabulary, codes) if vocabulary is not None else cls._domain(domain)
+        return cls(rulebook_from_rules(rules, chosen))
 
     @property
     def version(self) -> str:
         return self._version
 
-    def fire(self, facts: Mapping[str, FactValue]) -> list[Rule]:
-        """The rules whose conditions hold for these facts, in rulebook order."""
-        return [entry.rule for entry in self._entries_of(self._fired_names(facts))]
+    def fire(self, facts: Mapping[str, FactValue | None]) -> list[Rule]:
+        """The rules whose conditions hold for these facts, in rulebook order.
+
+        The facts are checked against the vocabulary first (``Vocabulary.read``: an unknown
+        name or a value of the wrong type raises IntakeError; ranges are ``evaluate``'s
+        business); a fact that is absent or None is not recorded.
+        """
+        names = self._fired_names(self.rulebook.domain.vocabulary.read(facts, ranges=False))
+        return [entry.rule for entry in self._entries_of(names)]
 
     def _fired_names(self, facts: Mapping[str, FactValue]) -> frozenset[str]:
+        """The durable names of the rules that fire for these (already checked) facts."""
         payload = self._encoder.payload(facts)
         rulesets = self._rulesets
-        names = rulesets[0].fire(payload)
-        for rs in rulesets[1:]:
-            names += rs.fire(payload)
+        try:
+            names = rulesets[0].fire(payload)
+            for rs in rulesets[1:]:
+                names += rs.fire(payload)
+        except EngineError:
+            if len(rulesets) > 1:  # a fault in one chunk: no state of this evaluation is reused
+                for rs in rulesets:
+                    rs.discard_parked()
+            raise
         return frozenset(names)
 
-    def _entries_of(self, names: Iterable[str]) -> list[Any]:
-        """The fired rules' plan entries, in rulebook order ("r0007": name order is rule order)."""
+    def _entries_of(self, names: Iterable[str]) -> list[CompiledRule]:
+        """The fired rules, compiled, in rulebook order ("r0007": name order is rule order)."""
         try:
-            return [self._entries[n] for n in sorted(names)]
+            return [self._compiled[n] for n in sorted(names)]
         except KeyError as exc:
             raise EngineError(f"the rule engine reported an unknown rule {exc}") from None
 
@@ -105,17 +152,9 @@ class Engine:
             memo.put(names, plan)
         return plan
 
-    def evaluate(self, intake: IntakeLike) -> Evaluation:
-        """One intake to one Evaluation. Raises IntakeError on bad input, never a partial plan."""
-        # A clean dict skips building the pydantic model (same facts; tests/test_precheck.py).
-        data = precheck(intake)
-        if data is None:
-            model = parse_intake(intake)
-            patient_id = model.patient_id
-            facts = facts_from_intake(model)
-        else:
-            patient_id = data.get("patient_id")
-            facts = facts_from_intake(data)
+    def evaluate(self, data: object) -> Evaluation:
+        """One input to one Evaluation. Raises IntakeError on bad input, never a partial plan."""
+        patient_id, facts = self._read(data)
         plan = self._plan(self._fired_names(facts))
         suggestions, suppressed, codes, fired_ids = apply_plan(plan, facts)
         # Built from validated parts only, so it is constructed without re-validation.
@@ -128,15 +167,22 @@ class Engine:
                 "codes": codes,
                 "fired_rules": fired_ids,
                 "facts": facts,
-                "not_recorded": missing_facts(facts),
+                "not_recorded": self._missing(facts),
                 "rulebook_version": self._version,
             },
         )
 
-    def evaluate_many(self, intakes: Iterable[IntakeLike]) -> Iterator[Evaluation]:
+    def evaluate_many(self, inputs: Iterable[object]) -> Iterator[Evaluation]:
         """Evaluate lazily, in order; the same results as one by one."""
-        for intake in intakes:
-            yield self.evaluate(intake)
+        for data in inputs:
+            yield self.evaluate(data)
+
+    def clear_caches(self) -> None:
+        """Forget every memoised Suggestion, wording and plan (they are rebuilt on demand)."""
+        self._plans.clear()
+        for entry in self._compiled.values():
+            entry.memo.clear()
+            entry.explainer.wordings.clear()
 
     def close(self) -> None:
         """Free the compiled rulesets inside durable_rules (they are never freed otherwise)."""
@@ -146,32 +192,3 @@ class Engine:
     def __del__(self) -> None:
         with contextlib.suppress(Exception):  # interpreter teardown
             self.close()
-
-
-_default_lock = threading.Lock()
-_engines: dict[tuple[str, ...], tuple[tuple[float, ...], Engine]] = {}
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:  # vanished between listing and stat: the rebuild reports it
-        return -1.0
-
-
-def _stamp(dirs: tuple[str, ...]) -> tuple[float, ...]:
-    return tuple(_mtime(p) for d in dirs for p in sorted(Path(d).glob("*.yaml")))
-
-
-def cached_engine(extra: str | Path | None = None) -> Engine:
-    """The default rulebook (plus one site pack), compiled once per process and reused.
-
-    Rebuilt when a rule file's modification time changes, so an edited pack is picked up.
-    """
-    dirs = (str(default_rules_dir()),) + ((str(Path(extra).resolve()),) if extra else ())
-    with _default_lock:
-        stamp = _stamp(dirs)
-        hit = _engines.get(dirs)
-        if hit is None or hit[0] != stamp:
-            _engines[dirs] = (stamp, Engine.from_directory(*dirs))
-        return _engines[dirs][1]

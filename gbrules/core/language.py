@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from gbrules.clinical.facts import VOCABULARY, FactValue
+from gbrules.core.vocabulary import FactSpec, FactValue, Vocabulary
 
 CMP_OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in")
 _NEGATE = {
@@ -105,12 +105,15 @@ def _show(v: object) -> str:
 MAX_DEPTH = 32  # all/any/not inside each other; clinical rules use a handful
 
 
-def parse_condition(node: object, where: str = "when", depth: int = 0) -> Condition:
-    """Parse YAML data into a Condition, checking facts, operators and value types."""
+def parse_condition(
+    node: object, vocabulary: Vocabulary, where: str = "when", depth: int = 0
+) -> Condition:
+    """Parse YAML data into a Condition, checking facts, operators and value types against
+    ``vocabulary``."""
     if depth > MAX_DEPTH:
         raise ConditionError(f"{where}: conditions nested deeper than {MAX_DEPTH} levels")
     if isinstance(node, str):
-        return _parse_leaf(node, where)
+        return _parse_leaf(node, vocabulary, where)
     if isinstance(node, Mapping):
         if len(node) != 1:
             raise ConditionError(
@@ -122,16 +125,17 @@ def parse_condition(node: object, where: str = "when", depth: int = 0) -> Condit
             if not isinstance(val, list) or not val:
                 raise ConditionError(f"{where}.{key}: needs a non-empty list of conditions")
             items = tuple(
-                parse_condition(v, f"{where}.{key}[{i}]", depth + 1) for i, v in enumerate(val)
+                parse_condition(v, vocabulary, f"{where}.{key}[{i}]", depth + 1)
+                for i, v in enumerate(val)
             )
             return All(items) if key == "all" else AnyOf(items)
         if key == "not":
-            return Not(parse_condition(val, f"{where}.not", depth + 1))
+            return Not(parse_condition(val, vocabulary, f"{where}.not", depth + 1))
         raise ConditionError(f"{where}: unknown condition key {key!r} (use all, any or not)")
     raise ConditionError(f"{where}: expected a comparison string or all/any/not, got {node!r}")
 
 
-def _parse_leaf(text: str, where: str) -> Condition:
+def _parse_leaf(text: str, vocabulary: Vocabulary, where: str) -> Condition:
     m = _LEAF.match(text)
     if not m:
         raise ConditionError(
@@ -139,13 +143,11 @@ def _parse_leaf(text: str, where: str) -> Condition:
             f"not in) or 'fact is missing' / 'fact is recorded'"
         )
     fact = m["fact"]
-    spec = VOCABULARY.get(fact)
+    spec = vocabulary.get(fact)
     if spec is None:
-        close = difflib.get_close_matches(fact, list(VOCABULARY), n=3, cutoff=0.75)
-        hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
-        raise ConditionError(
-            f"{where}: unknown fact {fact!r} in {text!r} ({hint}facts are listed in docs/FACTS.md)"
-        )
+        close = difflib.get_close_matches(fact, list(vocabulary), n=3, cutoff=0.75)
+        hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+        raise ConditionError(f"{where}: unknown fact {fact!r} in {text!r}{hint}")
     if spec.type == "text":
         raise ConditionError(f"{where}: {fact!r} is descriptive text and cannot be compared")
     if m["state"]:
@@ -155,8 +157,8 @@ def _parse_leaf(text: str, where: str) -> Condition:
     if op in ("in", "not in"):
         if not isinstance(value, list) or not value:
             raise ConditionError(f"{where}: {op!r} needs a non-empty list, e.g. [a, b]")
-        return Cmp(fact, op, tuple(_check_value(fact, v, where, text) for v in value))
-    value = _check_value(fact, value, where, text)
+        return Cmp(fact, op, tuple(_check_value(spec, v, where, text) for v in value))
+    value = _check_value(spec, value, where, text)
     if spec.type in ("bool", "enum") and op not in ("==", "!="):
         raise ConditionError(f"{where}: {fact!r} is {spec.type}; only == and != apply, not {op!r}")
     return Cmp(fact, op, value)
@@ -196,8 +198,8 @@ def _read_value(raw: str, where: str, text: str) -> object:
         raise ConditionError(f"{where}: cannot read the value in {text!r}: {exc}") from None
 
 
-def _check_value(fact: str, value: object, where: str, text: str) -> FactValue:
-    spec = VOCABULARY[fact]
+def _check_value(spec: FactSpec, value: object, where: str, text: str) -> FactValue:
+    fact = spec.name
     if spec.type == "bool":
         if not isinstance(value, bool):
             raise ConditionError(f"{where}: {fact!r} is true/false, got {value!r} in {text!r}")

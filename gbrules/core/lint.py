@@ -4,18 +4,18 @@ Load errors (schema, unknown facts or codes, malformed conditions, duplicate ids
 protected codes) come from :func:`gbrules.core.rulebook.load_rulebook`. On a rulebook that
 loads, the linter adds findings a reviewer would want to see:
 
-* ``evidence``: an evidence entry that is blank or names no source (no year, PMID, guideline or
-  source document), or a rule with no evidence at all;
-* ``out-of-range``: a threshold outside the fact's valid range (``VOCABULARY`` lo/hi);
+* ``evidence`` (when the domain's ``Policy.evidence_source`` is set): an evidence entry that is
+  blank or names no source, or a rule with no evidence at all;
+* ``out-of-range``: a threshold outside the fact's valid range (``FactSpec`` lo/hi);
 * ``never-true``: a condition, or one alternative of an ``any``, that no intake can satisfy
   (``phq9_total > 27``; ``x > 5`` and ``x < 3`` in one ``all``; ``x is missing`` with a
   comparison on ``x``), by an interval / value-set analysis per fact inside each ``all``;
 * ``dead-override``: an override pattern that matches no code any rule in the rulebook produces;
-* ``wording``: a title or rationale that tells someone to stop or discontinue a medication, or
-  states a diagnosis; suggestions are advice to a clinician, never orders or diagnoses.
+* ``wording`` (when the domain's ``Policy.wording`` is set): a title or rationale the domain
+  forbids (the clinical domain: telling someone to stop a medication, stating a diagnosis).
 
-A site pack (a directory without ``rulebook.yaml``) is linted on top of the default rulebook,
-since that is how it runs; only the pack's own rules are reported.
+A site pack (a directory without ``rulebook.yaml``) is linted on top of the domain's own
+rulebook, since that is how it runs; only the pack's own rules are reported.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gbrules.clinical.codes import matches
-from gbrules.clinical.facts import VOCABULARY
+from gbrules.core.domain import Domain, Policy
 from gbrules.core.errors import RulebookError
 from gbrules.core.language import All, AnyOf, Cmp, Condition, Not, Recorded
-from gbrules.core.rulebook import MANIFEST, Rule, Rulebook, default_rules_dir, load_rulebook
+from gbrules.core.rulebook import MANIFEST, Rule, Rulebook, load_rulebook
+from gbrules.core.vocabulary import Vocabulary, matches
 
 
 @dataclass(frozen=True, order=True)
@@ -50,16 +50,6 @@ class Finding:
 _PROBLEM = re.compile(
     r"^(?P<file>[^:]+?)(?::(?P<line>\d+))?: (?:rule (?P<rule>[^:\s]+): )?(?P<msg>.*)$", re.DOTALL
 )
-_WORDING = re.compile(
-    r"(?<!not )(?<!never )(?<!n't )\b(stop|stopping|discontinue|discontinuing|cease|quit)\b"
-    r"|\b(confirms?|diagnoses|is diagnostic of) (the )?(diagnosis|depression|ibs|celiac|cancer)\b",
-    re.IGNORECASE,
-)
-_SOURCE = re.compile(
-    r"\b(1[89]\d\d|20\d\d)\b|PMID|doi|NICE|\bNG\d|\bCG\d|ACG|AGA|FDA|NPSG|Joint Commission|"
-    r"guideline|statement|Source\b",
-    re.IGNORECASE,
-)
 
 
 def _from_problem(problem: str) -> Finding:
@@ -71,13 +61,16 @@ def _from_problem(problem: str) -> Finding:
     return Finding(m["file"], int(m["line"] or 0), m["rule"] or "", kind, msg)
 
 
-def lint(directory: str | Path | None = None) -> list[Finding]:
-    """All findings for a rulebook directory (the default rulebook if None), sorted."""
-    target = Path(directory) if directory is not None else default_rules_dir()
-    is_pack = target.is_dir() and not (target / MANIFEST).is_file()
-    dirs: tuple[Path, ...] = (default_rules_dir(), target) if is_pack else (target,)
+def lint(directory: str | Path | None, domain: Domain) -> list[Finding]:
+    """All findings for a rulebook directory (the domain's own rulebook if None), sorted."""
+    base = domain.rules_dir
+    if directory is None and base is None:
+        return [Finding("", 0, "", "error", "no rule directory given")]
+    target = Path(directory) if directory is not None else Path(str(base))
+    is_pack = base is not None and target.is_dir() and not (target / MANIFEST).is_file()
+    dirs: tuple[Path, ...] = (Path(str(base)), target) if is_pack else (target,)
     try:
-        book = load_rulebook(*dirs)
+        book = load_rulebook(*dirs, domain=domain)
     except RulebookError as exc:
         return sorted(_from_problem(p) for p in exc.problems)
     own = [r for r in book.rules if r.origin == ("site" if is_pack else "default")]
@@ -126,35 +119,33 @@ def _twins(rules: Sequence[Rule], book: Rulebook) -> list[Finding]:
 def lint_rules(rules: Sequence[Rule], book: Rulebook) -> list[Finding]:
     out: list[Finding] = _twins(rules, book)
     produced = {r.code for r in book.rules}
+    vocabulary = book.domain.vocabulary
+    policy = book.domain.policy
     for rule in rules:
 
         def finding(kind: str, message: str, rule: Rule = rule) -> None:
             out.append(Finding(rule.file, rule.line, rule.id, kind, message))
 
-        for text in _evidence_problems(rule.evidence):
+        for text in _evidence_problems(rule.evidence, policy):
             finding("evidence", text)
         for leaf in _cmp_leaves(rule.condition):
-            problem = _range_problem(leaf)
+            problem = _range_problem(leaf, vocabulary)
             if problem:
                 finding("out-of-range", problem)
         nnf = to_nnf(rule.condition)
-        if never_true(nnf):
+        if never_true(nnf, vocabulary):
             finding("never-true", f"the condition can never be true: {rule.condition.text()}")
         else:
-            for branch in _dead_branches(nnf):
+            for branch in _dead_branches(nnf, vocabulary):
                 finding("never-true", f"this alternative can never be true: {branch.text()}")
         for label, text in (
             ("title", rule.title),
             ("suggestion title", rule.suggestion_title),
             ("rationale", rule.rationale),
         ):
-            m = _WORDING.search(text)
+            m = policy.wording.search(text) if policy.wording is not None else None
             if m:
-                finding(
-                    "wording",
-                    f"{label} says {m.group(0)!r}: phrase it as advice to a clinician "
-                    "(e.g. 'review with the prescriber'), never an order to stop or a diagnosis",
-                )
+                finding("wording", f"{label} says {m.group(0)!r}: {policy.wording_advice}")
         for ov in rule.overrides:
             for pattern in ov.patterns:
                 if not any(matches(pattern, code) for code in produced):
@@ -165,7 +156,10 @@ def lint_rules(rules: Sequence[Rule], book: Rulebook) -> list[Finding]:
     return out
 
 
-def _evidence_problems(evidence: Iterable[str]) -> list[str]:
+def _evidence_problems(evidence: Iterable[str], policy: Policy) -> list[str]:
+    source = policy.evidence_source
+    if source is None:
+        return []
     items = list(evidence)
     if not items:
         return ["no evidence: cite the guideline or study behind the rule"]
@@ -173,7 +167,7 @@ def _evidence_problems(evidence: Iterable[str]) -> list[str]:
     for e in items:
         if not e.strip():
             out.append("blank evidence entry")
-        elif not _SOURCE.search(e):
+        elif not source.search(e):
             out.append(f"evidence {e!r} names no source (author and year, PMID or guideline)")
     return out
 
@@ -188,8 +182,8 @@ def _cmp_leaves(cond: Condition) -> list[Cmp]:
     return [leaf for item in cond.items for leaf in _cmp_leaves(item)]
 
 
-def _range_problem(leaf: Cmp) -> str | None:
-    spec = VOCABULARY[leaf.fact]
+def _range_problem(leaf: Cmp, vocabulary: Vocabulary) -> str | None:
+    spec = vocabulary[leaf.fact]
     if spec.type not in ("int", "number") or spec.lo is None or spec.hi is None:
         return None
     values = leaf.value if isinstance(leaf.value, tuple) else (leaf.value,)
@@ -225,30 +219,31 @@ def to_nnf(cond: Condition, negate: bool = False) -> Condition:
     return All(items) if conj else AnyOf(items)
 
 
-def never_true(cond: Condition) -> bool:
+def never_true(cond: Condition, vocabulary: Vocabulary) -> bool:
     """True when no set of facts makes an NNF condition true (sound, not complete)."""
     if isinstance(cond, AnyOf):
-        return all(never_true(i) for i in cond.items)
+        return all(never_true(i, vocabulary) for i in cond.items)
     if isinstance(cond, All):
-        if any(never_true(i) for i in cond.items):
+        if any(never_true(i, vocabulary) for i in cond.items):
             return True
-        return not _leaves_satisfiable([i for i in cond.items if isinstance(i, Cmp | Recorded)])
+        leaves = [i for i in cond.items if isinstance(i, Cmp | Recorded)]
+        return not _leaves_satisfiable(leaves, vocabulary)
     if isinstance(cond, Cmp | Recorded):
-        return not _leaves_satisfiable([cond])
+        return not _leaves_satisfiable([cond], vocabulary)
     return False  # pragma: no cover - NNF has no Not
 
 
-def _dead_branches(cond: Condition) -> list[Condition]:
+def _dead_branches(cond: Condition, vocabulary: Vocabulary) -> list[Condition]:
     out: list[Condition] = []
     if isinstance(cond, AnyOf):
         for item in cond.items:
-            if never_true(item):
+            if never_true(item, vocabulary):
                 out.append(item)
             else:
-                out.extend(_dead_branches(item))
+                out.extend(_dead_branches(item, vocabulary))
     elif isinstance(cond, All):
         for item in cond.items:
-            out.extend(_dead_branches(item))
+            out.extend(_dead_branches(item, vocabulary))
     return out
 
 
@@ -284,21 +279,21 @@ class _Interval:
         return above and below
 
 
-def _leaves_satisfiable(leaves: Sequence[Cmp | Recorded]) -> bool:
+def _leaves_satisfiable(leaves: Sequence[Cmp | Recorded], vocabulary: Vocabulary) -> bool:
     by_fact: dict[str, list[Cmp | Recorded]] = {}
     for leaf in leaves:
         by_fact.setdefault(leaf.fact, []).append(leaf)
-    return all(_fact_satisfiable(fact, group) for fact, group in by_fact.items())
+    return all(_fact_satisfiable(vocabulary, group) for group in by_fact.values())
 
 
-def _fact_satisfiable(fact: str, group: Sequence[Cmp | Recorded]) -> bool:
+def _fact_satisfiable(vocabulary: Vocabulary, group: Sequence[Cmp | Recorded]) -> bool:
     states = {leaf.recorded for leaf in group if isinstance(leaf, Recorded)}
     cmps = [leaf for leaf in group if isinstance(leaf, Cmp)]
     if len(states) == 2 or (False in states and cmps):
         return False  # missing and recorded, or missing yet compared
     if not cmps:
         return True
-    spec = VOCABULARY[fact]
+    spec = vocabulary[group[0].fact]
     if spec.type in ("bool", "enum"):
         domain: set[object] = {True, False} if spec.type == "bool" else set(spec.values)
         for c in cmps:

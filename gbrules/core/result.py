@@ -1,4 +1,8 @@
-"""The result of one evaluation: a pydantic model, ordered and traceable (the public API)."""
+"""The result of one evaluation: a pydantic model, ordered and traceable.
+
+Its JSON is part of gbrules' public contract (README "30 seconds in Python"): a Suggestion's
+``category`` is the prefix of its code (a domain's code vocabulary may restrict the prefixes).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_serializer
 
-from gbrules.clinical.codes import Priority
-from gbrules.clinical.facts import FactValue
+from gbrules.core.vocabulary import FactValue, Priority
 
 
 class _Frozen(BaseModel):

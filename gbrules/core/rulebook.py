@@ -1,19 +1,22 @@
-"""Load and validate a rulebook: YAML files in a directory, each rule checked with pydantic.
+"""Load and validate a rulebook: YAML files in a directory (or rule dicts), each rule checked
+with pydantic against a ``Domain`` (its fact and code vocabularies and rule policy).
 
 A rulebook directory holds ``rulebook.yaml`` (name, version, file order, optional extra codes)
 and the rule files it lists; a site pack may omit the manifest, and its ``*.yaml`` files load in
-name order. Everything a clinician could get wrong is a load error that names the file, the line
-and the rule id: an unknown fact or code, a malformed condition, a duplicate id, an override that
-would silence a safety code. Only ``yaml.safe_load`` is used, and anchors/aliases are refused
-(they are how "billion laughs" files blow up memory).
+name order. Everything a rule author could get wrong is a load error that names the file, the
+line and the rule id: an unknown fact or code, a malformed condition, a duplicate id, an override
+that would silence a protected code. Only ``yaml.safe_load`` is used, and anchors/aliases are
+refused (they are how "billion laughs" files blow up memory).
 """
 
 from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 import re
 import string
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -21,19 +24,16 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gbrules.clinical.codes import (
-    CATEGORIES,
-    CODES,
+from gbrules.core.domain import Domain
+from gbrules.core.errors import RulebookError
+from gbrules.core.language import Condition, ConditionError, facts_in, parse_condition
+from gbrules.core.vocabulary import (
     PRIORITY_RANK,
     CodeSpec,
     Priority,
     category_of,
-    is_protected,
-    pattern_can_touch_protected,
+    well_formed_code,
 )
-from gbrules.clinical.facts import VOCABULARY
-from gbrules.core.errors import RulebookError
-from gbrules.core.language import Condition, ConditionError, facts_in, parse_condition
 
 MAX_FILE_BYTES = 1_000_000
 _SAFE_SPEC = re.compile(r"^[<>^]?\d{0,2}(?:\.\d{1,2})?[dfg%]?$")
@@ -50,6 +50,10 @@ class ThenSpec(_Strict):
     code: str
     priority: Priority | None = None
     title: str | None = None
+    rationale: str = ""
+
+
+class StrictThenSpec(ThenSpec):
     rationale: str = Field(min_length=1)
 
 
@@ -66,13 +70,25 @@ class OverrideSpec(_Strict):
 
 
 class RuleSpec(_Strict):
-    id: str = Field(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
-    title: str = Field(min_length=1)
+    """A rule as written; only ``id``, ``when`` and ``then.code`` are needed (Policy.strict
+    asks for more, see StrictRuleSpec)."""
+
+    id: str = Field(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
+    title: str | None = Field(default=None, min_length=1)
     when: Any
     then: ThenSpec
-    evidence: list[str] = Field(min_length=1)
+    evidence: list[str] = Field(default_factory=list)
     overrides: list[OverrideSpec] = Field(default_factory=list)
     notes: str | None = None
+
+
+class StrictRuleSpec(RuleSpec):
+    """A fully documented rule: a dotted id, a title, a rationale and its evidence."""
+
+    id: str = Field(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
+    title: str = Field(min_length=1)
+    then: StrictThenSpec
+    evidence: list[str] = Field(min_length=1)
 
 
 class CodeDecl(_Strict):
@@ -80,11 +96,19 @@ class CodeDecl(_Strict):
     title: str
 
 
+class PopulationSpec(_Strict):
+    """Who the rulebook is written for. Below ``min_age`` a rule of the rulebook itself must
+    say so (the default rulebook's ``safety.out_of_scope``; a test checks the two agree)."""
+
+    min_age: int = Field(ge=0, le=130)
+
+
 class ManifestSpec(_Strict):
     name: str
     version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
     files: list[str] = Field(min_length=1)
     codes: dict[str, CodeDecl] = Field(default_factory=dict)
+    population: PopulationSpec | None = None
     description: str | None = None
 
 
@@ -121,12 +145,17 @@ class Rule:
 
 @dataclass(frozen=True)
 class Rulebook:
+    """Validated rules, in order, with the domain they were checked against and every code
+    they may emit (the domain's plus those the manifests declared)."""
+
     name: str
     version: str
     content_hash: str
     rules: tuple[Rule, ...]
+    domain: Domain
     codes: dict[str, CodeSpec] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
+    min_age: int | None = None  # the base manifest's population.min_age, if declared
 
     @property
     def version_label(self) -> str:
@@ -138,13 +167,6 @@ class Rulebook:
             if r.id == rule_id:
                 return r
         raise KeyError(rule_id)
-
-
-def default_rules_dir() -> Path:
-    """The bundled rulebook: inside the wheel, or the repo's ``rules/`` in a source checkout."""
-    package = Path(__file__).resolve().parents[1]  # gbrules/
-    bundled = package / "_bundled" / "rules"
-    return bundled if bundled.is_dir() else package.parent / "rules"
 
 
 _OPENS = (
@@ -237,17 +259,21 @@ def _files_of(directory: Path, problems: list[str]) -> tuple[ManifestSpec | None
     return manifest, paths
 
 
-def load_rulebook(*directories: str | Path) -> Rulebook:
-    """Load one or more rule directories (the first is the base, the rest are site packs)."""
+def load_rulebook(*directories: str | Path, domain: Domain) -> Rulebook:
+    """Load one or more rule directories against ``domain`` (the first is the base, the rest
+    are site packs); none given: the domain's own rulebook."""
     if not directories:
-        directories = (default_rules_dir(),)
+        if domain.rules_dir is None:
+            raise RulebookError(["no rule directory given and the domain ships no rulebook"])
+        directories = (domain.rules_dir,)
     problems: list[str] = []
     rules: list[Rule] = []
-    codes: dict[str, CodeSpec] = dict(CODES)
+    codes: dict[str, CodeSpec] = dict(domain.codes.codes)
     digest = hashlib.sha256()
     names: list[str] = []
     versions: list[str] = []
     sources: list[str] = []
+    min_age: int | None = None
 
     for index, d in enumerate(directories):
         directory = Path(d)
@@ -263,8 +289,10 @@ def load_rulebook(*directories: str | Path) -> Rulebook:
         if manifest is not None:
             names.append(manifest.name)
             versions.append(manifest.version)
+            if index == 0 and manifest.population is not None:
+                min_age = manifest.population.min_age
             for code, decl in manifest.codes.items():
-                _declare_code(code, decl, codes, problems)
+                _declare_code(code, decl, domain, codes, problems)
         sources.append(str(directory))
         for path in paths:
             loaded = _read_yaml(path, problems)
@@ -281,17 +309,73 @@ def load_rulebook(*directories: str | Path) -> Rulebook:
             lines = _rule_lines(node)
             for i, raw in enumerate(data["rules"]):
                 line = lines[i] if i < len(lines) else 0
-                rule = _build_rule(raw, path.name, line, origin, len(rules), codes, problems)
+                where = _Where(path.name, line, origin, len(rules))
+                rule = _build_rule(raw, where, domain, codes, problems)
                 if rule is not None:
                     rules.append(rule)
+    return _finish(
+        rules,
+        problems,
+        domain,
+        name=" + ".join(names) or "unnamed rulebook",
+        version=versions[0] if versions else "0.0.0",
+        content_hash=digest.hexdigest(),
+        codes=codes,
+        sources=tuple(sources),
+        min_age=min_age,
+    )
 
+
+def rulebook_from_rules(
+    rules: Iterable[Mapping[str, Any]], domain: Domain, name: str = "rules"
+) -> Rulebook:
+    """A rulebook from rule dicts (as a YAML rule file's ``rules:`` list would hold them).
+
+    Problems name the rule by its place, ``rules[3]: rule r4: ...``.
+    """
+    raws = list(rules)
+    problems: list[str] = []
+    codes: dict[str, CodeSpec] = dict(domain.codes.codes)
+    built: list[Rule] = []
+    for i, raw in enumerate(raws):
+        rule = _build_rule(
+            raw, _Where(f"{name}[{i}]", 0, "default", len(built)), domain, codes, problems
+        )
+        if rule is not None:
+            built.append(rule)
+    text = json.dumps(raws, sort_keys=True, default=repr, ensure_ascii=False)
+    return _finish(
+        built,
+        problems,
+        domain,
+        name=name,
+        version="0.0.0",
+        content_hash=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(),
+        codes=codes,
+        sources=(),
+    )
+
+
+def _finish(
+    rules: list[Rule],
+    problems: list[str],
+    domain: Domain,
+    *,
+    name: str,
+    version: str,
+    content_hash: str,
+    codes: dict[str, CodeSpec],
+    sources: tuple[str, ...],
+    min_age: int | None = None,
+) -> Rulebook:
+    """Refuse duplicate ids and empty rulebooks, then raise every problem or build the book."""
     seen: dict[str, Rule] = {}
     for r in rules:
         if r.id in seen:
             first = seen[r.id]
             problems.append(
-                f"{r.file}:{r.line}: rule {r.id}: duplicate id (first defined in "
-                f"{first.file}:{first.line})"
+                f"{_where_text(r.file, r.line)}: rule {r.id}: duplicate id (first defined in "
+                f"{_where_text(first.file, first.line)})"
             )
         else:
             seen[r.id] = r
@@ -300,65 +384,99 @@ def load_rulebook(*directories: str | Path) -> Rulebook:
     if problems:
         raise RulebookError(problems)
     return Rulebook(
-        name=" + ".join(names) or "unnamed rulebook",
-        version=versions[0] if versions else "0.0.0",
-        content_hash=digest.hexdigest(),
+        name=name,
+        version=version,
+        content_hash=content_hash,
         rules=tuple(rules),
+        domain=domain,
         codes=codes,
-        sources=tuple(sources),
+        sources=sources,
+        min_age=min_age,
     )
 
 
+def _where_text(file: str, line: int) -> str:
+    return f"{file}:{line}" if line else file
+
+
+@dataclass(frozen=True)
+class _Where:
+    """Where a rule was written, and its place in the whole rulebook."""
+
+    file: str
+    line: int
+    origin: Origin
+    order: int
+
+
 def _declare_code(
-    code: str, decl: CodeDecl, codes: dict[str, CodeSpec], problems: list[str]
+    code: str, decl: CodeDecl, domain: Domain, codes: dict[str, CodeSpec], problems: list[str]
 ) -> None:
-    if category_of(code) not in CATEGORIES or "." not in code:
-        problems.append(f"{MANIFEST}: code {code!r}: category must be one of {CATEGORIES}")
+    vocabulary = domain.codes
+    if not well_formed_code(code) or not vocabulary.category_allowed(category_of(code)):
+        allowed = vocabulary.categories
+        problems.append(
+            f"{MANIFEST}: code {code!r}: category must be one of {allowed}"
+            if allowed is not None
+            else f"{MANIFEST}: code {code!r}: a code is category.name (lower case, dotted)"
+        )
     elif code in codes and codes[code].priority != decl.priority:
         problems.append(f"{MANIFEST}: code {code!r} is already defined; cannot redefine it")
-    elif is_protected(code) and code not in codes:
-        problems.append(f"{MANIFEST}: code {code!r}: new safety.* codes need a core release")
+    elif vocabulary.is_protected(code) and code not in codes:
+        problems.append(
+            f"{MANIFEST}: code {code!r}: new protected codes ({vocabulary.protected_text()}) "
+            "need a core release"
+        )
     else:
         codes.setdefault(code, CodeSpec(code, decl.priority, decl.title))
 
 
 def _build_rule(
     raw: object,
-    file: str,
-    line: int,
-    origin: Origin,
-    order: int,
+    at: _Where,
+    domain: Domain,
     codes: dict[str, CodeSpec],
     problems: list[str],
 ) -> Rule | None:
     rid = raw.get("id", "?") if isinstance(raw, dict) else "?"
-    where = f"{file}:{line}: rule {rid}"
+    where = f"{_where_text(at.file, at.line)}: rule {rid}"
+    schema = StrictRuleSpec if domain.policy.strict else RuleSpec
     try:
-        spec = RuleSpec.model_validate(raw)
+        spec = schema.model_validate(raw)
     except ValidationError as exc:
         for e in exc.errors(include_url=False):
             loc = ".".join(map(str, e["loc"])) or "rule"
             problems.append(f"{where}: {loc}: {e['msg']}")
         return None
     before = len(problems)
+    vocabulary = domain.vocabulary
+    code_vocabulary = domain.codes
     try:
-        condition = parse_condition(spec.when)
+        condition = parse_condition(spec.when, vocabulary)
     except ConditionError as exc:
-        problems.append(f"{where}: {exc}")
+        unknown_fact = "unknown fact" in str(exc) and domain.policy.facts_help
+        problems.append(
+            f"{where}: {exc}" + (f"; {domain.policy.facts_help}" if unknown_fact else "")
+        )
         condition = None
     code = spec.then.code
     cspec = codes.get(code)
     if cspec is None:
-        problems.append(f"{where}: unknown suggestion code {code!r}{nearest_codes(code, codes)}")
+        if not code_vocabulary.open:
+            problems.append(
+                f"{where}: unknown suggestion code {code!r}{nearest_codes(code, codes)}"
+            )
+        elif not well_formed_code(code):
+            problems.append(f"{where}: suggestion code {code!r} is not category.name (dotted)")
     priority: Priority = spec.then.priority or (cspec.priority if cspec else "routine")
     demoted = cspec is not None and PRIORITY_RANK[priority] > PRIORITY_RANK[cspec.priority]
-    if cspec is not None and is_protected(code) and demoted:
+    if cspec is not None and code_vocabulary.is_protected(code) and demoted:
         problems.append(
             f"{where}: {code} is a protected safety code; it cannot be emitted below "
             f"{cspec.priority!r} (got {priority!r})"
         )
     for fname in _template_fields(spec.then.rationale, where, problems):
-        if fname not in VOCABULARY:
+        if fname not in vocabulary:
             problems.append(f"{where}: rationale names unknown fact {{{fname}}}")
     overrides: list[Override] = []
     for o in spec.overrides:
@@ -366,12 +484,12 @@ def _build_rule(
             problems.append(f"{where}: an override needs 'suppress' or 'defer' codes")
         for action, patterns in (("suppress", o.suppress), ("defer", o.defer)):
             for p in patterns:
-                if pattern_can_touch_protected(p):
+                if code_vocabulary.pattern_can_touch_protected(p):
                     problems.append(
                         f"{where}: override pattern {p!r} would {action} a protected safety "
-                        f"code (safety.*, referral.urgent_gi); that is never allowed"
+                        f"code ({code_vocabulary.protected_text()}); that is never allowed"
                     )
-                elif not _pattern_well_formed(p, codes):
+                elif not _pattern_well_formed(p, domain, codes):
                     problems.append(
                         f"{where}: override pattern {p!r} names no known code"
                         f"{nearest_codes(p, codes)}"
@@ -382,7 +500,7 @@ def _build_rule(
         return None
     return Rule(
         id=spec.id,
-        title=spec.title,
+        title=spec.title or spec.id,
         condition=condition,
         code=code,
         priority=priority,
@@ -390,10 +508,10 @@ def _build_rule(
         rationale=spec.then.rationale,
         evidence=tuple(spec.evidence),
         overrides=tuple(overrides),
-        file=file,
-        line=line,
-        origin=origin,
-        order=order,
+        file=at.file,
+        line=at.line,
+        origin=at.origin,
+        order=at.order,
         facts=tuple(facts_in(condition)),
     )
 
@@ -432,7 +550,18 @@ def _template_fields(template: str, where: str, problems: list[str]) -> list[str
     return [f for f, _ in parsed if f is not None]
 
 
-def _pattern_well_formed(pattern: str, codes: dict[str, CodeSpec]) -> bool:
+_STEM = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
+
+
+def _pattern_well_formed(pattern: str, domain: Domain, codes: dict[str, CodeSpec]) -> bool:
+    """An override pattern names a code that can exist: a known code or ``category.*`` (in an
+    open code vocabulary: any dotted code, any ``prefix.*``)."""
+    vocabulary = domain.codes
     if pattern.endswith(".*"):
-        return pattern[:-2] in CATEGORIES
-    return pattern in codes
+        stem = pattern[:-2]
+        if vocabulary.categories is not None:
+            return stem in vocabulary.categories
+        if vocabulary.open:
+            return _STEM.match(stem) is not None
+        return any(c.startswith(pattern[:-1]) for c in codes)
+    return pattern in codes or (vocabulary.open and well_formed_code(pattern))

@@ -21,6 +21,7 @@ import re
 import textwrap
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,6 +31,7 @@ from gbrules.clinical.facts import VOCABULARY, FactValue
 from gbrules.core.compiled import show
 from gbrules.core.result import Evaluation, Suggestion, Suppression
 
+ENVIRONMENTS = 16  # template directories whose jinja2 Environment is kept (least recent out)
 Format = Literal["markdown", "html", "text"]
 Audience = Literal["clinician", "patient"]
 _EXT = {"markdown": "md", "html": "html", "text": "txt"}
@@ -84,6 +86,10 @@ FACT_CODES: dict[str, str] = {
     "celiac_disease": "ICD-10-CM K90.0",
     "immunocompromised": "ICD-10-CM D80-D84",
     "pregnant": "ICD-10-CM Z33.1",
+    "fecal_calprotectin_ug_g": "LOINC 38445-3",
+    "weight_kg": "LOINC 29463-7",
+    "bipolar_disorder": "ICD-10-CM F31.x",
+    "eating_disorder": "ICD-10-CM F50.x",
 }
 
 CRISIS_LINES_CLINICIAN: tuple[str, ...] = (
@@ -138,6 +144,45 @@ PATIENT_TEXT: dict[str, tuple[str, str]] = {
         "Talking with a therapist or a mental-health specialist could help with your mood "
         "and worry. Ask your clinician about the options near you.",
     ),
+    "safety.out_of_scope": (
+        "A check with children's services",
+        "This planning tool is made for people aged 12 and over. Your clinician will look at "
+        "your child's symptoms with children's (paediatric) services, and leaves out the "
+        "diet, supplement and lifestyle suggestions meant for older people.",
+    ),
+    "referral.paediatric": (
+        "See children's and young people's services",
+        "A team that works with children and young people (paediatrics or CAMHS) is the right "
+        "place for this. They usually start with talking therapy and practical support.",
+    ),
+    "referral.eating_disorder": (
+        "Talk with an eating-disorder service first",
+        "Because of your history with eating, any change to what you eat is best planned with "
+        "an eating-disorder team or a dietitian who knows this area, rather than cutting out "
+        "foods on your own.",
+    ),
+    "medication.interaction_check": (
+        "A check of how your medicines work together",
+        "Some of your medicines can affect each other. Your clinician will check the "
+        "combination with the person who prescribes them. Keep taking your medicines as "
+        "prescribed unless they advise a change.",
+    ),
+    "lab.fecal_calprotectin": (
+        "A stool test for gut inflammation",
+        "A stool sample test (calprotectin) helps tell inflammation of the bowel apart from "
+        "irritable bowel syndrome.",
+    ),
+    "lab.ca125": (
+        "A blood test (CA125)",
+        "For bloating or new gut symptoms from age 50, guidelines advise a blood test called "
+        "CA125 to rule out a problem with the ovaries. Most people with a raised result do "
+        "not have cancer; it helps decide what to check next.",
+    ),
+    "lab.c_difficile": (
+        "A stool test after antibiotics",
+        "Diarrhoea after antibiotics can come from an infection called C. difficile. A stool "
+        "test checks for it before other changes are tried.",
+    ),
     "referral.gastroenterology": (
         "Consider seeing a gut specialist",
         "Your gut symptoms have lasted a while. A gut specialist (gastroenterologist) could "
@@ -150,9 +195,9 @@ PATIENT_TEXT: dict[str, tuple[str, str]] = {
     ),
     "medication.review": (
         "Talk about medicines with your prescriber",
-        "You may want to discuss with the person who prescribes your medicines whether a "
-        "medicine for mood, alongside talking therapy, could help. Keep taking your current "
-        "medicines as prescribed unless your prescriber advises a change.",
+        "Your clinician would like you to go over your medicines, or the options for "
+        "treatment, with the person who prescribes them. Keep taking your current medicines "
+        "as prescribed unless your prescriber advises a change.",
     ),
     "lab.celiac_serology": (
         "A blood test for coeliac (celiac) disease",
@@ -166,13 +211,14 @@ PATIENT_TEXT: dict[str, tuple[str, str]] = {
     ),
     "lab.repeat_crp": (
         "Repeat an inflammation blood test",
-        "One of your inflammation results was high, which often happens with a short-lived "
-        "infection. Repeating the test in about 2 weeks gives a clearer picture.",
+        "One of your inflammation results was raised. Your clinician will look for the cause "
+        "and may repeat the test in about 2 weeks, once any passing illness has settled.",
     ),
     "diet.fiber": (
         "Add more fiber, slowly; fewer ultra-processed foods",
-        "Add a wider variety of vegetables, fruit, beans and whole grains, a little at a time "
-        "so it does not make bloating worse, and cut back on packaged, ready-made foods.",
+        "Add fiber a little at a time so it does not make bloating worse (oats are a gentle "
+        "choice), and cut back on packaged, ready-made foods. Your clinician or dietitian "
+        "can suggest which foods suit your gut.",
     ),
     "diet.reduce_caffeine": (
         "Cut down on caffeine",
@@ -191,8 +237,8 @@ PATIENT_TEXT: dict[str, tuple[str, str]] = {
     ),
     "sleep.hygiene": (
         "Regular sleep habits",
-        "Try to go to bed and get up at the same times each day, put screens away before "
-        "bed, and aim for 7 to 9 hours of sleep a night.",
+        "Try to go to bed and get up at the same times each day, and put screens away before "
+        "bed. Adults need 7 to 9 hours of sleep a night; teenagers need 8 to 10.",
     ),
     "stress.breathing": (
         "A daily 10-minute breathing practice",
@@ -200,9 +246,9 @@ PATIENT_TEXT: dict[str, tuple[str, str]] = {
         "each week. Your clinician can suggest an app or a guide.",
     ),
     "exercise.aerobic": (
-        "Build up to 150 minutes a week of activity",
+        "Build up your activity, step by step",
         "Build up slowly to about 30 minutes of moderate activity (such as brisk walking) on "
-        "most days.",
+        "most days; for teenagers, about an hour a day.",
     ),
     "probiotic.trial": (
         "A short probiotic trial, with your clinician",
@@ -244,6 +290,11 @@ PATIENT_FACTS: dict[str, str] = {
     "suicidal_ideation": "Thoughts of suicide reported",
     "recurrent_depression": "Depression that has come back",
     "pregnant": "Pregnant",
+    "breastfeeding": "Breastfeeding",
+    "diarrhea": "Diarrhoea",
+    "fever": "Fever",
+    "ibs_sss_total": "IBS severity score (IBS-SSS), out of 500",
+    "fecal_calprotectin_ug_g": "Stool inflammation test (calprotectin), micrograms per gram",
 }
 
 #: Abbreviations a patient may meet, explained once at the end when they were used.
@@ -418,17 +469,31 @@ def md_escape(value: object) -> str:
 
 def wrap(value: object, width: int = 78, indent: str = "", first: str | None = None) -> str:
     """Plain-text paragraph wrapping for the text format (hanging indent)."""
+    return _wrapped(str(value), width, indent, indent if first is None else first)
+
+
+@lru_cache(maxsize=4096)
+def _wrapped(text: str, width: int, indent: str, first: str) -> str:
+    """``textwrap.fill`` is most of a text draft's cost, and drafts repeat their titles and
+    rationales (Suggestions are shared between evaluations), so each wrapping is kept."""
     return textwrap.fill(
-        str(value),
+        text,
         width=width,
-        initial_indent=indent if first is None else first,
+        initial_indent=first,
         subsequent_indent=indent,
         break_long_words=False,
         break_on_hyphens=False,
     )
 
 
-def _environment(templates: str | Path | None) -> jinja2.Environment:
+@lru_cache(maxsize=ENVIRONMENTS)
+def _environment(templates: str | None) -> jinja2.Environment:
+    """The jinja2 Environment for one template directory (None: the bundled templates only).
+
+    Kept and reused: building one and compiling its templates costs hundreds of times a
+    render. jinja2 still checks each template file's time on use (``auto_reload``), so an
+    edited site template is picked up without a restart.
+    """
     loaders: list[jinja2.BaseLoader] = []
     if templates is not None:
         loaders.append(jinja2.FileSystemLoader(str(templates)))
@@ -480,7 +545,7 @@ def render_care_plan(
         raise ValueError(f"unknown format {format!r}; use markdown, html or text")
     if audience not in ("clinician", "patient"):
         raise ValueError(f"unknown audience {audience!r}; use clinician or patient")
-    env = _environment(templates)
+    env = _environment(None if templates is None else os.fspath(templates))
     template = env.get_template(f"{audience}.{_EXT[format]}.j2")
     return template.render(**plan_context(ev, _when(generated_at), audience))
 

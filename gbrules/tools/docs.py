@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gbrules.clinical.codes import codes_markdown
+from gbrules.clinical.domain import load_rulebook
 from gbrules.clinical.intake_doc import intake_markdown
-from gbrules.core.rulebook import Rulebook, load_rulebook
+from gbrules.core.rulebook import Rulebook
 
 REGENERATE = ".venv/bin/python -m gbrules.tools.docs"
 ROOT = Path(__file__).resolve().parents[2]

@@ -96,7 +96,7 @@ EXAMPLES_PER_CHANGE = 3
 
 def diff_rulebooks(old_dir: str | Path, new_dir: str | Path, n: int, seed: int = 0) -> DiffReport:
     """Evaluate the same synthetic population under two rulebooks and compare the plans."""
-    from gbrules.core.engine import Engine
+    from gbrules.clinical.engine import Engine
     from gbrules.core.rulebook import MANIFEST
 
     def engine(directory: str | Path) -> Engine:

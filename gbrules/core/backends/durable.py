@@ -216,6 +216,22 @@ class CompiledRuleset:
                 self._sid = sid
         return fired
 
+    def discard_parked(self) -> None:
+        """Delete the parked state, so the next evaluation starts on a fresh one.
+
+        A rulebook split over several rulesets calls this on every ruleset when one of them
+        faults: the fault may have come from something every state shares (a retraction that
+        silently did nothing leaves a fact in each), so no state of that evaluation is reused.
+        """
+        global _live, _parked
+        with LOCK:
+            sid = self._sid
+            if sid is not None:
+                self._sid = None
+                _parked -= 1
+                _live += 1
+                self._drop(sid)
+
     def _drop(self, sid: str) -> None:
         """Delete a used state after a fault or at recycling, keeping the first error quiet:
         a failed delete leaves an orphan (counted live) that the next evaluation retries."""

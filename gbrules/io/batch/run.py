@@ -1,68 +1,39 @@
-"""Population batches: NDJSON intakes in, one NDJSON line out per input line, in order.
+"""The batch run: settle the options, then evaluate, write and commit until the input is done.
 
-``gbrules batch IN OUT`` streams in constant memory. Every input line gives exactly one line:
-an Evaluation (or, with ``--summary``, ``{patient_id, line, codes, requires_immediate_action}``)
-in OUT, or a reject in the rejects file (``--rejects FILE``, default ``OUT.rejects``) with the
-1-based input line number and every field error. Nothing is lost, nothing duplicated, and the
-order of the input is kept, whatever the number of workers:
+A run moves through consistent points. After each chunk, OUT and the rejects file together
+hold exactly one outcome for each input line so far; that point is *committed* (both files
+fsynced, Parquet rows written as a part file, then the manifest atomically rewritten) at most
+every ``checkpoint_seconds``, whenever ``row_group_size`` Parquet rows are waiting, at the end,
+and on Ctrl-C. Whatever kills the process, the manifest names a committed point that is on
+disk, and ``--resume`` continues from exactly there (see ``manifest.py``). The order of the
+steps is the guarantee:
 
-* ``--workers N`` evaluates chunks in a pool of N processes (fork), one compiled engine per
-  process; at most a few chunks per worker are in flight, so memory stays flat.
-* ``--dask ADDRESS`` sends chunks to a Dask distributed cluster; each worker process compiles
-  the rulebook once and keeps it. The site pack's files travel with the task, so workers need
-  no shared file system. Output is byte-identical to a local run.
-
-Results are written strictly in input order, each line whole, to OUT or to the rejects file.
-On Ctrl-C the lines already produced are written and flushed, so OUT and the rejects file
-together always hold a complete prefix of the input; ``--resume`` trims a torn last line (a hard
-kill can leave one), counts the complete lines of both files and carries on after them.
-
-Parquet (the ``parquet`` extra, pyarrow): a ``.parquet`` IN or OUT, or ``--in-format`` /
-``--out-format parquet``, reads or writes Parquet instead; see ``gbrules.io.batch.parquet`` for
-the two input layouts and the output columns. The guarantees above hold with a row for a line
-(rejects stay NDJSON, with the 1-based row number as ``line``); ``--resume`` continues a
-Parquet output that an earlier run closed (Ctrl-C closes it). Without pyarrow, asking for
-Parquet exits 2.
+1. settle the options against the manifest (``--resume``) and refuse what cannot continue,
+   before any file is touched: a changed input, a differing option, another rulebook;
+2. a completed run stops here, untouched (``--resume`` after the end is a no-op);
+3. write the manifest of the (new or continued) run *before* truncating or creating outputs,
+   so a kill at any moment leaves a manifest that describes what is on disk;
+4. evaluate and write chunk by chunk, committing as above;
+5. at the end, commit, finish OUT (Parquet: assemble the parts), record ``complete``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
-import os
 import sys
-import tempfile
-import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from gbrules.core.errors import IntakeError
-
-# One input record: a raw NDJSON line without its newline (or a Parquet cell's text), a dict
-# (a Parquet row of nested columns, nulls already dropped) or None (a null Parquet cell).
-Raw = bytes | dict[str, Any] | None
-Chunk = list[tuple[int, Raw]]  # (1-based line or row number, record)
-# An evaluation as a Parquet output row:
-# (line, patient_id, sorted codes, requires_immediate_action, rulebook_version, JSON or None)
-OutRow = tuple[int, str | None, list[str], bool, str, str | None]
-# (True: an output record | False: a rejects line). NDJSON output: text without newline;
-# Parquet output: an OutRow. Rejects are always NDJSON text.
-Result = tuple[bool, str | OutRow]
-
-FORMATS = ("ndjson", "parquet")
-INSTALL_PARQUET = "Parquet needs pyarrow: install gbrules[parquet] (pip install 'gbrules[parquet]')"
-
-
-class BatchUsageError(ValueError):
-    """A batch that cannot start as asked (format, missing pyarrow, --resume): exit 2."""
-
-
-DEFAULT_CHUNK = 500
+from gbrules.io.batch import files, formats, manifest
+from gbrules.io.batch.executors import executor_for
+from gbrules.io.batch.manifest import Execution, Manifest, Progress, RunSettings
+from gbrules.io.batch.ndjson import LineWriter
+from gbrules.io.batch.options import DEFAULT_ROW_GROUP, BatchOptions, Settler, format_of
+from gbrules.io.batch.records import BatchUsageError, ChunkDone, Format, Rejected, Shape
+from gbrules.io.batch.work import engine_for, read_pack
 
 
 @dataclass
@@ -74,8 +45,8 @@ class BatchStats:
     rejected: int = 0
     seconds: float = 0.0
     interrupted: bool = False
+    already_complete: bool = False  # --resume on a completed run: nothing was done
     workers: int = 1
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def lines(self) -> int:
@@ -84,264 +55,6 @@ class BatchStats:
     @property
     def rate(self) -> float:
         return self.lines / self.seconds if self.seconds > 0 else 0.0
-
-
-# ------------------------------------------------------------------ per-line work (any process)
-
-
-def _reject(line: int, errors: Sequence[tuple[str, str]], patient_id: object = None) -> str:
-    body: dict[str, Any] = {"line": line}
-    if isinstance(patient_id, str):
-        body["patient_id"] = patient_id
-    body["errors"] = [{"path": p, "message": m} for p, m in errors]
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-
-
-def evaluate_lines(engine: Any, chunk: Chunk, summary: bool, rows: bool = False) -> list[Result]:
-    """Evaluate records with ``engine``: one result per record, in order.
-
-    ``rows`` gives each evaluation as an OutRow (Parquet output) instead of JSON text.
-    """
-    out: list[Result] = []
-    for line, raw in chunk:
-        data: Any
-        if isinstance(raw, dict):
-            data = raw
-        elif raw is None:
-            out.append((False, _reject(line, [("$", "no intake (null value)")])))
-            continue
-        else:
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                out.append((False, _reject(line, [("$", f"not UTF-8 text: {exc.reason}")])))
-                continue
-            if not text.strip():
-                msg = "empty line (expected one JSON object)"
-                out.append((False, _reject(line, [("$", msg)])))
-                continue
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                msg = f"invalid JSON: {exc.msg} (column {exc.colno})"
-                out.append((False, _reject(line, [("$", msg)])))
-                continue
-            except RecursionError:
-                out.append((False, _reject(line, [("$", "invalid JSON: nested too deeply")])))
-                continue
-        try:
-            ev = engine.evaluate(data)
-        except IntakeError as exc:
-            pid = data.get("patient_id") if isinstance(data, dict) else None
-            out.append((False, _reject(line, [(e.path, e.message) for e in exc.errors], pid)))
-            continue
-        if rows:
-            row: OutRow = (
-                line,
-                ev.patient_id,
-                sorted(ev.codes),
-                ev.requires_immediate_action,
-                ev.rulebook_version,
-                None if summary else ev.model_dump_json(),
-            )
-            out.append((True, row))
-        elif summary:
-            body = {
-                "patient_id": ev.patient_id,
-                "line": line,
-                "codes": sorted(ev.codes),
-                "requires_immediate_action": ev.requires_immediate_action,
-            }
-            out.append((True, json.dumps(body, ensure_ascii=False, separators=(",", ":"))))
-        else:
-            out.append((True, ev.model_dump_json()))
-    return out
-
-
-# A site pack travels as its files' bytes, so a worker anywhere can rebuild the same rulebook
-# (same file names and bytes: same content hash, same rulebook_version, byte-identical output).
-Pack = tuple[tuple[str, bytes], ...]
-
-_ENGINES: dict[str, Any] = {}
-_ENGINES_LOCK = threading.Lock()
-
-
-def read_pack(directory: str | Path | None) -> Pack:
-    if directory is None:
-        return ()
-    d = Path(directory)
-    return tuple((p.name, p.read_bytes()) for p in sorted(d.glob("*.yaml")) if p.is_file())
-
-
-def _pack_key(pack: Pack) -> str:
-    h = hashlib.sha256()
-    for name, data in pack:
-        h.update(name.encode() + b"\0" + data + b"\0")
-    return h.hexdigest()
-
-
-def engine_for(pack: Pack) -> Any:
-    """This process's engine for the default rulebook plus ``pack``, compiled once and kept."""
-    key = _pack_key(pack)
-    with _ENGINES_LOCK:
-        engine = _ENGINES.get(key)
-        if engine is None:
-            engine = _ENGINES[key] = _build(pack)
-        return engine
-
-
-def _build(pack: Pack) -> Any:
-    from gbrules.core.engine import Engine
-
-    if not pack:
-        return Engine.default()
-    where = tempfile.mkdtemp(prefix="gbrules-pack-")
-    for name, data in pack:
-        Path(where, name).write_bytes(data)
-    return Engine.default(where)
-
-
-def run_chunk(pack: Pack, chunk: Chunk, summary: bool, rows: bool = False) -> list[Result]:
-    """The unit of work shipped to a pool or Dask worker."""
-    return evaluate_lines(engine_for(pack), chunk, summary, rows)
-
-
-# ------------------------------------------------------------------ files
-
-
-def complete_lines(path: Path) -> int:
-    """Trim a torn last line (no newline) off ``path`` and count its complete lines."""
-    if not path.exists():
-        return 0
-    count = 0
-    with path.open("rb+") as f:
-        size = f.seek(0, os.SEEK_END)
-        if size == 0:
-            return 0
-        f.seek(size - 1)
-        if f.read(1) != b"\n":
-            # Find the last newline and cut after it.
-            pos = size
-            block = 1 << 16
-            keep = 0
-            while pos > 0:
-                start = max(0, pos - block)
-                f.seek(start)
-                data = f.read(pos - start)
-                i = data.rfind(b"\n")
-                if i >= 0:
-                    keep = start + i + 1
-                    break
-                pos = start
-            f.truncate(keep)
-        f.seek(0)
-        while data := f.read(1 << 20):
-            count += data.count(b"\n")
-    return count
-
-
-def count_lines(path: Path) -> int:
-    """Input lines (a last line without a newline counts)."""
-    n = 0
-    last = b"\n"
-    with path.open("rb") as f:
-        while data := f.read(1 << 20):
-            n += data.count(b"\n")
-            last = data[-1:]
-    return n + (last != b"\n")
-
-
-def read_chunks(f: IO[bytes], skip: int, size: int) -> Iterator[Chunk]:
-    """Chunks of (line number, line) from a binary file, after the first ``skip`` lines."""
-    chunk: Chunk = []
-    for number, raw in enumerate(f, start=1):
-        if number <= skip:
-            continue
-        if raw.endswith(b"\n"):
-            raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
-        chunk.append((number, raw))
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-# ------------------------------------------------------------------ executors (order kept)
-
-Executor = Callable[[Iterator[Chunk]], Iterator[list[Result]]]
-
-
-def _local(pack: Pack, summary: bool, rows: bool) -> Executor:
-    def run(chunks: Iterator[Chunk]) -> Iterator[list[Result]]:
-        engine = engine_for(pack)
-        for chunk in chunks:
-            yield evaluate_lines(engine, chunk, summary, rows)
-
-    return run
-
-
-def _windowed(
-    submit: Callable[[Chunk], Any], wait: Callable[[Any], list[Result]], window: int
-) -> Executor:
-    """Keep at most ``window`` chunks in flight and hand results back in submission order."""
-
-    def run(chunks: Iterator[Chunk]) -> Iterator[list[Result]]:
-        pending: deque[Any] = deque()
-        for chunk in chunks:
-            pending.append(submit(chunk))
-            if len(pending) >= window:
-                yield wait(pending.popleft())
-        while pending:
-            yield wait(pending.popleft())
-
-    return run
-
-
-def _pool_init(pack: Pack) -> None:
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    engine_for(pack)  # compile once per worker process, before the first chunk
-
-
-def _pool(
-    pack: Pack, summary: bool, rows: bool, workers: int
-) -> tuple[Executor, Callable[[], None]]:
-    import multiprocessing as mp
-
-    methods = mp.get_all_start_methods()
-    ctx = mp.get_context("fork" if "fork" in methods else methods[0])
-    pool = ctx.Pool(workers, initializer=_pool_init, initargs=(pack,))
-
-    def submit(chunk: Chunk) -> Any:
-        return pool.apply_async(run_chunk, (pack, chunk, summary, rows))
-
-    def stop() -> None:
-        pool.terminate()
-        pool.join()
-
-    return _windowed(submit, lambda r: r.get(), workers * 3), stop
-
-
-def _dask(
-    pack: Pack, summary: bool, rows: bool, address: str
-) -> tuple[Executor, Callable[[], None]]:
-    from distributed import Client
-
-    client: Any = Client(address, set_as_default=False)  # type: ignore[no-untyped-call]
-    window = max(2, 3 * sum(client.nthreads().values()))
-
-    def submit(chunk: Chunk) -> Any:
-        return client.submit(run_chunk, pack, chunk, summary, rows, pure=False)
-
-    def stop() -> None:
-        client.close()
-
-    return _windowed(submit, lambda fut: fut.result(), window), stop
-
-
-# ------------------------------------------------------------------ the run
 
 
 class _Progress:
@@ -354,14 +67,14 @@ class _Progress:
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
-            Progress,
             TaskProgressColumn,
             TextColumn,
             TimeElapsedColumn,
             TimeRemainingColumn,
         )
+        from rich.progress import Progress as Bar
 
-        self._bar = Progress(
+        self._bar = Bar(
             TextColumn("[bold]gbrules batch"),
             BarColumn(),
             TaskProgressColumn(),
@@ -388,131 +101,238 @@ class _Progress:
             self._bar.stop()
 
 
-def format_of(path: Path, given: str | None) -> str:
-    """``given``, else ``parquet`` for a ``.parquet`` file name, else ``ndjson``."""
-    fmt = given or ("parquet" if path.suffix.lower() == ".parquet" else "ndjson")
-    if fmt not in FORMATS:
-        raise BatchUsageError(f"unknown format {fmt!r} (one of: {', '.join(FORMATS)})")
-    return fmt
+def _refuse(what: str) -> BatchUsageError:
+    return BatchUsageError(f"cannot resume: {what}; start again without --resume")
 
 
-def _parquet() -> Any:
-    """The Parquet module, or BatchUsageError when pyarrow is not installed."""
-    try:
-        from gbrules.io.batch import parquet as batch_parquet
-    except ImportError:
-        raise BatchUsageError(INSTALL_PARQUET) from None
-    return batch_parquet
+def _check_paths(source: Path, out: Path, rejects: Path, manifest_file: Path) -> None:
+    """Refuse a run whose files overlap: it would overwrite its own input or output."""
+    named = {"the input": source, "OUT": out, "the rejects file": rejects}
+    seen: dict[Path, str] = {manifest_file.resolve(): "the manifest"}
+    for label, path in named.items():
+        key = path.resolve()
+        if key in seen:
+            raise BatchUsageError(f"{label} and {seen[key]} are the same file ({path})")
+        seen[key] = label
 
 
-class _NdjsonSink:
-    def __init__(self, f: IO[str]) -> None:
-        self._f = f
+def _check_same_run(earlier: Manifest, now: Manifest, source: Path) -> None:
+    """Refuse a resume whose input, gbrules or rulebook differ from the run being resumed."""
+    if (earlier.input.size, earlier.input.sha256) != (now.input.size, now.input.sha256):
+        raise _refuse(
+            f"{source} is not the input the run read ({earlier.input.path}: "
+            f"{earlier.input.size} bytes, sha256 {earlier.input.sha256[:16]}...; now "
+            f"{now.input.size} bytes, sha256 {now.input.sha256[:16]}...)"
+        )
+    if earlier.gbrules_version != now.gbrules_version:
+        raise _refuse(
+            f"gbrules is version {now.gbrules_version}, the run was made by "
+            f"{earlier.gbrules_version} (records of two versions must not be mixed)"
+        )
+    if earlier.rulebook_version != now.rulebook_version:
+        raise _refuse(
+            f"the rulebook is {now.rulebook_version}, the run used {earlier.rulebook_version} "
+            "(the site pack given with --rules changed, or the bundled rules did)"
+        )
 
-    def add(self, item: str | OutRow) -> None:
-        if not isinstance(item, str):
-            raise TypeError("NDJSON output expects JSON text")
-        self._f.write(item + "\n")
 
-    def close(self) -> None:
-        self._f.flush()
+def run_batch(options: BatchOptions) -> BatchStats:
+    """Evaluate every intake of ``options.source`` into ``options.out`` and the rejects file.
 
-
-def run_batch(
-    source: str | Path,
-    out: str | Path,
-    *,
-    rules: str | Path | None = None,
-    rejects: str | Path | None = None,
-    workers: int = 1,
-    summary: bool = False,
-    resume: bool = False,
-    dask: str | None = None,
-    chunk_size: int = DEFAULT_CHUNK,
-    progress: bool | None = None,
-    in_format: str | None = None,
-    out_format: str | None = None,
-    column: str | None = None,
-    row_group_size: int | None = None,
-) -> BatchStats:
-    """Evaluate every intake of ``source`` into ``out`` and the rejects file.
-
-    Formats (``ndjson`` or ``parquet``) come from ``in_format``/``out_format``, else from the
-    file names (``.parquet``). ``column`` names the Parquet input's column of Intake JSON text
-    (layout (a); default ``intake`` when present, else nested columns, layout (b)).
-    Raises BatchUsageError, before any file is written, for an unknown format, Parquet
-    without pyarrow, an unreadable Parquet input, or ``resume`` on a Parquet output that
-    cannot be read (a killed run leaves no footer) or has other columns.
-
-    ``progress=None`` shows a bar only when stderr is a terminal. KeyboardInterrupt is caught:
-    what was produced is written and flushed and ``stats.interrupted`` is set.
+    Raises BatchUsageError, before any file is written or changed, for an unknown format,
+    Parquet without pyarrow, an unreadable Parquet input, overlapping files, or a ``resume``
+    that cannot continue (no manifest, a changed input, an option that differs from the
+    manifest's, another gbrules or rulebook, outputs changed outside gbrules).
+    KeyboardInterrupt while evaluating is caught: what was produced is committed and
+    ``stats.interrupted`` is set.
     """
-    src, dst = Path(source), Path(out)
-    rej = Path(rejects) if rejects is not None else dst.with_name(dst.name + ".rejects")
-    if workers < 1:
-        raise ValueError("workers must be at least 1")
-    fin_fmt, fout_fmt = format_of(src, in_format), format_of(dst, out_format)
-    if column is not None and fin_fmt != "parquet":
-        raise BatchUsageError("--column applies to Parquet input only")
-    pqmod = _parquet() if "parquet" in (fin_fmt, fout_fmt) else None
-    rows = fout_fmt == "parquet"
-    pf = pqmod.open_input(src) if pqmod is not None and fin_fmt == "parquet" else None
-    text_column = pqmod.text_column(pf, column) if pqmod is not None and pf is not None else None
-    pack = read_pack(rules)
-    skip = 0
-    if resume:
-        done = pqmod.completed_rows(dst, summary) if pqmod is not None and rows else None
-        skip = (complete_lines(dst) if done is None else done) + complete_lines(rej)
-    mode = "a" if resume else "w"
-    stats = BatchStats(skipped=skip, workers=workers)
-    show = sys.stderr.isatty() if progress is None else progress
-    total: int | None = None
-    if show:
-        total = pqmod.row_count(pf) if pqmod is not None and pf is not None else count_lines(src)
+    lock = options.out.with_name(f".{options.out.name}.lock")
+    try:
+        with files.exclusive(lock):
+            return _run(options)
+    except files.Busy:
+        raise BatchUsageError(
+            f"another gbrules batch is writing {options.out} right now (it holds {lock}); "
+            "wait for it to end, or stop it and use --resume"
+        ) from None
 
+
+@dataclass(frozen=True)
+class _Plan:
+    """The options settled (against the manifest on resume): what this run will do."""
+
+    earlier: Manifest | None  # the run being resumed
+    out: Path
+    manifest_file: Path
+    in_format: Format
+    out_format: Format
+    summary: bool
+    row_group_size: int
+    rejects_name: str  # as the manifest records it (relative to its directory)
+    rules: str | None
+    column: str | None  # as asked or recorded; the Parquet reader resolves the default
+    execution: Execution
+
+    @property
+    def rejects(self) -> Path:
+        return self.manifest_file.parent / self.rejects_name
+
+
+def _settle(options: BatchOptions) -> _Plan:
+    """Step 1: every option settled and checked; raises BatchUsageError, writes nothing."""
+    manifest_file = manifest.manifest_path(options.out)
+    earlier = manifest.load(manifest_file) if options.resume else None
+    if options.resume and earlier is None:
+        # Without a manifest neither the options nor what of OUT is complete can be known.
+        raise _refuse(
+            f"there is no manifest {manifest_file} (the run never started, or was made by an "
+            "older gbrules), so neither its options nor how much of it is done can be known"
+        )
+    settle = Settler(earlier, manifest_file.parent)
+    plan = _Plan(
+        earlier=earlier,
+        out=options.out,
+        manifest_file=manifest_file,
+        in_format=settle.pick("in_format", options.in_format, format_of(options.source)),
+        out_format=settle.pick("out_format", options.out_format, format_of(options.out)),
+        summary=settle.pick("summary", options.summary, False),
+        row_group_size=settle.pick("row_group_size", options.row_group_size, DEFAULT_ROW_GROUP),
+        rejects_name=settle.rejects(options.rejects, options.out),
+        rules=settle.rules(options.rules),
+        column=settle.pick("column", options.column, None),
+        execution=settle.execution(options),
+    )
+    if Format.parquet in (plan.in_format, plan.out_format):
+        formats.parquet()  # pyarrow present, or a usage error before anything is written
+    _check_paths(options.source, options.out, plan.rejects, manifest_file)
+    return plan
+
+
+def _run(options: BatchOptions) -> BatchStats:
+    plan = _settle(options)
+    out = options.out
+    for target in (plan.manifest_file, out):
+        files.remove_temps(target)  # left by a killed run (no other run holds the lock)
     with contextlib.ExitStack() as stack:
-        # Workers first: the pool forks before pyarrow starts reading or writing.
-        if dask is not None:
-            execute, stop = _dask(pack, summary, rows, dask)
-        elif workers > 1:
-            execute, stop = _pool(pack, summary, rows, workers)
-        else:
-            execute, stop = _local(pack, summary, rows), lambda: None
-        stack.callback(stop)
-        if pf is not None and pqmod is not None:
-            chunks = pqmod.read_chunks(pf, text_column, skip, chunk_size)
-        else:
-            fin = stack.enter_context(src.open("rb"))
-            chunks = read_chunks(fin, skip, chunk_size)
-        frej = stack.enter_context(rej.open(mode, encoding="utf-8", newline="\n"))
-        sink: Any
-        if pqmod is not None and rows:
-            group = row_group_size or pqmod.DEFAULT_ROW_GROUP
-            sink = pqmod.ParquetSink(dst, summary, group, resume=resume)
-        else:
-            sink = _NdjsonSink(stack.enter_context(dst.open(mode, encoding="utf-8", newline="\n")))
-        stack.callback(sink.close)  # also on Ctrl-C: flush the last rows (Parquet: the footer)
-
-        bar = _Progress(show, total, skip)
+        fingerprint = manifest.fingerprint(options.source)
+        source = formats.open_input(plan.in_format, options.source, plan.column, fingerprint.size)
+        stack.callback(source.close)
+        pack = read_pack(None if plan.rules is None else Path(plan.rules))
+        run = Manifest(
+            gbrules_version=manifest.gbrules_version(),
+            rulebook_version=engine_for(pack).version,
+            input=fingerprint,
+            settings=RunSettings(
+                summary=plan.summary,
+                in_format=plan.in_format,
+                out_format=plan.out_format,
+                rejects=plan.rejects_name,
+                column=source.column,
+                row_group_size=plan.row_group_size,
+                rules=plan.rules,
+            ),
+            execution=plan.execution,
+            progress=Progress() if plan.earlier is None else plan.earlier.progress,
+        )
+        earlier = plan.earlier
+        if earlier is not None:
+            _check_same_run(earlier, run, options.source)
+            if earlier.complete:  # step 2
+                if not out.is_file() or out.stat().st_size != earlier.output_size:
+                    raise _refuse(f"{out} was changed or removed after the run completed")
+                formats.forget_output(plan.out_format, out)  # parts a kill left behind
+                return BatchStats(
+                    skipped=earlier.progress.lines_done,
+                    already_complete=True,
+                    workers=plan.execution.workers,
+                )
+        # Step 3. A resume first cuts OUT and the rejects file back to the committed point
+        # (refusing outputs changed outside gbrules); a fresh run first records itself.
+        start = run.progress if earlier is not None else None
+        if start is None:
+            manifest.save(plan.manifest_file, run)
+        writer = formats.open_output(
+            plan.out_format,
+            out,
+            plan.summary,
+            plan.row_group_size,
+            None if start is None else start.output,
+        )
+        stack.callback(writer.close)
+        rejects = LineWriter(plan.rejects, None if start is None else start.rejects)
+        stack.callback(rejects.close)
+        if start is not None:
+            manifest.save(plan.manifest_file, run)  # this run's execution settings
+        # The pool forks before pyarrow starts reading or writing (no threads to inherit).
+        shape = Shape(summary=plan.summary, rows=plan.out_format is Format.parquet)
+        executor = executor_for(pack, shape, plan.execution.workers, plan.execution.dask)
+        stack.callback(executor.close)
+        show = sys.stderr.isatty() if options.progress is None else options.progress
+        bar = _Progress(show, source.total() if show else None, run.progress.lines_done)
         stack.callback(bar.stop)
+        loop = _Loop(run, plan, writer, rejects, options.checkpoint_seconds)
+        return loop.drive(executor.map(source.chunks(run.progress, plan.execution.chunk_size)), bar)
+
+
+class _Loop:
+    """Steps 4 and 5: write chunks in order, commit consistent points, complete the run."""
+
+    def __init__(
+        self,
+        run: Manifest,
+        plan: _Plan,
+        writer: formats.OutputWriter,
+        rejects: LineWriter,
+        checkpoint_seconds: float,
+    ) -> None:
+        self.state, self.plan = run, plan
+        self.writer, self.rejects = writer, rejects
+        self.every = checkpoint_seconds
+
+    def commit(self, point: Progress) -> None:
+        """Make ``point`` durable in OUT and the rejects file, then record it (atomically)."""
+        durable = point.model_copy(
+            update={
+                "output": self.writer.commit(point.output),
+                "rejects": self.rejects.commit(point.rejects),
+            }
+        )
+        self.state = self.state.model_copy(update={"progress": durable})
+        manifest.save(self.plan.manifest_file, self.state)
+
+    def drive(self, done_chunks: Iterator[ChunkDone], bar: _Progress) -> BatchStats:
+        stats = BatchStats(
+            skipped=self.state.progress.lines_done, workers=self.plan.execution.workers
+        )
+        point = self.state.progress
         started = time.perf_counter()
+        due = time.monotonic() + self.every
         try:
-            for results in execute(chunks):
-                _write(results, sink, frej, stats)
-                bar.advance(len(results), skip + stats.lines)
+            for done in done_chunks:
+                outputs = [o for o in done.outcomes if not isinstance(o, Rejected)]
+                rejected = [o.text for o in done.outcomes if isinstance(o, Rejected)]
+                self.writer.write(outputs)
+                self.rejects.write(rejected)
+                # One assignment: a Ctrl-C anywhere above leaves the previous whole chunk.
+                point = Progress(
+                    lines_done=done.chunk.last_line,
+                    input_offset=done.chunk.end_offset,
+                    output=self.writer.progress(),
+                    rejects=self.rejects.progress(),
+                )
+                stats.evaluated += len(outputs)
+                stats.rejected += len(rejected)
+                bar.advance(len(done.outcomes), point.lines_done)
+                if self.writer.pending >= self.plan.row_group_size or time.monotonic() >= due:
+                    self.commit(point)
+                    due = time.monotonic() + self.every
         except KeyboardInterrupt:
             stats.interrupted = True
-        frej.flush()
-    stats.seconds = time.perf_counter() - started
-    return stats
-
-
-def _write(results: Iterable[Result], sink: Any, frej: IO[str], stats: BatchStats) -> None:
-    # Record by record in input order, each to its file: the two files always form a prefix.
-    for ok, item in results:
-        if ok:
-            sink.add(item)
-            stats.evaluated += 1
-        else:
-            frej.write(f"{item}\n")
-            stats.rejected += 1
+        self.commit(point)
+        size = self.writer.finish()  # on Ctrl-C too: a Parquet OUT then holds the rows done
+        if not stats.interrupted:
+            self.state = self.state.model_copy(update={"complete": True, "output_size": size})
+            manifest.save(self.plan.manifest_file, self.state)
+            formats.forget_output(self.plan.out_format, self.plan.out)
+        stats.seconds = time.perf_counter() - started
+        return stats

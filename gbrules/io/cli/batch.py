@@ -1,19 +1,19 @@
-"""``gbrules batch``: a file of intakes (NDJSON or Parquet) to one output or reject per line."""
+"""``gbrules batch``: a file of intakes (NDJSON or Parquet) to one output or reject per line.
+
+Options that shape the output default to None ("not given"), so that ``--resume`` can tell an
+option the user repeats or changes from one left out: left out, the run's own (from its
+manifest) is used; given and different, the resume is refused naming it (exit 2).
+"""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from gbrules.io.batch.run import DEFAULT_CHUNK, BatchUsageError, run_batch
-
-
-class BatchFormat(StrEnum):
-    ndjson = "ndjson"
-    parquet = "parquet"
+from gbrules.io.batch import BatchOptions, BatchUsageError, Format, run_batch
+from gbrules.io.batch.options import DEFAULT_CHECKPOINT, DEFAULT_CHUNK, DEFAULT_ROW_GROUP
 
 
 def batch_command(
@@ -28,29 +28,44 @@ def batch_command(
     ] = None,
     rejects: Annotated[
         Path | None,
-        typer.Option("--rejects", help="Rejected lines with their errors [default: OUT.rejects]."),
+        typer.Option("--rejects", help="Rejected lines with their errors (default: OUT.rejects)."),
     ] = None,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")] = 1,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="Worker processes (default: 1).")
+    ] = None,
     summary: Annotated[
+        bool | None,
+        typer.Option(
+            "--summary/--full",
+            help="Write {patient_id, line, codes, requires_immediate_action} only, or the full "
+            "Evaluation (default: --full).",
+            show_default=False,
+        ),
+    ] = None,
+    resume: Annotated[
         bool,
         typer.Option(
-            "--summary", help="Write {patient_id, line, codes, requires_immediate_action} only."
+            "--resume",
+            help="Continue the run recorded in OUT.manifest.json after its last committed "
+            "line, with its options (nothing to do if it is complete).",
         ),
-    ] = False,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Continue after the last complete line of a run.")
     ] = False,
     dask: Annotated[
         str | None,
         typer.Option("--dask", metavar="SCHEDULER_ADDRESS", help="Run on a Dask cluster."),
     ] = None,
-    chunk_size: Annotated[int, typer.Option("--chunk-size", min=1)] = DEFAULT_CHUNK,
+    chunk_size: Annotated[
+        int | None,
+        typer.Option(
+            "--chunk-size", min=1, help=f"Lines per unit of work (default: {DEFAULT_CHUNK})."
+        ),
+    ] = None,
     in_format: Annotated[
-        BatchFormat | None,
+        Format | None,
         typer.Option("--in-format", help="Input format (default: from the file name)."),
     ] = None,
     out_format: Annotated[
-        BatchFormat | None,
+        Format | None,
         typer.Option("--out-format", help="Output format (default: from the file name)."),
     ] = None,
     column: Annotated[
@@ -61,6 +76,23 @@ def batch_command(
             "present, else nested columns mirroring Intake JSON v1).",
         ),
     ] = None,
+    row_group_size: Annotated[
+        int | None,
+        typer.Option(
+            "--row-group-size",
+            min=1,
+            help=f"Parquet output: rows per row group (default: {DEFAULT_ROW_GROUP}).",
+        ),
+    ] = None,
+    checkpoint: Annotated[
+        float,
+        typer.Option(
+            "--checkpoint",
+            min=0,
+            metavar="SECONDS",
+            help="Commit progress durably every SECONDS (0: after every chunk).",
+        ),
+    ] = DEFAULT_CHECKPOINT,
 ) -> None:
     """Evaluate a file of intakes (NDJSON or Parquet): one output or reject per input, in order."""
     from gbrules.core.errors import EngineError, RulebookError
@@ -68,21 +100,24 @@ def batch_command(
     if not source.is_file():
         typer.echo(f"error: cannot read {source}", err=True)
         raise typer.Exit(2)
+    options = BatchOptions(
+        source=source,
+        out=out,
+        summary=summary,
+        rejects=rejects,
+        in_format=in_format,
+        out_format=out_format,
+        column=column,
+        row_group_size=row_group_size,
+        rules=rules,
+        workers=workers,
+        chunk_size=chunk_size,
+        dask=dask,
+        resume=resume,
+        checkpoint_seconds=checkpoint,
+    )
     try:
-        stats = run_batch(
-            source,
-            out,
-            rules=rules,
-            rejects=rejects,
-            workers=workers,
-            summary=summary,
-            resume=resume,
-            dask=dask,
-            chunk_size=chunk_size,
-            in_format=in_format.value if in_format is not None else None,
-            out_format=out_format.value if out_format is not None else None,
-            column=column,
-        )
+        stats = run_batch(options)
     except BatchUsageError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -97,7 +132,15 @@ def batch_command(
     except EngineError as exc:  # e.g. durable_rules cannot load on this Python
         typer.echo(f"error: the rule engine cannot run: {exc}", err=True)
         raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        # A second Ctrl-C while committing: every step is atomic, so the manifest still
+        # names a consistent point.
+        typer.echo("interrupted: rerun with --resume to continue", err=True)
+        raise typer.Exit(130) from None
     done = stats.skipped + stats.lines
+    if stats.already_complete:
+        typer.echo(f"already complete: {done} input lines done; nothing to do", err=True)
+        return
     typer.echo(
         f"{stats.evaluated} evaluated, {stats.rejected} rejected in {stats.seconds:.1f} s "
         f"({stats.rate:,.0f} lines/s); {done} input lines done",

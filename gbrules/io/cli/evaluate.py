@@ -107,7 +107,7 @@ def evaluate(
     """Evaluate one intake and print the care-plan draft."""
     import jinja2
 
-    from gbrules.core.engine import cached_engine
+    from gbrules.clinical.engine import cached_engine
     from gbrules.io.render import render_care_plan
 
     if templates is not None and not templates.is_dir():
@@ -161,7 +161,7 @@ def _evaluate_release(
     """One evaluation under a verified release (its rules replace the bundled rulebook)."""
     import tempfile
 
-    from gbrules.core.engine import Engine
+    from gbrules.clinical.engine import Engine
     from gbrules.io.cli.release import load_active_release_rules
 
     if keyring is None:
@@ -171,6 +171,6 @@ def _evaluate_release(
         packs = [site_pack] if site_pack is not None else []
         engine = Engine.from_directory(rules_dir, *packs)
         try:
-            return engine.evaluate(data)  # type: ignore[arg-type]
+            return engine.evaluate(data)
         finally:
             engine.close()

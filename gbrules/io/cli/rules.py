@@ -24,10 +24,10 @@ def rules_list(
     from rich.console import Console
     from rich.table import Table
 
-    from gbrules.core.rulebook import default_rules_dir, load_rulebook
+    from gbrules.clinical.domain import load_rulebook
 
     try:
-        rb = load_rulebook(directory or default_rules_dir())
+        rb = load_rulebook(*([directory] if directory else []))
     except RulebookError as exc:
         fail(["error: invalid rulebook:"] + [f"  {p}" for p in exc.problems])
     console = Console(width=None if sys.stdout.isatty() else 200, highlight=False)
@@ -48,7 +48,7 @@ def rules_list(
 @rules_app.command("path")
 def rules_path() -> None:
     """Print the bundled default rulebook's directory (to read it, or to diff a pack against)."""
-    from gbrules.core.rulebook import default_rules_dir
+    from gbrules.clinical.domain import default_rules_dir
 
     typer.echo(str(default_rules_dir()))
 
@@ -61,10 +61,11 @@ def rules_lint(
     ] = None,
 ) -> None:
     """Check a rulebook; exit 0 when clean, 1 with findings (each with file and rule id)."""
+    from gbrules.clinical.domain import CLINICAL
     from gbrules.core.lint import lint
     from gbrules.core.rulebook import RULES_GUIDE
 
-    findings = lint(directory)
+    findings = lint(directory, CLINICAL)
     for f in findings:
         typer.echo(f.text())
     if findings:

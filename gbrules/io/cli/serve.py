@@ -149,7 +149,7 @@ def serve(
     try:
         import uvicorn
 
-        from gbrules.core.engine import cached_engine
+        from gbrules.clinical.engine import cached_engine
         from gbrules.io.service import ServiceConfig, create_app
         from gbrules.io.service.auth import auth_from_settings
         from gbrules.io.service.config import ENV_AUTH, ENV_CONFIG

@@ -40,6 +40,9 @@ _CATEGORY = {
 _LAB_LOINC = {
     "lab.repeat_crp": ("1988-5", "C reactive protein [Mass/volume] in Serum or Plasma"),
     "lab.celiac_serology": ("31017-7", "Tissue transglutaminase IgA Ab [Units/volume] in Serum"),
+    "lab.fecal_calprotectin": ("38445-3", "Calprotectin [Mass/mass] in Stool"),
+    # Re-check against LOINC before shipping an integration (CA125 has several assays).
+    "lab.ca125": ("10334-1", "Cancer Ag 125 [Units/volume] in Serum or Plasma"),
 }
 
 

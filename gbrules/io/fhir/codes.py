@@ -25,6 +25,8 @@ GAD7_TOTAL = "70274-6"
 GAD7_PANEL = "69737-5"
 CRP = "1988-5"
 HS_CRP = "30522-7"
+FECAL_CALPROTECTIN = "38445-3"  # Calprotectin [Mass/mass] in Stool
+BODY_WEIGHT = "29463-7"
 # Tissue transglutaminase IgA Ab in serum (units/volume): the celiac screening test. Re-check
 # against LOINC before shipping, like every code here.
 TTG_IGA = "31017-7"
@@ -69,6 +71,16 @@ CRP_UNITS: dict[str, float] = {
     "g/L": 1000.0,
     "g/l": 1000.0,
 }
+
+# Faecal calprotectin units (UCUM) to ug/g (1 ug/g = 1 mg/kg).
+CALPROTECTIN_UNITS: dict[str, float] = {
+    "ug/g": 1.0,
+    "µg/g": 1.0,
+    "mg/kg": 1.0,
+    "mg/g": 1000.0,
+}
+# Body weight units (UCUM) to kg.
+WEIGHT_UNITS: dict[str, float] = {"kg": 1.0, "g": 0.001, "[lb_av]": 0.45359237, "lb": 0.45359237}
 
 # Conditions and medications are classified by value set, not by tables here: SNOMED CT and
 # ICD-10-CM value sets, ATC classes and RxNorm ingredients and products are data files read by

@@ -376,6 +376,12 @@ def _observation(st: _State, o: Any, src: _Src) -> None:
         if code in (C.CRP, C.HS_CRP):
             _crp(st, o, src, when)
             used = True
+        elif code == C.FECAL_CALPROTECTIN:
+            _quantity(st, o, src, when, "labs.fecal_calprotectin", C.CALPROTECTIN_UNITS, "ug/g")
+            used = True
+        elif code == C.BODY_WEIGHT:
+            _quantity(st, o, src, when, "weight_kg", C.WEIGHT_UNITS, "kg")
+            used = True
         elif code == C.TTG_IGA:
             _celiac(st, o, src, when)
             used = True
@@ -454,7 +460,52 @@ def _crp(st: _State, o: Any, src: _Src, when: datetime | None) -> None:
         )
     if factor != 1.0:
         st.note(src, f"CRP {q.value} {unit} converted to {value:g} mg/L", path)
-    st.add("labs.crp", {"value": round(value, 4), "unit": "mg/L"}, when, src)
+    st.add("labs.crp", _dated({"value": round(value, 4), "unit": "mg/L"}, when), when, src)
+
+
+def _dated(measurement: dict[str, Any], when: datetime | None) -> dict[str, Any]:
+    """A lab value or score with the (UTC) day it was measured, when the resource says."""
+    return {**measurement, "date": when.date().isoformat()} if when is not None else measurement
+
+
+def _quantity(
+    st: _State,
+    o: Any,
+    src: _Src,
+    when: datetime | None,
+    fld: str,
+    units: Mapping[str, float],
+    unit_to: str,
+) -> None:
+    """A quantity observation in one of ``units`` (UCUM code, else unit text), converted.
+
+    ``weight_kg`` is a bare number; a lab value becomes ``{"value", "unit", "date"}``.
+    """
+    q = o.valueQuantity
+    path = f"{src.path}.valueQuantity"
+    what = fld.split(".")[-1]
+    if q is None or q.value is None:
+        st.note(src, f"not used: {what} has no valueQuantity.value", path)
+        return
+    unit = q.code if q.code and (q.system in (None, C.UCUM)) else None
+    unit = unit or q.unit
+    factor = units.get(unit or "")
+    if factor is None:
+        st.note(src, f"not used: {what} unit {unit!r} cannot be converted to {unit_to}", path)
+        return
+    value = round(float(q.value) * factor, 4)
+    if q.comparator:
+        st.note(
+            src,
+            f"{what} reported as {q.comparator} {q.value} {unit}; {q.value} used",
+            f"{path}.comparator",
+        )
+    if factor != 1.0:
+        st.note(src, f"{what} {q.value} {unit} converted to {value:g} {unit_to}", path)
+    if "." in fld:
+        st.add(fld, _dated({"value": value, "unit": unit_to}, when), when, src)
+    else:
+        st.add(fld, value, when, src)
 
 
 def _celiac(st: _State, o: Any, src: _Src, when: datetime | None) -> None:
@@ -594,12 +645,12 @@ def _resolve_instruments(st: _State) -> None:
                 value: dict[str, Any] = {"items": [got[c].value for c in items]}
                 if total_code in got:
                     value["total"] = got[total_code].value
-                st.add(f"mood.{instrument}", value, when, first.src)
+                st.add(f"mood.{instrument}", _dated(value, when), when, first.src)
             elif total_code in got:
                 value = {"total": got[total_code].value}
                 if instrument == "phq9" and C.PHQ9_ITEM9 in got:
                     value["item9"] = got[C.PHQ9_ITEM9].value
-                st.add(f"mood.{instrument}", value, when, got[total_code].src)
+                st.add(f"mood.{instrument}", _dated(value, when), when, got[total_code].src)
                 for code, s in got.items():
                     if code == total_code or (instrument == "phq9" and code == C.PHQ9_ITEM9):
                         continue

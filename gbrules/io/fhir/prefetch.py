@@ -27,7 +27,6 @@ from enum import StrEnum
 from typing import Any
 
 from gbrules.io.fhir import codes as C
-from gbrules.io.fhir.terminology import FECAL_CALPROTECTIN
 
 #: The prefetch token for the patient (CDS Hooks ``patient-view`` and ``order-select`` context).
 PATIENT_CONTEXT = "{{context.patientId}}"
@@ -131,11 +130,21 @@ PREFETCH_QUERIES: tuple[PrefetchQuery, ...] = (
         Search(
             "CRP, calprotectin and coeliac serology observations",
             "Observation",
-            (("code", _loinc(C.CRP, C.HS_CRP, FECAL_CALPROTECTIN, C.TTG_IGA)),),
+            (("code", _loinc(C.CRP, C.HS_CRP, C.FECAL_CALPROTECTIN, C.TTG_IGA)),),
         ),
         "US Core Laboratory Result Observation (category laboratory) by patient and code: CRP "
         "(1988-5), hs-CRP (30522-7), faecal calprotectin (38445-3), tTG-IgA (31017-7).",
         ("crp",),
+    ),
+    PrefetchQuery(
+        "bodyWeight",
+        Search(
+            "Body weight observations",
+            "Observation",
+            (("code", _loinc(C.BODY_WEIGHT)),),
+        ),
+        "US Core Body Weight (category vital-signs) by patient and code 29463-7: the weight "
+        "for weight-based amounts (caffeine per kg).",
     ),
     PrefetchQuery(
         "conditions",

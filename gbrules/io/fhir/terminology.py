@@ -24,9 +24,6 @@ from typing import Any, Literal
 
 from gbrules.io.fhir.codes import ATC, ICD10, ICD10CM, RXNORM, SNOMED
 
-#: Lab codes the mapping and the prefetch ask for that gbrules' older table (``codes``) lacks.
-FECAL_CALPROTECTIN = "38445-3"  # Calprotectin [Mass/mass] in Stool
-
 
 def _load(name: str) -> dict[str, Any]:
     text = resources.files("gbrules.io.fhir").joinpath("data", name).read_text(encoding="utf-8")

@@ -166,7 +166,7 @@ def _rule_files(rules_dir: Path) -> dict[str, bytes]:
 
 def _load_rulebook_label(files: Mapping[str, bytes]) -> str:
     """Validate the rules exactly as the engine would load them; return their version label."""
-    from gbrules.core.rulebook import load_rulebook
+    from gbrules.clinical.domain import load_rulebook
 
     with tempfile.TemporaryDirectory(prefix="gbrules-release-") as tmp:
         for name, data in files.items():

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from gbrules.core.engine import Engine, cached_engine
+from gbrules.clinical.engine import Engine, cached_engine
 from gbrules.io.service.config import ENV_AUTH, ENV_CONFIG, ServiceConfig
 from gbrules.io.service.errors import install_error_handlers
 from gbrules.io.service.hooks import SERVICES

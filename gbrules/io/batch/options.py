@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TypeVar
 
@@ -29,6 +30,7 @@ FLAGS = {
     "column": "--column",
     "row_group_size": "--row-group-size",
     "rules": "--rules",
+    "as_of": "--as-of",
 }
 
 T = TypeVar("T")
@@ -55,6 +57,7 @@ class BatchOptions:
     column: str | None = None
     row_group_size: int | None = None
     rules: Path | None = None
+    as_of: date | None = None  # FHIR input: the evaluation date (default: today)
     # How to run (never changes a byte of the output):
     workers: int | None = None
     chunk_size: int | None = None
@@ -73,7 +76,10 @@ class BatchOptions:
 
 
 def format_of(path: Path) -> Format:
-    """The format a file name implies: ``parquet`` for ``*.parquet``, else ``ndjson``."""
+    """The format a path implies: a directory is a FHIR Bulk Data export (``fhir-ndjson``),
+    ``*.parquet`` is ``parquet``, anything else ``ndjson``."""
+    if path.is_dir():
+        return Format.fhir_ndjson
     return Format.parquet if path.suffix.lower() == ".parquet" else Format.ndjson
 
 

@@ -19,11 +19,17 @@ class BatchUsageError(ValueError):
 
 
 class Format(StrEnum):
-    """A file format for batch input or output."""
+    """A file format for batch input or output. ``fhir-ndjson`` is input only: a FHIR Bulk
+    Data export directory, one record per patient (``gbrules.io.fhir.bulk``)."""
 
     ndjson = "ndjson"
     parquet = "parquet"
+    fhir_ndjson = "fhir-ndjson"
 
+
+#: The key of a FHIR Bulk Data input record that is a line no patient's bundle can hold
+#: (``{PROBLEM_KEY: {"file", "line", "message"}}``): the worker turns it into a reject.
+PROBLEM_KEY = "gbrules.bulk-problem"
 
 # One input record's payload: a raw NDJSON line without its newline (or a Parquet cell's text),
 # a dict (a Parquet row of nested columns, nulls already dropped) or None (a null Parquet cell).
@@ -78,10 +84,12 @@ Outcome = str | OutRow | Rejected
 
 @dataclass(frozen=True, slots=True)
 class Shape:
-    """What an evaluation is written as: the full Evaluation or the summary, as text or a row."""
+    """What an evaluation is written as: the full Evaluation or the summary, as text or a row.
+    ``fhir_as_of``: the input records are FHIR Bundles, mapped to intakes at this date (ISO)."""
 
     summary: bool
     rows: bool  # True: OutRow (Parquet output); False: JSON text (NDJSON output)
+    fhir_as_of: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

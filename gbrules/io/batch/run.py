@@ -20,10 +20,12 @@ steps is the guarantee:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +174,7 @@ class _Plan:
     rules: str | None
     column: str | None  # as asked or recorded; the Parquet reader resolves the default
     execution: Execution
+    as_of: str | None  # FHIR input: the evaluation date
 
     @property
     def rejects(self) -> Path:
@@ -201,7 +204,15 @@ def _settle(options: BatchOptions) -> _Plan:
         rules=settle.rules(options.rules),
         column=settle.pick("column", options.column, None),
         execution=settle.execution(options),
+        as_of=None,
     )
+    fhir = plan.in_format is Format.fhir_ndjson
+    given = options.as_of.isoformat() if options.as_of is not None else None
+    if not fhir and given is not None:
+        raise BatchUsageError("--as-of applies to FHIR Bulk Data input (--fhir-ndjson) only")
+    if fhir:
+        today = datetime.now(UTC).date().isoformat()
+        plan = dataclasses.replace(plan, as_of=settle.pick("as_of", given, today))
     if Format.parquet in (plan.in_format, plan.out_format):
         formats.parquet()  # pyarrow present, or a usage error before anything is written
     _check_paths(options.source, options.out, plan.rejects, manifest_file)
@@ -230,6 +241,7 @@ def _run(options: BatchOptions) -> BatchStats:
                 column=source.column,
                 row_group_size=plan.row_group_size,
                 rules=plan.rules,
+                as_of=plan.as_of,
             ),
             execution=plan.execution,
             progress=Progress() if plan.earlier is None else plan.earlier.progress,
@@ -264,7 +276,9 @@ def _run(options: BatchOptions) -> BatchStats:
         if start is not None:
             manifest.save(plan.manifest_file, run)  # this run's execution settings
         # The pool forks before pyarrow starts reading or writing (no threads to inherit).
-        shape = Shape(summary=plan.summary, rows=plan.out_format is Format.parquet)
+        shape = Shape(
+            summary=plan.summary, rows=plan.out_format is Format.parquet, fhir_as_of=plan.as_of
+        )
         executor = executor_for(pack, shape, plan.execution.workers, plan.execution.dask)
         stack.callback(executor.close)
         show = sys.stderr.isatty() if options.progress is None else options.progress

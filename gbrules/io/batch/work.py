@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gbrules.core.errors import IntakeError
-from gbrules.io.batch.records import InputRecord, Outcome, OutRow, Rejected, Shape
+from gbrules.io.batch.records import PROBLEM_KEY, InputRecord, Outcome, OutRow, Rejected, Shape
 
 if TYPE_CHECKING:
     from gbrules.clinical.engine import Engine
@@ -107,6 +107,11 @@ def evaluate_lines(engine: Engine, records: Sequence[InputRecord], shape: Shape)
         if isinstance(data, Rejected):
             out.append(data)
             continue
+        if shape.fhir_as_of is not None:
+            data = _from_fhir(line, data, shape.fhir_as_of)
+            if isinstance(data, Rejected):
+                out.append(data)
+                continue
         try:
             ev = engine.evaluate(data)
         except IntakeError as exc:
@@ -135,6 +140,24 @@ def evaluate_lines(engine: Engine, records: Sequence[InputRecord], shape: Shape)
         else:
             out.append(ev.model_dump_json())
     return out
+
+
+def _from_fhir(line: int, data: Any, as_of: str) -> Any:
+    """A patient's FHIR Bundle (Bulk Data input) as an intake, or its reject (FHIR paths)."""
+    from datetime import date
+
+    from gbrules.io.fhir.intake import intake_from_fhir
+
+    if isinstance(data, dict) and PROBLEM_KEY in data:
+        problem = data[PROBLEM_KEY]
+        where = f"{problem['file']}:{problem['line']}"
+        return _reject(line, [(where, problem["message"])])
+    pid = data.get("id") if isinstance(data, dict) else None
+    try:
+        intake, _ = intake_from_fhir(data, as_of=date.fromisoformat(as_of))
+    except IntakeError as exc:
+        return _reject(line, [(e.path, e.message) for e in exc.errors], pid)
+    return intake
 
 
 def run_chunk(pack: Pack, records: list[InputRecord], shape: Shape) -> list[Outcome]:

@@ -1,4 +1,5 @@
-"""``gbrules batch``: a file of intakes (NDJSON or Parquet) to one output or reject per line.
+"""``gbrules batch``: a file of intakes (NDJSON or Parquet), or a FHIR Bulk Data export
+directory (``--fhir-ndjson``), to one output or reject per line (per patient).
 
 Options that shape the output default to None ("not given"), so that ``--resume`` can tell an
 option the user repeats or changes from one left out: left out, the run's own (from its
@@ -7,6 +8,7 @@ manifest) is used; given and different, the resume is refused naming it (exit 2)
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +20,11 @@ from gbrules.io.batch.options import DEFAULT_CHECKPOINT, DEFAULT_CHUNK, DEFAULT_
 
 def batch_command(
     source: Annotated[
-        Path, typer.Argument(help="Intakes: NDJSON (one JSON object per line) or .parquet.")
+        Path,
+        typer.Argument(
+            help="Intakes: NDJSON (one JSON object per line) or .parquet; with --fhir-ndjson, "
+            "a FHIR Bulk Data export directory."
+        ),
     ],
     out: Annotated[
         Path, typer.Argument(help="Evaluations: NDJSON, or .parquet (one row per evaluation).")
@@ -84,6 +90,24 @@ def batch_command(
             help=f"Parquet output: rows per row group (default: {DEFAULT_ROW_GROUP}).",
         ),
     ] = None,
+    fhir_ndjson: Annotated[
+        bool,
+        typer.Option(
+            "--fhir-ndjson",
+            help="SOURCE is a FHIR Bulk Data $export directory (Patient.ndjson, "
+            "Observation.ndjson, Condition.ndjson, MedicationRequest.ndjson, ...): one record "
+            "per patient, mapped from FHIR (same as --in-format fhir-ndjson).",
+        ),
+    ] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            metavar="YYYY-MM-DD",
+            help="FHIR input: the evaluation date, for ages and 'recent' medicines "
+            "(default: today; recorded, so a resumed run uses the same).",
+        ),
+    ] = None,
     checkpoint: Annotated[
         float,
         typer.Option(
@@ -97,9 +121,23 @@ def batch_command(
     """Evaluate a file of intakes (NDJSON or Parquet): one output or reject per input, in order."""
     from gbrules.core.errors import EngineError, RulebookError
 
-    if not source.is_file():
-        typer.echo(f"error: cannot read {source}", err=True)
+    if fhir_ndjson:
+        if in_format not in (None, Format.fhir_ndjson):
+            typer.echo("error: --fhir-ndjson and --in-format disagree", err=True)
+            raise typer.Exit(2)
+        in_format = Format.fhir_ndjson
+    fhir = in_format is Format.fhir_ndjson or (in_format is None and source.is_dir())
+    if not (source.is_dir() if fhir else source.is_file()):
+        what = "a directory (FHIR Bulk Data export)" if fhir else "a file"
+        typer.echo(f"error: cannot read {source}: not {what}", err=True)
         raise typer.Exit(2)
+    when = None
+    if as_of is not None:
+        try:
+            when = date.fromisoformat(as_of)
+        except ValueError:
+            typer.echo(f"error: --as-of {as_of!r} is not a date (YYYY-MM-DD)", err=True)
+            raise typer.Exit(2) from None
     options = BatchOptions(
         source=source,
         out=out,
@@ -110,6 +148,7 @@ def batch_command(
         column=column,
         row_group_size=row_group_size,
         rules=rules,
+        as_of=when,
         workers=workers,
         chunk_size=chunk_size,
         dask=dask,

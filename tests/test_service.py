@@ -278,3 +278,14 @@ def test_auth_accepts_good_token_and_rejects_bad_ones(auth_server: tuple[str, An
     assert call(no_jti).status_code == 401
     # discovery stays open
     assert httpx.get(f"{url}/cds-services").status_code == 200
+
+
+def test_docs_list_every_prefetch_template() -> None:
+    """docs/EHR.md's prefetch table is the one a reader registers: it must name every key with
+    its exact template (an edit to ``gbrules/io/fhir/prefetch.py`` must reach the docs)."""
+    from gbrules.io.fhir.prefetch import PREFETCH_QUERIES
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "EHR.md").read_text()
+    for q in PREFETCH_QUERIES:
+        row = f"| `{q.key}` | `{q.template.replace('|', chr(92) + '|')}` |"
+        assert row in text, q.key

@@ -69,7 +69,15 @@ KEY_INPUTS: tuple[KeyInput, ...] = (
     KeyInput(
         "probiotic_cautions",
         "probiotic cautions",
-        ("immunocompromised", "central_venous_catheter", "critically_ill", "pregnant"),
+        (
+            "immunocompromised",
+            "central_venous_catheter",
+            "critically_ill",
+            "prosthetic_heart_valve",
+            "short_bowel_syndrome",
+            "acute_pancreatitis",
+            "pregnant",
+        ),
         "a probiotic trial is drafted only when none applies",
         decided_by="probiotic_risk",
     ),

@@ -147,7 +147,9 @@ def measure_bulk(patients: int, noise: int, workdir: Path) -> dict[str, Any]:
         dst = workdir / f"bulk{workers}.ndjson"
         start = time.perf_counter()
         run = run_batch(
-            BatchOptions(source=export, out=dst, workers=workers, as_of=AS_OF, progress=False)
+            BatchOptions(
+                source=export, out=dst, workers=workers, as_of=AS_OF.isoformat(), progress=False
+            )
         )
         wall = time.perf_counter() - start
         out[f"workers_{workers}_patients_per_s"] = round(run.lines / wall, 1)

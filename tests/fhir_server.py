@@ -101,12 +101,14 @@ class FhirTestServer:
         assert all(s.split()[0] in ("200", "201") for s in statuses), statuses
 
     @classmethod
-    def start(cls) -> FhirTestServer:
+    def start(cls, extra_env: dict[str, str] | None = None) -> FhirTestServer:
+        """Start a server; ``extra_env`` adds settings (the SMART ones of server.mjs)."""
         token, limited = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
         log = Path(tempfile.mkstemp(prefix="gbrules-fhir-server-", suffix=".log")[1])
         env = {
             **os.environ,
             "FHIR_TEST_TOKENS": json.dumps({token: "*", limited: "Patient Observation"}),
+            **(extra_env or {}),
         }
         node = shutil.which("node") or "node"
         with log.open("wb") as stderr:

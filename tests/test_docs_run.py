@@ -42,8 +42,30 @@ NOT_RUN: dict[tuple[str, str], str] = {
         "an elided command line (`...`) showing only the CORS options; "
         "tests/test_service_cors_browser.py runs them in Chromium"
     ),
+    ("docs/GOLIVE.md", "gbrules batch intakes.ndjson"): (
+        "needs an intakes file; tests/test_site.py::test_batch_takes_site_and_as_of runs it"
+    ),
+    ("docs/GOLIVE.md", "--shadow r2.zip"): (
+        "starts a long-running server with a second release; tests/test_golive.py builds two "
+        "approved releases and serves them"
+    ),
+    ("docs/GOLIVE.md", "gbrules audit shadow-report"): (
+        "reads the audit trail of the server above; tests/test_golive.py runs it on a real one"
+    ),
+    ("docs/GOLIVE.md", "gbrules release promote"): (
+        "calls the running server above; tests/test_golive.py runs each command against a "
+        "real server"
+    ),
     ("docs/SECURITY.md", "createuser --pwprompt gbrules"): (
         "administers a site's PostgreSQL server; tests/test_audit.py runs a real throwaway one"
+    ),
+    ("docs/APP.md", "python -m gbrules.io.app --port 8090"): (
+        "starts the workbench as a long-running server on a fixed port; tests/test_workbench.py "
+        "and tests/test_workbench_browser.py run it on a free port"
+    ),
+    ("docs/APP.md", "--smart-client-id gbrules-workbench"): (
+        "a deployment recipe behind an EHR; tests/test_workbench_smart.py runs the launch "
+        "against oidc-provider and a FHIR server on 127.0.0.1"
     ),
     ("README.md", "sudo apt-get install build-essential"): (
         "installs system packages: needs root and the network"

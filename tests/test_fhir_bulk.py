@@ -20,6 +20,7 @@ from gbrules.tools.fhir_export import export_intakes, write_export
 from tests.conftest import interrupt_batch_at_chunk
 
 AS_OF = date(2026, 11, 30)
+DAY = AS_OF.isoformat()
 runner = CliRunner()
 
 
@@ -60,7 +61,7 @@ def test_lines_no_patient_can_hold_are_reported_with_file_and_line(tmp_path: Pat
         f.write("{not json\n")
         f.write(json.dumps({"resourceType": "Condition", "id": "orphan"}) + "\n")
     out = tmp_path / "out.ndjson"
-    stats = run_batch(BatchOptions(source=tmp_path, out=out, summary=True, as_of=AS_OF))
+    stats = run_batch(BatchOptions(source=tmp_path, out=out, summary=True, as_of=DAY))
     assert (stats.evaluated, stats.rejected) == (3, 2)
     rejects = [
         json.loads(line)
@@ -96,7 +97,7 @@ def test_referenced_medications_join_the_bundle(tmp_path: Path) -> None:
     (tmp_path / "MedicationRequest.ndjson").write_text(json.dumps(request) + "\n")
     (tmp_path / "Medication.ndjson").write_text(json.dumps(medication) + "\n")
     out = tmp_path / "out.ndjson"
-    run_batch(BatchOptions(source=tmp_path, out=out, as_of=AS_OF))
+    run_batch(BatchOptions(source=tmp_path, out=out, as_of=DAY))
     ev = json.loads(out.read_text())
     assert ev["facts"]["on_ssri"] is True
 
@@ -117,7 +118,7 @@ def test_a_thousand_patients_screen_end_to_end_like_their_intakes(tmp_path: Path
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "1000 evaluated, 0 rejected" in result.output
-    run_batch(BatchOptions(source=intakes, out=intake_out, summary=True))
+    run_batch(BatchOptions(source=intakes, out=intake_out, summary=True, as_of=DAY))
     fhir, direct = summaries(fhir_out), summaries(intake_out)
     assert len(fhir) == n and set(fhir) == set(direct)
     for pid, row in fhir.items():
@@ -129,10 +130,10 @@ def test_an_interrupted_screen_resumes_to_the_same_output(
     export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     whole = tmp_path / "whole.ndjson"
-    run_batch(BatchOptions(source=export, out=whole, as_of=AS_OF, chunk_size=7))
+    run_batch(BatchOptions(source=export, out=whole, as_of=DAY, chunk_size=7))
     real = interrupt_batch_at_chunk(monkeypatch, 3)
     cut = tmp_path / "cut.ndjson"
-    stats = run_batch(BatchOptions(source=export, out=cut, as_of=AS_OF, chunk_size=7))
+    stats = run_batch(BatchOptions(source=export, out=cut, as_of=DAY, chunk_size=7))
     assert stats.interrupted
     monkeypatch.setattr("gbrules.io.batch.work.evaluate_lines", real)
     stats = run_batch(BatchOptions(source=export, out=cut, resume=True))
@@ -149,19 +150,10 @@ def test_a_changed_export_is_refused_on_resume(export: Path, tmp_path: Path) -> 
     for f in export.iterdir():
         (copy / f.name).write_bytes(f.read_bytes())
     out = tmp_path / "out.ndjson"
-    run_batch(BatchOptions(source=copy, out=out, as_of=AS_OF))
+    run_batch(BatchOptions(source=copy, out=out, as_of=DAY))
     (copy / "Extra.ndjson").write_text("{}\n")
     result = runner.invoke(cli, ["batch", str(copy), str(out), "--resume"])
     assert result.exit_code == 2 and "not the input the run read" in result.output
-
-
-def test_as_of_is_for_fhir_input_only(tmp_path: Path) -> None:
-    src = tmp_path / "in.ndjson"
-    src.write_text('{"age": 40}\n')
-    result = runner.invoke(
-        cli, ["batch", str(src), str(tmp_path / "o.ndjson"), "--as-of", "2026-01-01"]
-    )
-    assert result.exit_code == 2 and "--as-of applies to FHIR" in result.output
 
 
 def test_grouping_holds_one_patient_at_a_time(tmp_path: Path) -> None:

@@ -34,6 +34,12 @@ def test_wheel_ships_rules_examples_templates_and_shim(wheel: Path) -> None:
     examples = {p.relative_to(ROOT).as_posix() for p in (ROOT / "examples").rglob("*.json")}
     assert {f"gbrules/_bundled/{e}" for e in examples} <= names
     assert "gbrules/clinical/templates/clinician.md.j2" in names
+    # the workbench's pages, script and stylesheet (no build step: they ship as they are)
+    assert {
+        "gbrules/io/app/templates/index.html.j2",
+        "gbrules/io/app/static/app.js",
+        "gbrules/io/app/static/app.css",
+    } <= names
     suffix = sysconfig.get_config_var("EXT_SUFFIX")
     assert f"gbrules/core/backends/_pyeval_shim{suffix}" in names  # built for this interpreter
     assert not [n for n in names if n.endswith((".c", ".pyc"))]

@@ -169,6 +169,7 @@ class Engine:
                 "facts": facts,
                 "not_recorded": self._missing(facts),
                 "rulebook_version": self._version,
+                "stale": {},
             },
         )
 

@@ -144,6 +144,9 @@ class Evaluation(_Frozen):
     facts: dict[str, FactValue]
     not_recorded: list[str] = Field(default_factory=list)
     rulebook_version: str
+    #: Dated inputs older than their freshness window, by kind, with the day they were
+    #: measured; they were treated as not recorded (``gbrules.clinical.site.freshen``).
+    stale: dict[str, str] = Field(default_factory=dict)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -17,7 +17,7 @@ from types import MappingProxyType
 EXTRAS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         "fhir": ("fhir.resources",),
-        "service": ("fastapi", "jwt", "uvicorn", "prometheus_client", "limits"),
+        "service": ("fastapi", "jwt", "uvicorn", "prometheus_client", "limits", "python_multipart"),
         "audit": ("sqlalchemy",),
         "dask": ("distributed",),
         "parquet": ("pyarrow",),

@@ -414,9 +414,13 @@ def _glossary(chunks: list[str]) -> list[tuple[str, str]]:
 
 
 def plan_context(
-    ev: Evaluation, generated_at: datetime, audience: Audience = "clinician"
+    ev: Evaluation,
+    generated_at: datetime,
+    audience: Audience = "clinician",
+    country: str | None = None,
 ) -> dict[str, Any]:
-    """What every template gets: the evaluation as the sections of a draft, in layout order."""
+    """What every template gets: the evaluation as the sections of a draft, in layout order.
+    ``country``: the site's (site.yaml), for the crisis-line set of that country."""
     items = [_item(s, audience) for s in ev.suggestions]
     critical = [i for i in items if i.priority == "critical"]
     urgent = [i for i in items if i.priority == "urgent"]
@@ -449,14 +453,28 @@ def plan_context(
         "sections": sections,
         "deferred": deferred,
         "facts": facts,
-        "not_recorded": [_fact_label(n) for n in ev.not_recorded],
+        "not_recorded": [_fact_label(n) for n in ev.not_recorded]
+        + [
+            f"{_STALE_LABELS.get(kind, kind)}: stale (measured {day})"
+            for kind, day in ev.stale.items()
+        ],
         "fired_rules": list(ev.fired_rules),
         "rulebook_version": ev.rulebook_version,
         "generated_at": generated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "when_to_get_help": list(WHEN_TO_GET_HELP),
         "glossary": _glossary(words) if audience == "patient" else [],
         "priority_word": _PRIORITY_WORD,
+        "country": country,
     }
+
+
+#: The dated kinds a draft can list as stale (``Evaluation.stale``), as a reader names them.
+_STALE_LABELS: dict[str, str] = {
+    "phq9": "PHQ-9",
+    "gad7": "GAD-7",
+    "crp": "CRP",
+    "fecal_calprotectin": "Faecal calprotectin",
+}
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|])")
@@ -533,6 +551,7 @@ def render_care_plan(
     audience: Audience = "clinician",
     templates: str | Path | None = None,
     generated_at: datetime | None = None,
+    country: str | None = None,
 ) -> str:
     """Render a care-plan draft for a clinician to review, edit and sign.
 
@@ -540,6 +559,8 @@ def render_care_plan(
     (rule ids, evidence, fact table) or patient (plain language). ``templates``: a directory
     searched before the bundled templates. ``generated_at``: the time printed on the draft
     (a naive datetime is taken as UTC); default ``SOURCE_DATE_EPOCH`` if set, else now.
+    ``country``: the site's country (``SiteConfig.country``), handed to the templates as
+    ``country`` so that the crisis lines shown can be that country's.
     """
     if format not in _EXT:
         raise ValueError(f"unknown format {format!r}; use markdown, html or text")
@@ -547,7 +568,7 @@ def render_care_plan(
         raise ValueError(f"unknown audience {audience!r}; use clinician or patient")
     env = _environment(None if templates is None else os.fspath(templates))
     template = env.get_template(f"{audience}.{_EXT[format]}.j2")
-    return template.render(**plan_context(ev, _when(generated_at), audience))
+    return template.render(**plan_context(ev, _when(generated_at), audience, country))
 
 
 def fact_rows(facts: dict[str, FactValue]) -> list[tuple[str, str, str]]:

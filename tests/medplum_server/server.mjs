@@ -12,12 +12,17 @@
 //   - search paging links (self/first/previous/next) from the repository's total, _count
 //     defaulting to 20 and capped at 1000 as Medplum's server does, and fullUrl on entries;
 //   - an unknown search parameter is a 400 OperationOutcome, as on Medplum's server, instead of
-//     the in-memory repository's silent empty result.
+//     the in-memory repository's silent empty result;
+//   - optionally, what an EHR adds for SMART App Launch: /.well-known/smart-configuration (the
+//     JSON in FHIR_TEST_SMART_CONFIG) and read access for access tokens (RS256 JWTs) issued by
+//     the authorisation server FHIR_TEST_OIDC_ISSUER for this FHIR base, checked against its
+//     published keys (signature, issuer, audience, expiry, a patient read scope).
 //
 // Usage: FHIR_TEST_TOKENS='{"token": "*", "other": "Patient Observation"}' \
 //        node server.mjs --host 127.0.0.1 --port 0
 // It prints one line "listening <base URL>" on stdout when it accepts requests.
 
+import crypto from 'node:crypto';
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import {
@@ -51,6 +56,8 @@ if (!['127.0.0.1', '::1', 'localhost'].includes(args.host)) {
   throw new Error(`refusing to bind ${args.host}: this test server listens on loopback only`);
 }
 const tokens = JSON.parse(process.env.FHIR_TEST_TOKENS ?? '{}');
+const smartConfig = process.env.FHIR_TEST_SMART_CONFIG ? JSON.parse(process.env.FHIR_TEST_SMART_CONFIG) : undefined;
+const oidcIssuer = process.env.FHIR_TEST_OIDC_ISSUER;
 if (Object.keys(tokens).length === 0) {
   throw new Error('FHIR_TEST_TOKENS must map at least one bearer token to "*" or resource types');
 }
@@ -82,12 +89,48 @@ function touchedTypes(segments, body) {
   return [];
 }
 
-function authorised(req, segments, body) {
+let oidcKeys;
+
+/** The authorisation server's signing keys (its discovery document's jwks_uri), once. */
+async function issuerKeys() {
+  if (!oidcKeys) {
+    const config = await (await fetch(`${oidcIssuer}/.well-known/openid-configuration`)).json();
+    oidcKeys = (await (await fetch(config.jwks_uri)).json()).keys;
+  }
+  return oidcKeys;
+}
+
+/** Whether a bearer JWT from the SMART authorisation server allows this read. */
+async function jwtAllows(token, req, baseUrl) {
+  const parts = token.split('.');
+  if (!oidcIssuer || parts.length !== 3) {
+    return false;
+  }
+  try {
+    const header = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8'));
+    const claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+    const jwk = (await issuerKeys()).find((k) => k.kid === header.kid);
+    if (header.alg !== 'RS256' || !jwk) {
+      return false;
+    }
+    const signed = crypto.verify('RSA-SHA256', Buffer.from(`${parts[0]}.${parts[1]}`),
+      crypto.createPublicKey({ key: jwk, format: 'jwk' }), Buffer.from(parts[2], 'base64url'));
+    const audience = [claims.aud].flat();
+    const scopes = String(claims.scope ?? '').split(/\s+/);
+    return signed && claims.iss === oidcIssuer && audience.includes(baseUrl) &&
+      claims.exp * 1000 > Date.now() && req.method === 'GET' &&
+      scopes.some((s) => /^patient\/\*\.(read|rs)$/.test(s));
+  } catch {
+    return false;
+  }
+}
+
+async function authorised(req, segments, body, baseUrl) {
   const header = req.headers.authorization ?? '';
   const match = /^Bearer (.+)$/.exec(header);
   const scope = match ? tokens[match[1]] : undefined;
   if (scope === undefined) {
-    return unauthorized;
+    return match && (await jwtAllows(match[1], req, baseUrl)) ? undefined : unauthorized;
   }
   if (scope === '*') {
     return undefined;
@@ -134,6 +177,11 @@ async function handle(req, res, baseUrl) {
   }
   const path = url.pathname.slice(BASE_PATH.length).replace(/^\/+|\/+$/g, '');
   const segments = path ? path.split('/') : [];
+  if (smartConfig && req.method === 'GET' && path === '.well-known/smart-configuration') {
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify(smartConfig));
+    return;
+  }
 
   let body;
   if (['POST', 'PUT', 'PATCH'].includes(req.method)) {
@@ -155,7 +203,7 @@ async function handle(req, res, baseUrl) {
     }
   }
 
-  const refused = authorised(req, segments, body);
+  const refused = await authorised(req, segments, body, baseUrl);
   if (refused) {
     sendOutcome(res, refused);
     return;

@@ -52,6 +52,7 @@ from gbrules.io.audit.records import (
     AuditConfigError,
     CardRecord,
     Report,
+    ShadowSummary,
     UnknownCard,
     check_code,
     pseudonym,
@@ -311,6 +312,85 @@ class AuditLog:
                 return False
             return True
         return self._write_safely(args)
+
+    def record_shadow(
+        self,
+        hook_instance: str,
+        active: Evaluation,
+        candidate: Evaluation,
+        *,
+        at: datetime | None = None,
+    ) -> bool:
+        """Store how a shadow candidate's plan differs from the active one; never raises (the
+        shadow must not fail or delay a clinical answer past a log line). True when stored."""
+        only_active = sorted(active.codes - candidate.codes)
+        only_candidate = sorted(candidate.codes - active.codes)
+        try:
+            check_code(hook_instance, "hook_instance")
+            with self._tx() as conn:
+                conn.execute(
+                    schema.shadow_table.insert().values(
+                        time=utc_naive(at),
+                        hook_instance=hook_instance,
+                        active_version=active.rulebook_version,
+                        candidate_version=candidate.rulebook_version,
+                        only_active=_json_list(only_active, "codes"),
+                        only_candidate=_json_list(only_candidate, "codes"),
+                    )
+                )
+        except Exception as exc:
+            self._count("failures")
+            log.error("audit shadow write failed: %s", type(exc).__name__)
+            return False
+        return True
+
+    def record_admin(self, actor: str, action: str, detail: str) -> None:
+        """Store one operator action (raises: an unrecorded promote must not happen)."""
+        check_code(actor, "actor")
+        with self._tx() as conn:
+            conn.execute(
+                schema.admin_table.insert().values(
+                    time=utc_naive(None), actor=actor, action=action, detail=detail
+                )
+            )
+
+    def admin_events(self) -> list[dict[str, str]]:
+        """Every operator action, oldest first."""
+        t = schema.admin_table
+        with self._tx(readonly=True) as conn:
+            rows = conn.execute(select(t).order_by(t.c.id))
+            return [
+                {
+                    "time": r.time.isoformat(),
+                    "actor": r.actor,
+                    "action": r.action,
+                    "detail": r.detail,
+                }
+                for r in rows
+            ]
+
+    def shadow_report(self) -> list[ShadowSummary]:
+        """Per (active, candidate) pair: requests compared, requests that differ, and how often
+        each code would be added or dropped by the candidate."""
+        t = schema.shadow_table
+        out: dict[tuple[str, str], ShadowSummary] = {}
+        with self._tx(readonly=True) as conn:
+            rows = conn.execute(
+                select(
+                    t.c.active_version, t.c.candidate_version, t.c.only_active, t.c.only_candidate
+                ).order_by(t.c.id)
+            )
+            for r in rows:
+                key = (r.active_version, r.candidate_version)
+                s = out.setdefault(key, ShadowSummary(key[0], key[1]))
+                dropped, added = json.loads(r.only_active), json.loads(r.only_candidate)
+                s.compared += 1
+                s.differing += bool(dropped or added)
+                for c in dropped:
+                    s.dropped[c] = s.dropped.get(c, 0) + 1
+                for c in added:
+                    s.added[c] = s.added.get(c, 0) + 1
+        return list(out.values())
 
     def _write_safely(self, args: tuple[Any, ...]) -> bool:
         hook, hook_instance, service_id, evaluation, cards, at = args

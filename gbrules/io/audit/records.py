@@ -246,3 +246,27 @@ __all__ = [
     "pseudonym",
     "utc_naive",
 ]
+
+
+@dataclass(slots=True)
+class ShadowSummary:
+    """What a shadow candidate would have changed against one active release: requests
+    compared, requests whose plan differs, and per code how often it would be added or
+    dropped (``gbrules audit shadow-report``)."""
+
+    active_version: str
+    candidate_version: str
+    compared: int = 0
+    differing: int = 0
+    added: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "active_version": self.active_version,
+            "candidate_version": self.candidate_version,
+            "compared": self.compared,
+            "differing": self.differing,
+            "added": dict(sorted(self.added.items())),
+            "dropped": dict(sorted(self.dropped.items())),
+        }

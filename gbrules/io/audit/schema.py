@@ -104,6 +104,32 @@ feedback_table = Table(
     UniqueConstraint("card_uuid", "outcome", "at", name="uq_feedback_card_outcome_at"),
 )
 
+# Shadow mode (schema v2): one row per request a candidate release was evaluated on beside the
+# active one. Codes only (the difference of the two plans), never an intake value.
+shadow_table = Table(
+    "gbrules_audit_shadow",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("time", DateTime, nullable=False),
+    Column("hook_instance", String(100), nullable=False),
+    Column("active_version", String(100), nullable=False),
+    Column("candidate_version", String(100), nullable=False),
+    Column("only_active", Text, nullable=False),  # JSON list of codes the candidate would drop
+    Column("only_candidate", Text, nullable=False),  # JSON list of codes the candidate would add
+)
+
+# Operator actions on a running service (schema v2): promote, roll back, a rule switched off or
+# on. Who did it (the name the operator gave, with the admin token), what, and the versions.
+admin_table = Table(
+    "gbrules_audit_admin",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("time", DateTime, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("detail", Text, nullable=False),
+)
+
 # Reporting and retention: by time (since / purge), by version, by rule, by card, by patient key
 # (a site answering a subject-access or erasure request).
 INDEXES = [
@@ -129,8 +155,14 @@ def _v1_initial(conn: Connection) -> None:
         table.create(conn)
 
 
+def _v2_shadow_admin(conn: Connection) -> None:
+    for table in (shadow_table, admin_table):
+        table.create(conn)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "requests, cards, feedback and reporting indexes", _v1_initial),
+    Migration(2, "shadow-mode differences and operator actions", _v2_shadow_admin),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
@@ -170,4 +202,11 @@ def migrate(conn: Connection) -> list[int]:
     return done
 
 
-ALL_TABLES = [migrations_table, requests_table, cards_table, feedback_table]
+ALL_TABLES = [
+    migrations_table,
+    requests_table,
+    cards_table,
+    feedback_table,
+    shadow_table,
+    admin_table,
+]

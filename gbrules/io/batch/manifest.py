@@ -55,7 +55,8 @@ class RunSettings(_Frozen):
     column: str | None  # Parquet input: the JSON text column; None for nested columns
     row_group_size: int  # Parquet output: rows per row group
     rules: str | None  # the site pack directory (absolute), or None
-    as_of: str | None = None  # FHIR input: the evaluation date (ages, recent antibiotics)
+    site: str | None = None  # the site configuration file (absolute), or None
+    as_of: str | None = None  # the evaluation day for data freshness (ISO), or None
 
 
 class Execution(_Frozen):

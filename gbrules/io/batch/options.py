@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import TypeVar
 
@@ -30,6 +29,7 @@ FLAGS = {
     "column": "--column",
     "row_group_size": "--row-group-size",
     "rules": "--rules",
+    "site": "--site",
     "as_of": "--as-of",
 }
 
@@ -57,7 +57,8 @@ class BatchOptions:
     column: str | None = None
     row_group_size: int | None = None
     rules: Path | None = None
-    as_of: date | None = None  # FHIR input: the evaluation date (default: today)
+    site: Path | None = None  # the site configuration (site.yaml)
+    as_of: str | None = None  # ISO day: dated values older than their window are stale
     # How to run (never changes a byte of the output):
     workers: int | None = None
     chunk_size: int | None = None
@@ -130,6 +131,11 @@ class Settler:
         """The site pack directory, absolute (a resume may run from another directory)."""
         mine = None if given is None else str(given.resolve())
         return self.pick("rules", mine, None, shown=given)
+
+    def site(self, given: Path | None) -> str | None:
+        """The site file, absolute (as ``rules``)."""
+        mine = None if given is None else str(given.resolve())
+        return self.pick("site", mine, None, shown=given)
 
     def execution(self, options: BatchOptions) -> Execution:
         """Workers, chunk size and Dask address: as given, else as recorded, else defaults."""

@@ -84,12 +84,16 @@ Outcome = str | OutRow | Rejected
 
 @dataclass(frozen=True, slots=True)
 class Shape:
-    """What an evaluation is written as: the full Evaluation or the summary, as text or a row.
-    ``fhir_as_of``: the input records are FHIR Bundles, mapped to intakes at this date (ISO)."""
+    """What an evaluation is written as: the full Evaluation or the summary, as text or a row;
+    and the site it is evaluated for (its configuration as JSON, shipped to every worker like
+    the site pack) as of which day (ISO; older dated values are stale). ``fhir``: the input
+    records are FHIR Bundles (Bulk Data), mapped to intakes as of that day."""
 
     summary: bool
     rows: bool  # True: OutRow (Parquet output); False: JSON text (NDJSON output)
-    fhir_as_of: str | None = None
+    site: str | None = None
+    as_of: str | None = None
+    fhir: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,6 @@ steps is the guarantee:
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import sys
 import time
 from collections.abc import Iterator
@@ -172,9 +171,10 @@ class _Plan:
     row_group_size: int
     rejects_name: str  # as the manifest records it (relative to its directory)
     rules: str | None
+    site: str | None
+    as_of: str | None
     column: str | None  # as asked or recorded; the Parquet reader resolves the default
     execution: Execution
-    as_of: str | None  # FHIR input: the evaluation date
 
     @property
     def rejects(self) -> Path:
@@ -192,31 +192,41 @@ def _settle(options: BatchOptions) -> _Plan:
             "older gbrules), so neither its options nor how much of it is done can be known"
         )
     settle = Settler(earlier, manifest_file.parent)
+    in_format = settle.pick("in_format", options.in_format, format_of(options.source))
+    # FHIR input needs a day to map at (ages from birth dates, "recent" medicines): today,
+    # recorded, unless given; other input is evaluated as of no particular day unless given.
+    today = datetime.now(UTC).date().isoformat() if in_format is Format.fhir_ndjson else None
     plan = _Plan(
         earlier=earlier,
         out=options.out,
         manifest_file=manifest_file,
-        in_format=settle.pick("in_format", options.in_format, format_of(options.source)),
+        in_format=in_format,
         out_format=settle.pick("out_format", options.out_format, format_of(options.out)),
         summary=settle.pick("summary", options.summary, False),
         row_group_size=settle.pick("row_group_size", options.row_group_size, DEFAULT_ROW_GROUP),
         rejects_name=settle.rejects(options.rejects, options.out),
         rules=settle.rules(options.rules),
+        site=settle.site(options.site),
+        as_of=settle.pick("as_of", options.as_of, today),
         column=settle.pick("column", options.column, None),
         execution=settle.execution(options),
-        as_of=None,
     )
-    fhir = plan.in_format is Format.fhir_ndjson
-    given = options.as_of.isoformat() if options.as_of is not None else None
-    if not fhir and given is not None:
-        raise BatchUsageError("--as-of applies to FHIR Bulk Data input (--fhir-ndjson) only")
-    if fhir:
-        today = datetime.now(UTC).date().isoformat()
-        plan = dataclasses.replace(plan, as_of=settle.pick("as_of", given, today))
     if Format.parquet in (plan.in_format, plan.out_format):
         formats.parquet()  # pyarrow present, or a usage error before anything is written
     _check_paths(options.source, options.out, plan.rejects, manifest_file)
     return plan
+
+
+def _site_json(path: str | None) -> str | None:
+    """The site file validated and serialised for the workers (a usage error if invalid)."""
+    if path is None:
+        return None
+    from gbrules.clinical.site import SiteError, load_site
+
+    try:
+        return load_site(path).model_dump_json()
+    except SiteError as exc:
+        raise BatchUsageError(f"invalid site configuration {exc}") from None
 
 
 def _run(options: BatchOptions) -> BatchStats:
@@ -241,6 +251,7 @@ def _run(options: BatchOptions) -> BatchStats:
                 column=source.column,
                 row_group_size=plan.row_group_size,
                 rules=plan.rules,
+                site=plan.site,
                 as_of=plan.as_of,
             ),
             execution=plan.execution,
@@ -277,7 +288,11 @@ def _run(options: BatchOptions) -> BatchStats:
             manifest.save(plan.manifest_file, run)  # this run's execution settings
         # The pool forks before pyarrow starts reading or writing (no threads to inherit).
         shape = Shape(
-            summary=plan.summary, rows=plan.out_format is Format.parquet, fhir_as_of=plan.as_of
+            summary=plan.summary,
+            rows=plan.out_format is Format.parquet,
+            site=_site_json(plan.site),
+            as_of=plan.as_of,
+            fhir=plan.in_format is Format.fhir_ndjson,
         )
         executor = executor_for(pack, shape, plan.execution.workers, plan.execution.dask)
         stack.callback(executor.close)

@@ -8,19 +8,23 @@ output) without a shared file system.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import tempfile
 import threading
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from gbrules.clinical.site import evaluate_at_site
 from gbrules.core.errors import IntakeError
 from gbrules.io.batch.records import PROBLEM_KEY, InputRecord, Outcome, OutRow, Rejected, Shape
 
 if TYPE_CHECKING:
     from gbrules.clinical.engine import Engine
+    from gbrules.clinical.site import SiteConfig
 
 
 class PackFile(NamedTuple):
@@ -73,6 +77,14 @@ def _build(pack: Pack) -> Engine:
     return Engine.default(where)
 
 
+@functools.cache
+def _site(text: str | None) -> SiteConfig | None:
+    """A worker's site configuration, parsed once per distinct JSON."""
+    from gbrules.clinical.site import SiteConfig
+
+    return None if text is None else SiteConfig.model_validate_json(text)
+
+
 def _reject(line: int, errors: Sequence[tuple[str, str]], patient_id: object = None) -> Rejected:
     body: dict[str, Any] = {"line": line}
     if isinstance(patient_id, str):
@@ -107,13 +119,21 @@ def evaluate_lines(engine: Engine, records: Sequence[InputRecord], shape: Shape)
         if isinstance(data, Rejected):
             out.append(data)
             continue
-        if shape.fhir_as_of is not None:
-            data = _from_fhir(line, data, shape.fhir_as_of)
+        if shape.fhir:
+            data = _from_fhir(line, data, shape.as_of)
             if isinstance(data, Rejected):
                 out.append(data)
                 continue
         try:
-            ev = engine.evaluate(data)
+            if shape.site is None and shape.as_of is None:
+                ev = engine.evaluate(data)
+            else:
+                ev = evaluate_at_site(
+                    engine,
+                    data,
+                    as_of=None if shape.as_of is None else date.fromisoformat(shape.as_of),
+                    site=_site(shape.site),
+                )
         except IntakeError as exc:
             pid = data.get("patient_id") if isinstance(data, dict) else None
             out.append(_reject(line, [(e.path, e.message) for e in exc.errors], pid))
@@ -142,11 +162,12 @@ def evaluate_lines(engine: Engine, records: Sequence[InputRecord], shape: Shape)
     return out
 
 
-def _from_fhir(line: int, data: Any, as_of: str) -> Any:
+def _from_fhir(line: int, data: Any, as_of: str | None) -> Any:
     """A patient's FHIR Bundle (Bulk Data input) as an intake, or its reject (FHIR paths)."""
-    from datetime import date
-
     from gbrules.io.fhir.intake import intake_from_fhir
+
+    if as_of is None:  # the run always settles a day for FHIR input
+        raise ValueError("FHIR input needs an evaluation day (as_of)")
 
     if isinstance(data, dict) and PROBLEM_KEY in data:
         problem = data[PROBLEM_KEY]

@@ -16,6 +16,7 @@ from gbrules.io.cli.release import release_app
 from gbrules.io.cli.rules import rules_app
 from gbrules.io.cli.schema import schema_app
 from gbrules.io.cli.serve import serve
+from gbrules.io.cli.site import site_app
 
 app = typer.Typer(
     name="gbrules",
@@ -32,6 +33,7 @@ app.add_typer(audit_app, name="audit")
 app.command()(doctor)
 app.add_typer(release_app, name="release")
 app.add_typer(schema_app, name="schema")
+app.add_typer(site_app, name="site")
 
 
 def main() -> None:

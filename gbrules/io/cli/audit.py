@@ -238,3 +238,41 @@ def purge_cmd(
     finally:
         audit.close()
     typer.echo(f"purged {deleted} requests older than {older_than:g} days")
+
+
+@audit_app.command("shadow-report")
+def shadow_report_cmd(
+    db: Annotated[str, typer.Option("--db", help=DB_HELP, envvar="GBRULES_AUDIT_DB")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of text.")] = False,
+) -> None:
+    """What a shadow candidate would have changed: per active/candidate pair, requests
+    compared and differing, and each code it would add or drop, with counts."""
+    import json
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    audit = _open(db)
+    try:
+        summaries = audit.shadow_report()
+        events = audit.admin_events()
+    except SQLAlchemyError as exc:
+        _db_error(exc)
+    finally:
+        audit.close()
+    if as_json:
+        body = {"shadow": [s.as_dict() for s in summaries], "admin": events}
+        typer.echo(json.dumps(body, indent=2))
+        return
+    if not summaries:
+        typer.echo("no shadow evaluations recorded")
+    for s in summaries:
+        typer.echo(
+            f"active {s.active_version} vs candidate {s.candidate_version}: "
+            f"{s.compared} compared, {s.differing} differ"
+        )
+        for code, n in sorted(s.added.items()):
+            typer.echo(f"  + {code}: {n}")
+        for code, n in sorted(s.dropped.items()):
+            typer.echo(f"  - {code}: {n}")
+    for e in events:
+        typer.echo(f"{e['time']} {e['actor']}: {e['action']} {e['detail']}")

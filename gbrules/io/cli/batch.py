@@ -8,7 +8,6 @@ manifest) is used; given and different, the resume is refused naming it (exit 2)
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -31,6 +30,17 @@ def batch_command(
     ],
     rules: Annotated[
         Path | None, typer.Option("--rules", help="A site rule pack added to the default rulebook.")
+    ] = None,
+    site: Annotated[
+        Path | None, typer.Option("--site", help="The site configuration (site.yaml).")
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Evaluate as of this day (YYYY-MM-DD): stale data is out. FHIR input is also "
+            "mapped as of it (ages, 'recent' medicines; default: today, recorded for --resume).",
+        ),
     ] = None,
     rejects: Annotated[
         Path | None,
@@ -99,15 +109,6 @@ def batch_command(
             "per patient, mapped from FHIR (same as --in-format fhir-ndjson).",
         ),
     ] = False,
-    as_of: Annotated[
-        str | None,
-        typer.Option(
-            "--as-of",
-            metavar="YYYY-MM-DD",
-            help="FHIR input: the evaluation date, for ages and 'recent' medicines "
-            "(default: today; recorded, so a resumed run uses the same).",
-        ),
-    ] = None,
     checkpoint: Annotated[
         float,
         typer.Option(
@@ -121,6 +122,14 @@ def batch_command(
     """Evaluate a file of intakes (NDJSON or Parquet): one output or reject per input, in order."""
     from gbrules.core.errors import EngineError, RulebookError
 
+    if site is not None:
+        from gbrules.io.cli.site import load_site_or_fail
+
+        load_site_or_fail(site, rules)
+    if as_of is not None:
+        from gbrules.io.cli.evaluate import _day
+
+        _day(as_of)
     if fhir_ndjson:
         if in_format not in (None, Format.fhir_ndjson):
             typer.echo("error: --fhir-ndjson and --in-format disagree", err=True)
@@ -131,13 +140,6 @@ def batch_command(
         what = "a directory (FHIR Bulk Data export)" if fhir else "a file"
         typer.echo(f"error: cannot read {source}: not {what}", err=True)
         raise typer.Exit(2)
-    when = None
-    if as_of is not None:
-        try:
-            when = date.fromisoformat(as_of)
-        except ValueError:
-            typer.echo(f"error: --as-of {as_of!r} is not a date (YYYY-MM-DD)", err=True)
-            raise typer.Exit(2) from None
     options = BatchOptions(
         source=source,
         out=out,
@@ -148,7 +150,8 @@ def batch_command(
         column=column,
         row_group_size=row_group_size,
         rules=rules,
-        as_of=when,
+        site=site,
+        as_of=as_of,
         workers=workers,
         chunk_size=chunk_size,
         dask=dask,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -13,6 +14,7 @@ from gbrules.core.errors import EngineError, IntakeError, RulebookError
 from gbrules.io.cli._common import fail, read_intake
 
 if TYPE_CHECKING:
+    from gbrules.clinical.site import SiteConfig
     from gbrules.core.result import Evaluation
     from gbrules.io.render import Audience, Format
 
@@ -103,6 +105,16 @@ def evaluate(
         Path | None,
         typer.Option("--keyring", envvar="GBRULES_KEYRING", help="Keys trusted for --release."),
     ] = None,
+    site: Annotated[
+        Path | None, typer.Option("--site", help="The site configuration (site.yaml).")
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Evaluate as of this day (YYYY-MM-DD): older dated values count as stale.",
+        ),
+    ] = None,
 ) -> None:
     """Evaluate one intake and print the care-plan draft."""
     import jinja2
@@ -112,12 +124,17 @@ def evaluate(
 
     if templates is not None and not templates.is_dir():
         fail([f"error: --templates {templates}: not a directory"])
+    from gbrules.clinical.site import evaluate_at_site
+    from gbrules.io.cli.site import load_site_or_fail
+
+    day = _day(as_of)
+    site_config = load_site_or_fail(site, rules) if site is not None else None
     data = read_intake(intake, example)
     try:
         if release is None:
-            ev = cached_engine(rules).evaluate(data)
+            ev = evaluate_at_site(cached_engine(rules), data, as_of=day, site=site_config)
         else:
-            ev = _evaluate_release(release, keyring, rules, data)
+            ev = _evaluate_release(release, keyring, rules, data, day, site_config)
     except IntakeError as exc:
         fail(["error: invalid intake:"] + [f"  {e.path}: {e.message}" for e in exc.errors])
     except RulebookError as exc:
@@ -129,7 +146,11 @@ def evaluate(
     else:
         try:
             text = render_care_plan(
-                ev, _RENDER_FORMATS[fmt], audience=_AUDIENCES[audience], templates=templates
+                ev,
+                _RENDER_FORMATS[fmt],
+                audience=_AUDIENCES[audience],
+                templates=templates,
+                country=site_config.country if site_config is not None else None,
             )
         except jinja2.TemplateError as exc:
             fail([f"error: template: {type(exc).__name__}: {exc}"])
@@ -144,6 +165,16 @@ def evaluate(
         _explain(ev)
 
 
+def _day(value: str | None) -> date | None:
+    """``--as-of``: an ISO day, or exit 2 naming the option."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail([f"error: --as-of {value!r} is not a day (YYYY-MM-DD)"])
+
+
 _RENDER_FORMATS: dict[OutFormat, Format] = {
     OutFormat.markdown: "markdown",
     OutFormat.html: "html",
@@ -156,12 +187,18 @@ _AUDIENCES: dict[OutAudience, Audience] = {
 
 
 def _evaluate_release(
-    release: Path, keyring: Path | None, site_pack: Path | None, data: object
+    release: Path,
+    keyring: Path | None,
+    site_pack: Path | None,
+    data: object,
+    as_of: date | None = None,
+    site: SiteConfig | None = None,
 ) -> Evaluation:
     """One evaluation under a verified release (its rules replace the bundled rulebook)."""
     import tempfile
 
     from gbrules.clinical.engine import Engine
+    from gbrules.clinical.site import evaluate_at_site
     from gbrules.io.cli.release import load_active_release_rules
 
     if keyring is None:
@@ -171,6 +208,6 @@ def _evaluate_release(
         packs = [site_pack] if site_pack is not None else []
         engine = Engine.from_directory(rules_dir, *packs)
         try:
-            return engine.evaluate(data)
+            return evaluate_at_site(engine, data, as_of=as_of, site=site)
         finally:
             engine.close()

@@ -146,3 +146,82 @@ def load_active_release_rules(bundle: Path, keyring: Path, dest: Path) -> Path:
             ]
         )
     return extract_rules(release, dest)
+
+
+ServiceOpt = Annotated[
+    str,
+    typer.Option("--service", help="The running service's base URL, e.g. http://127.0.0.1:8080."),
+]
+ActorOpt = Annotated[
+    str, typer.Option("--actor", help="Your name, recorded in the audit trail with the change.")
+]
+
+
+def call_admin(service: str, path: str, actor: str) -> dict[str, object]:
+    """POST to the service's admin endpoint with ``GBRULES_ADMIN_TOKEN``; exit 2 (1 for a
+    refusal by the service) with its message."""
+    import json
+    import os
+    import urllib.error
+    import urllib.request
+
+    token = os.environ.get("GBRULES_ADMIN_TOKEN")
+    if not token:
+        fail(["error: set GBRULES_ADMIN_TOKEN to the service's admin token"])
+    if not service.startswith(("http://", "https://")):
+        fail([f"error: --service {service!r} must be an http(s) URL"])
+    req = urllib.request.Request(  # noqa: S310 - checked to be http(s) just above
+        service.rstrip("/") + path,
+        method="POST",
+        data=b"",
+        headers={"Authorization": f"Bearer {token}", "X-Gbrules-Actor": actor},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - operator's URL
+            body: dict[str, object] = json.loads(resp.read())
+            return body
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode("utf-8", "replace")
+        fail([f"error: the service refused ({exc.code}): {detail}"], code=1)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        fail([f"error: cannot reach {service}: {exc}"])
+
+
+def _show(status: dict[str, object]) -> None:
+    typer.echo(f"active: {status.get('active')}")
+    typer.echo(f"candidate (shadow): {status.get('candidate') or 'none'}")
+    typer.echo(f"previous: {status.get('previous') or 'none'}")
+    off = status.get("rules_off")
+    typer.echo(f"rules off: {', '.join(off) if isinstance(off, list) and off else 'none'}")
+
+
+@release_app.command("promote")
+def promote_cmd(service: ServiceOpt, actor: ActorOpt) -> None:
+    """Make the shadow candidate the active release of a running service (audited)."""
+    _show(call_admin(service, "/admin/promote", actor))
+
+
+@release_app.command("rollback")
+def rollback_cmd(service: ServiceOpt, actor: ActorOpt) -> None:
+    """Put the previous release back on a running service (audited)."""
+    _show(call_admin(service, "/admin/rollback", actor))
+
+
+@release_app.command("rule-off")
+def rule_off_cmd(
+    rule: Annotated[str, typer.Argument(help="The rule id to switch off (never safety.*).")],
+    service: ServiceOpt,
+    actor: ActorOpt,
+) -> None:
+    """The kill switch: stop drafting one rule's suggestions now (audited)."""
+    _show(call_admin(service, f"/admin/rules/{rule}/off", actor))
+
+
+@release_app.command("rule-on")
+def rule_on_cmd(
+    rule: Annotated[str, typer.Argument(help="The rule id to switch back on.")],
+    service: ServiceOpt,
+    actor: ActorOpt,
+) -> None:
+    """Undo the kill switch for one rule (audited)."""
+    _show(call_admin(service, f"/admin/rules/{rule}/on", actor))

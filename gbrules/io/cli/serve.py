@@ -144,8 +144,30 @@ def serve(
             "(--replay-db).",
         ),
     ] = 1,
+    site: Annotated[
+        Path | None, typer.Option("--site", help="The site configuration (site.yaml).")
+    ] = None,
+    release: Annotated[
+        Path | None,
+        typer.Option("--release", help="Run this signed, approved release (not the bundled)."),
+    ] = None,
+    shadow: Annotated[
+        Path | None,
+        typer.Option(
+            "--shadow",
+            help="A candidate release evaluated in shadow on every request: its differences "
+            "go to the audit trail, never to a card. Needs --release and --audit-db.",
+        ),
+    ] = None,
+    keyring: Annotated[
+        Path | None,
+        typer.Option("--keyring", envvar="GBRULES_KEYRING", help="Keys trusted for releases."),
+    ] = None,
 ) -> None:
-    """Run the CDS Hooks service (needs the 'service' and 'fhir' extras)."""
+    """Run the CDS Hooks service (needs the 'service' and 'fhir' extras).
+
+    With --release (and --shadow) and GBRULES_ADMIN_TOKEN set, the admin endpoints promote,
+    roll back and switch rules off without a restart (docs/GOLIVE.md)."""
     try:
         import uvicorn
 
@@ -200,6 +222,14 @@ def serve(
     problems += config.problems()
     if problems:
         fail([f"error: {p}" for p in problems])
+    site_config = None
+    if site is not None:
+        from gbrules.io.cli.site import load_site_or_fail
+
+        site_config = load_site_or_fail(site, rules)
+    releases = _releases(release, shadow, keyring)
+    if (site_config is not None or releases is not None) and workers > 1:
+        fail(["error: --site, --release and --shadow run in one process (--workers 1)"])
     try:
         engine = cached_engine(rules)
     except RulebookError as exc:
@@ -226,11 +256,43 @@ def serve(
         uvicorn.run("gbrules.io.service.app:app_from_env", factory=True, workers=workers, **server)
         return
     audit = _audit_log(audit_db)
+    if shadow is not None and audit is None:
+        fail(["error: --shadow needs an audit trail (--audit-db): its differences go there"])
+    app = create_app(
+        engine,
+        auth=auth,
+        audit=audit,
+        config=config,
+        site=site_config,
+        releases=releases,
+        admin_token=os.environ.get("GBRULES_ADMIN_TOKEN") or None,
+    )
     try:
-        uvicorn.run(create_app(engine, auth=auth, audit=audit, config=config), **server)
+        uvicorn.run(app, **server)
     finally:
         if audit is not None:
             audit.close()
+
+
+def _releases(release: Path | None, shadow: Path | None, keyring: Path | None) -> Any:
+    """The active release and its shadow candidate, verified (exit 2 if either is not)."""
+    if release is None:
+        if shadow is not None:
+            fail(["error: --shadow needs --release (the active release it runs beside)"])
+        return None
+    if keyring is None:
+        fail(["error: --release needs --keyring (or GBRULES_KEYRING): the keys the site trusts"])
+    from gbrules.io.release import ReleaseError
+    from gbrules.io.service.releases import Releases, load_release
+
+    try:
+        active = load_release(release, keyring)
+        candidate = load_release(shadow, keyring) if shadow is not None else None
+    except (ReleaseError, OSError) as exc:
+        fail([f"error: invalid release: {exc}"])
+    except RulebookError as exc:
+        fail(["error: invalid rulebook in the release:"] + [f"  {p}" for p in exc.problems])
+    return Releases(active, candidate)
 
 
 def bind_refusal(host: str, has_auth: bool, insecure_no_auth: bool) -> list[str]:

@@ -17,12 +17,15 @@ Suppressed or deferred codes are listed in the CarePlan's ``note`` with their re
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gbrules.clinical.completeness import missing_key_inputs
 from gbrules.core.result import Evaluation, Suggestion
+
+if TYPE_CHECKING:
+    from gbrules.clinical.site import OrderCode
 
 SUGGESTION_SYSTEM = "https://gbrules.example.org/fhir/CodeSystem/suggestion"
 SNOMED = "http://snomed.info/sct"
@@ -69,9 +72,17 @@ def basis_note(s: Suggestion, version: str) -> str:
 
 
 def fhir_request(
-    s: Suggestion, patient_ref: str, *, version: str, authored: str, rid: str | None = None
+    s: Suggestion,
+    patient_ref: str,
+    *,
+    version: str,
+    authored: str,
+    rid: str | None = None,
+    order_codes: Mapping[str, OrderCode] | None = None,
 ) -> dict[str, Any]:
-    """One suggestion as a FHIR R4 request resource (a proposal for the clinician)."""
+    """One suggestion as a FHIR R4 request resource (a proposal for the clinician).
+    ``order_codes``: the site's own orderables (site.yaml), added to a ServiceRequest's code
+    so the EHR can turn the proposal into a real order."""
     kind = resource_kind(s.code)
     subject = {"reference": patient_ref}
     notes = [{"text": basis_note(s, version)}]
@@ -95,6 +106,11 @@ def fhir_request(
         if s.code in _LAB_LOINC:
             loinc, name = _LAB_LOINC[s.code]
             concept["coding"].append({"system": LOINC, "code": loinc, "display": name})
+        local = (order_codes or {}).get(s.code)
+        if local is not None:
+            concept["coding"].append(
+                {"system": local.system, "code": local.code, "display": local.display}
+            )
         res.update(
             intent="proposal",
             category=[{"coding": [{"system": system, "code": code, "display": display}]}],
@@ -129,6 +145,7 @@ def careplan_from_evaluation(
     patient_ref: str,
     *,
     authored: datetime | None = None,
+    order_codes: Mapping[str, OrderCode] | None = None,
     incomplete: Sequence[str] = (),
 ) -> dict[str, Any]:
     """A FHIR R4 CarePlan (status draft, intent proposal) for clinician review.
@@ -145,7 +162,14 @@ def careplan_from_evaluation(
     for s in ev.suggestions:
         rid = _rid(s.code)
         contained.append(
-            fhir_request(s, patient_ref, version=ev.rulebook_version, authored=stamp, rid=rid)
+            fhir_request(
+                s,
+                patient_ref,
+                version=ev.rulebook_version,
+                authored=stamp,
+                rid=rid,
+                order_codes=order_codes,
+            )
         )
         activity.append({"reference": {"reference": f"#{rid}", "display": s.title}})
     notes = [

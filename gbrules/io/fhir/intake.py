@@ -166,7 +166,17 @@ def intake_from_resources(
     resources: Iterable[tuple[str, Any]], *, as_of: date
 ) -> tuple[Intake, list[MappingNote]]:
     """Map ``(path, resource dict)`` pairs; ``path`` locates each resource in the caller's JSON."""
-    require("fhir", "gbrules.io.fhir.intake_from_resources")
+    intake, notes, _ = intake_with_sources(resources, as_of=as_of)
+    return intake, notes
+
+
+def intake_with_sources(
+    resources: Iterable[tuple[str, Any]], *, as_of: date
+) -> tuple[Intake, list[MappingNote], dict[str, str]]:
+    """``intake_from_resources``, plus where each intake value came from: intake field path
+    (``mood.phq9.total``) -> the resource that gave it (``Observation/phq9-total``), so a form
+    pre-filled from the record can show the source of every value."""
+    require("fhir", "gbrules.io.fhir.intake_with_sources")
     st = _State(as_of=as_of)
     parsed: list[tuple[Any, _Src]] = []
     for path, raw in resources:
@@ -199,7 +209,7 @@ def intake_from_resources(
         intake = parse_intake(data)
     except IntakeError as exc:
         raise IntakeError([_remap(e, prov) for e in exc.errors]) from None
-    return intake, st.notes
+    return intake, st.notes, {path: src.ref for path, src in prov.items()}
 
 
 # --- validation -------------------------------------------------------------------------------

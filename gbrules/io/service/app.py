@@ -23,6 +23,8 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from gbrules.clinical.engine import Engine, cached_engine
+from gbrules.io.app import create_workbench
+from gbrules.io.service.admin import add_admin_routes
 from gbrules.io.service.config import ENV_AUTH, ENV_CONFIG, ServiceConfig
 from gbrules.io.service.errors import install_error_handlers
 from gbrules.io.service.hooks import SERVICES
@@ -32,9 +34,11 @@ from gbrules.io.service.middleware import MAX_BODY, BodyLimit, Observe, RateLimi
 from gbrules.io.service.routes import ServiceState, add_routes
 
 if TYPE_CHECKING:
+    from gbrules.clinical.site import SiteConfig
     from gbrules.io.audit import AuditLog
     from gbrules.io.fhir.fetch import FhirFetcher
     from gbrules.io.service.auth import JWTAuth
+    from gbrules.io.service.releases import Releases
 
 log = logging.getLogger("gbrules.io.service")
 
@@ -51,11 +55,17 @@ def create_app(
     today: Callable[[], date] | None = None,
     audit: AuditLog | None = None,
     config: ServiceConfig | None = None,
+    site: SiteConfig | None = None,
+    releases: Releases | None = None,
+    admin_token: str | None = None,
 ) -> FastAPI:
     """The CDS Hooks service. ``engine`` defaults to the bundled rulebook; ``auth`` turns on
     JWT verification; ``today`` fixes the evaluation date (tests); ``audit`` records every
     card served and every feedback (docs/AUDIT.md; writes never block or fail a card
-    response); ``config`` holds the operator's limits, CORS origins and log format."""
+    response); ``config`` holds the operator's limits, CORS origins and log format.
+    ``site``: the site configuration (freshness windows, suppressions, enabled hooks);
+    ``releases``: the active release, a candidate in shadow and the kill switch (they replace
+    ``engine``); ``admin_token`` turns on the admin endpoints (``admin.py``)."""
     config = config or ServiceConfig()
     problems = config.problems()
     if problems:
@@ -63,14 +73,27 @@ def create_app(
     metrics = ServiceMetrics(audit)
     gate = EvaluationGate(config.max_concurrent, config.time_budget_s)
     metrics.in_flight.set_function(lambda: gate.running)
+    if releases is not None:
+        slots = releases
+
+        def engine_of() -> Engine:
+            return slots.active.engine
+
     state = ServiceState(
-        engine=(lambda: engine) if engine is not None else cached_engine,
+        engine=engine_of
+        if releases is not None
+        else (lambda: engine)
+        if engine is not None
+        else cached_engine,
         today=today or (lambda: datetime.now(UTC).date()),
         auth=auth,
         audit=audit,
         config=config,
         metrics=metrics,
         gate=gate,
+        site=site,
+        releases=releases,
+        admin_token=admin_token,
         fetcher=fhir_fetcher(config),
     )
 
@@ -90,6 +113,9 @@ def create_app(
     app.state.service = state
     install_error_handlers(app)
     add_routes(app)
+    # The clinician's workbench (docs/APP.md): same process, engine and audit trail.
+    app.mount("/app", create_workbench(engine, audit=audit))
+    add_admin_routes(app)
     # Innermost first: each add_middleware wraps the ones before it.
     oo = config.operation_outcome_errors
     app.add_middleware(BodyLimit, metrics=metrics, limit=MAX_BODY, operation_outcome=oo)

@@ -14,8 +14,8 @@ citations, what was suppressed or deferred, and which inputs were not recorded.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from gbrules.clinical.facts import VOCABULARY, FactValue
 from gbrules.clinical.orders import OrderJudgement
@@ -23,6 +23,9 @@ from gbrules.core.result import Evaluation, Suggestion
 from gbrules.io.fhir.careplan import CRISIS_RESOURCES, fhir_request
 from gbrules.io.fhir.intake import MappingNote
 from gbrules.io.service.completeness import Completeness
+
+if TYPE_CHECKING:
+    from gbrules.clinical.site import OrderCode
 
 INDICATOR = {"critical": "critical", "urgent": "warning", "routine": "info"}
 RANK = {"critical": 0, "urgent": 1, "routine": 2}
@@ -90,8 +93,10 @@ def cards_for(
     hook_instance: str,
     authored: str,
     notes: Iterable[MappingNote] = (),
+    order_codes: Mapping[str, OrderCode] | None = None,
 ) -> list[dict[str, Any]]:
-    """One card per active category, crisis first. JSON-ready, no empty values."""
+    """One card per active category, crisis first. JSON-ready, no empty values. A suggestion
+    with a site order code (site.yaml ``order_codes``) carries it in its ServiceRequest."""
     groups: dict[str, list[Suggestion]] = {}
     for s in ev.suggestions:
         groups.setdefault(s.category, []).append(s)
@@ -135,7 +140,11 @@ def cards_for(
                             "type": "create",
                             "description": summary(s.title),
                             "resource": fhir_request(
-                                s, patient_ref, version=ev.rulebook_version, authored=authored
+                                s,
+                                patient_ref,
+                                version=ev.rulebook_version,
+                                authored=authored,
+                                order_codes=order_codes,
                             ),
                         }
                     ],

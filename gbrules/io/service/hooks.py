@@ -14,13 +14,18 @@ data is 422 with the FHIR element paths.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from gbrules.clinical.orders import judge_order
+from gbrules.clinical.site import evaluate_at_site
 from gbrules.core.engine import Engine
 from gbrules.core.errors import IntakeError
 from gbrules.core.result import Evaluation
@@ -52,6 +57,7 @@ from gbrules.io.service.limits import Deadline
 from gbrules.io.service.metrics import ServiceMetrics
 
 if TYPE_CHECKING:
+    from gbrules.clinical.site import SiteConfig
     from gbrules.io.audit import AuditLog
 
 log = logging.getLogger("gbrules.io.service")
@@ -236,9 +242,14 @@ def evaluate_call(
     as_of: date,
     deadline: Deadline,
     fetcher: FhirFetcher | None = None,
+    *,
+    site: SiteConfig | None = None,
+    rules_off: frozenset[str] = frozenset(),
 ) -> Evaluated:
-    """Read the prefetch, fetch what it lacks (when the request allows), map and evaluate;
-    400/412/422 for what cannot be used."""
+    """Read the prefetch, fetch what it lacks (when the request allows: never for a shadow
+    evaluation, which works from the prefetch alone), map it and evaluate it as of ``as_of``
+    (stale values count as not recorded) under the site's settings; 400/412/422 for what
+    cannot be used."""
     patient_id = req.context.get("patientId")
     if not isinstance(patient_id, str) or not patient_id:
         raise ServiceError(400, "context.patientId is required")
@@ -271,7 +282,7 @@ def evaluate_call(
     try:
         intake, notes = intake_from_resources(resources, as_of=as_of)
         deadline.check()  # the engine is serialised: not for an answer nobody waits for
-        ev = engine.evaluate(intake)
+        ev = evaluate_at_site(engine, intake, as_of=as_of, site=site, rules_off=rules_off)
     except IntakeError as exc:
         raise ServiceError(
             422,
@@ -315,17 +326,25 @@ def answer_call(
     metrics: ServiceMetrics,
     audit: AuditLog | None,
     fetcher: FhirFetcher | None = None,
+    site: SiteConfig | None = None,
+    rules_off: frozenset[str] = frozenset(),
+    shadow: Engine | None = None,
 ) -> Answer:
     """The cards of one call. patient-view: one card per active suggestion category, crisis
     first, and a "Draft incomplete" card whenever a key input or a source is missing.
     order-select: the crisis card (if any), the "Draft incomplete" card, then a warning per
     draft order that a rule names (``gbrules.clinical.orders``). Counted and audited only when
     it will be served."""
-    done = evaluate_call(req, engine, as_of, deadline, fetcher)
+    done = evaluate_call(req, engine, as_of, deadline, fetcher, site=site, rules_off=rules_off)
     ev = done.ev
     stamp = datetime.now(UTC).replace(microsecond=0).isoformat()
     cards = cards_for(
-        ev, done.patient_ref, hook_instance=req.hookInstance, authored=stamp, notes=done.notes
+        ev,
+        done.patient_ref,
+        hook_instance=req.hookInstance,
+        authored=stamp,
+        notes=done.notes,
+        order_codes=site.order_codes if site is not None else None,
     )
     category = {card_uuid(req.hookInstance, s.category): s.category for s in ev.suggestions}
     kinds = [(category.get(c["uuid"], "other"), str(c["indicator"])) for c in cards]
@@ -352,8 +371,62 @@ def answer_call(
     metrics.count_answer(service_id, ev, kinds, done.completeness.reasons())
     if audit is not None:
         record_cards(audit, req, service_id, ev, cards)
+        if shadow is not None:
+            SHADOW.submit(partial(run_shadow, req, shadow, ev, as_of=as_of, site=site, audit=audit))
     log.debug("%s %s: %d card(s)", service_id, req.hookInstance, len(cards))
     return Answer(cards, done.notes)
+
+
+class ShadowQueue:
+    """Runs shadow evaluations on one background thread, off the request path: the candidate
+    never adds to a clinician's wait or pushes a call past its time budget. At most ``limit``
+    wait; beyond that a shadow evaluation is skipped and counted (``skipped``), never queued
+    without bound."""
+
+    def __init__(self, limit: int = 256) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gbrules-shadow")
+        self._slots = threading.BoundedSemaphore(limit)
+        self.skipped = 0
+
+    def submit(self, job: Callable[[], None]) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.skipped += 1
+            return
+
+        def run() -> None:
+            try:
+                job()
+            finally:
+                self._slots.release()
+
+        self._pool.submit(run)
+
+    def drain(self) -> None:
+        """Wait for every shadow evaluation submitted so far (tests, shutdown)."""
+        self._pool.submit(lambda: None).result()
+
+
+#: The process's shadow queue (the candidate's engine, like the active one, is serialised).
+SHADOW = ShadowQueue()
+
+
+def run_shadow(
+    req: CDSRequest,
+    shadow: Engine,
+    active: Evaluation,
+    *,
+    as_of: date,
+    site: SiteConfig | None,
+    audit: AuditLog,
+) -> None:
+    """Evaluate the candidate release on the same request and record how its plan differs.
+    Nothing of it is returned: a failure is logged (class only) and the answer stands."""
+    try:
+        cand = evaluate_call(req, shadow, as_of, Deadline(60.0), site=site).ev
+    except Exception as exc:  # the shadow must never fail a clinical answer
+        log.warning("shadow evaluation failed: %s", type(exc).__name__)
+        return
+    audit.record_shadow(req.hookInstance, active, cand)
 
 
 def record_cards(

@@ -77,6 +77,14 @@ class ServiceMetrics:
             ["service", "outcome"],
             registry=r,
         )
+        # Per rule (a bounded label set: the rulebook's rule ids), so a rule whose firing rate
+        # drifts after go-live shows on the site's dashboard before the weekly audit report.
+        self.rules_fired = Counter(
+            "gbrules_rule_fired",
+            "Rules fired in answered CDS calls, by rule id",
+            ["rule_id"],
+            registry=r,
+        )
         self.in_flight = Gauge(
             "gbrules_evaluations_in_flight",
             "Evaluations running now (including ones past their time budget)",
@@ -141,6 +149,8 @@ class ServiceMetrics:
         self.evaluations.labels(service, "answered").inc()
         for kind, indicator in cards:
             self.cards.labels(service, kind, indicator).inc()
+        for rule_id in ev.fired_rules:
+            self.rules_fired.labels(rule_id).inc()
         for s in ev.suggestions:
             self.suggestions.labels(s.code, s.priority).inc()
         for x in ev.suppressed:

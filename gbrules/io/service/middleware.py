@@ -147,6 +147,11 @@ class Observe:
                 )
 
 
+#: Headers a mounted application may set for itself (the workbench's strict CSP and its
+#: framing policy for an EHR that embeds it); every other header is always the service's.
+_APP_OWNED = frozenset({"Content-Security-Policy", "X-Frame-Options"})
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -163,6 +168,8 @@ class SecurityHeaders:
                 headers = MutableHeaders(scope=message)
                 html = headers.get("content-type", "").startswith("text/html")
                 for k, v in security_headers(html=html, private=private, tls=tls).items():
+                    if k in _APP_OWNED and k in headers:
+                        continue  # a mounted page (the workbench) set its own, stricter policy
                     headers[k] = v
             await send(message)
 

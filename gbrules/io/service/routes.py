@@ -33,9 +33,11 @@ from gbrules.io.service.metrics import ServiceMetrics
 from gbrules.io.service.middleware import LOG_SCOPE_KEY
 
 if TYPE_CHECKING:
+    from gbrules.clinical.site import SiteConfig
     from gbrules.io.audit import AuditLog
     from gbrules.io.fhir.fetch import FhirFetcher
     from gbrules.io.service.auth import JWTAuth
+    from gbrules.io.service.releases import Releases
 
 log = logging.getLogger("gbrules.io.service")
 
@@ -56,6 +58,9 @@ class ServiceState:
     config: ServiceConfig
     metrics: ServiceMetrics
     gate: EvaluationGate
+    site: SiteConfig | None = None
+    releases: Releases | None = None
+    admin_token: str | None = None
     fetcher: FhirFetcher | None = None
 
     def warnings(self) -> list[str]:
@@ -104,19 +109,26 @@ async def call_service(
         raise ServiceError(404, f"no CDS service {service_id!r}")
     if req.hook != spec["hook"]:
         raise ServiceError(400, f"service {service_id} answers hook {spec['hook']!r}")
+    if state.site is not None and spec["hook"] not in state.site.enabled_hooks:
+        raise ServiceError(404, f"hook {spec['hook']!r} is not enabled at this site")
     _note(request, service=service_id, hook_instance=req.hookInstance)
     retry = {"Retry-After": str(state.config.retry_after_s)}
 
     def work(deadline: Deadline) -> Answer:
+        releases = state.releases
+        candidate = releases.candidate if releases is not None else None
         return answer_call(
             service_id,
             req,
-            engine=state.engine(),
+            engine=releases.active.engine if releases is not None else state.engine(),
             as_of=state.today(),
             deadline=deadline,
             metrics=state.metrics,
             audit=state.audit,
             fetcher=state.fetcher,
+            site=state.site,
+            rules_off=releases.rules_off if releases is not None else frozenset(),
+            shadow=candidate.engine if candidate is not None else None,
         )
 
     outcome = "error"

@@ -237,3 +237,15 @@ def test_the_default_error_format_is_unchanged(live_url: str) -> None:
     del req["prefetch"]["patient"]
     r = post(live_url, req)
     assert r.status_code == 400 and r.json() == {"error": "prefetch.patient is required"}
+
+
+def test_a_value_too_old_to_use_is_named_as_such(live_url: str) -> None:
+    """A PHQ-9 of last year counts as not recorded (data freshness); the card says why."""
+    req = hook_request("case2")
+    for entry in req["prefetch"]["moodObservations"]["entry"]:
+        entry["resource"]["effectiveDateTime"] = "2024-01-10T09:00:00Z"
+    for qr in (req["prefetch"]["questionnaireResponses"] or {"entry": []})["entry"]:
+        qr["resource"]["authored"] = "2024-01-10T09:00:00Z"
+    card = incomplete_card(post(live_url, req))
+    assert card is not None and "PHQ-9" in card["summary"]
+    assert "of 2024-01-10, is too old to use" in card["detail"]

@@ -13,7 +13,8 @@ card and the CarePlan carries a note (docs/EHR.md). These are:
   decided).
 
 An input group whose deciding fact is settled (an alarm feature present, say) is complete even
-if some of its other inputs are missing: they could not change the answer.
+if some of its other inputs are missing: they could not change the answer. A value older than its
+freshness window (``Evaluation.stale``) counts as not recorded, and the missing input says so.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class KeyInput:
     facts: tuple[str, ...]
     why: str
     decided_by: str | None = None
+    stale_kind: str | None = None  # its kind in ``Evaluation.stale`` (a value too old to use)
 
 
 KEY_INPUTS: tuple[KeyInput, ...] = (
@@ -43,12 +45,14 @@ KEY_INPUTS: tuple[KeyInput, ...] = (
         "PHQ-9 total and item 9",
         ("phq9_total", "phq9_item9"),
         "item 9 (thoughts of self-harm) decides the same-day safety check",
+        stale_kind="phq9",
     ),
     KeyInput(
         "crp",
         "CRP",
         ("crp_mg_l",),
         "a raised CRP asks for a medical work-up before a gut-brain plan",
+        stale_kind="crp",
     ),
     KeyInput(
         "alarm_features",
@@ -90,6 +94,7 @@ class MissingInput:
 
     input: KeyInput
     facts: tuple[str, ...]
+    stale_since: str | None = None  # the day of the value left out as too old, if one was
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -115,5 +120,6 @@ def missing_key_inputs(ev: Evaluation) -> tuple[MissingInput, ...]:
             continue
         missing = tuple(f for f in ki.facts if f not in ev.facts)
         if missing:
-            out.append(MissingInput(ki, missing))
+            since = ev.stale.get(ki.stale_kind) if ki.stale_kind is not None else None
+            out.append(MissingInput(ki, missing, since))
     return tuple(out)

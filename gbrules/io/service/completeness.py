@@ -70,9 +70,10 @@ class Completeness:
             for s in self.problems
             if s.key in QUERIES_BY_KEY and m.input.name in QUERIES_BY_KEY[s.key].supplies
         ]
-        if bad:
-            return "; ".join(f"{s.label}: {s.detail}" for s in bad)
-        return "none in the record that was read"
+        why = [f"{s.label}: {s.detail}" for s in bad]
+        if m.stale_since is not None:
+            why.insert(0, f"the last one, of {m.stale_since}, is too old to use")
+        return "; ".join(why) if why else "none in the record that was read"
 
     def summary(self) -> str:
         """One line (the card's summary, before shortening)."""

@@ -17,6 +17,7 @@ Feature: Acuity and inflammation gate the trials
     And no probiotic cautions
 
   Scenario: Without acute findings the trials may be drafted
+    Given the patient wants a probiotic trial
     When the plan is drafted
     Then the plan does not suggest referral.urgent_gi
     And the plan suggests diet.low_fodmap_trial
@@ -62,6 +63,8 @@ Feature: Acuity and inflammation gate the trials
   Scenario: The urgent evaluation names the finding and holds the trials
     Given CRP 150 mg/L
     And the patient has fever
+    And the patient wants a probiotic trial
+    And weeks of first-line care is 12
     When the plan is drafted
     Then the rationale of referral.urgent_gi mentions "CRP 150 mg/L (> 10), fever"
     And diet.low_fodmap_trial is suppressed because "acute or inflammatory cause"
@@ -92,6 +95,7 @@ Feature: Acuity and inflammation gate the trials
   Scenario: Sudden severe pain holds the trials
     Given the symptoms began suddenly
     And abdominal pain score is 8
+    And the patient wants a probiotic trial
     When the plan is drafted
     Then diet.low_fodmap_trial is suppressed because "sudden severe pain"
     And probiotic.trial is suppressed because "sudden severe pain"

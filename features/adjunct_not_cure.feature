@@ -11,10 +11,11 @@ Feature: Probiotics and diet are an adjunct, not a cure
     And celiac serology negative
     And no GI alarm features
     And no probiotic cautions
+    And the patient wants a probiotic trial
     When the plan is drafted
     Then the plan suggests probiotic.trial
+    And the rationale of probiotic.trial mentions "not a replacement for"
     And the plan suggests education.adjunct_not_cure
-    And the rationale of education.adjunct_not_cure mentions "do not replace"
     And the plan suggests referral.mental_health
     And the plan suggests medication.review
 
@@ -35,6 +36,8 @@ Feature: Probiotics and diet are an adjunct, not a cure
     And celiac serology negative
     And no GI alarm features
     And no probiotic cautions
+    And the patient takes a probiotic
     When the plan is drafted
     Then the plan suggests referral.mental_health with priority urgent
     And the plan suggests education.adjunct_not_cure
+    And the rationale of education.adjunct_not_cure mentions "do not replace"

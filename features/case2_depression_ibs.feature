@@ -23,6 +23,7 @@ Feature: Case 2 - recurrent depression with IBS-type symptoms
     Then the plan suggests referral.dietitian
     And the plan suggests diet.mediterranean
     And the plan suggests probiotic.trial
+    And the rationale of probiotic.trial mentions "adjunct"
     And the plan suggests education.adjunct_not_cure
 
   Scenario: No low-FODMAP trial until celiac serology is negative
@@ -42,7 +43,12 @@ Feature: Case 2 - recurrent depression with IBS-type symptoms
     Then the plan does not suggest diet.low_fodmap_trial
     And the plan suggests diet.mediterranean
 
-  Scenario: Case 2 with symptoms for 30 weeks - gastroenterology if first-line care fails
+  Scenario: Case 2 with symptoms for 30 weeks but no first-line care on record - no GI referral yet
+    When the plan is drafted
+    Then the plan does not suggest referral.gastroenterology
+
+  Scenario: Case 2 not settled after 12 weeks of first-line care - gastroenterology
+    Given weeks of first-line care is 12
     When the plan is drafted
     Then the plan suggests referral.gastroenterology
 

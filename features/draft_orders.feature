@@ -45,6 +45,7 @@ Feature: Draft orders - only what a safety rule names is flagged
     And celiac serology negative
     And no GI alarm features
     And no probiotic cautions
+    And the patient wants a probiotic trial
     And a draft supplement "Lactobacillus rhamnosus GG capsule"
     And a draft medicine order "Saccharomyces boulardii" with ATC code A07FC02
     When the plan is drafted

@@ -14,7 +14,7 @@ Feature: The gut-brain factor table and the everyday checklist
     And the rationale of diet.fiber mentions "gradually"
 
   Scenario: Tryptophan-containing foods within balanced meals for low mood
-    Given PHQ-9 total 7 with item 9 0
+    Given PHQ-9 total 12 with item 9 0
     When the plan is drafted
     Then the plan suggests diet.mediterranean
     And the rationale of diet.mediterranean mentions "tryptophan"
@@ -48,15 +48,16 @@ Feature: The gut-brain factor table and the everyday checklist
     When the plan is drafted
     Then the plan suggests referral.mental_health
 
-  Scenario: Persistent gut symptoms beyond 12 weeks - consider a gastroenterologist
+  Scenario: Symptom duration alone is not a reason to refer to gastroenterology
     Given the patient has IBS
-    And symptom weeks is 20
+    And symptom weeks is 40
     When the plan is drafted
-    Then the plan suggests referral.gastroenterology
+    Then the plan does not suggest referral.gastroenterology
 
-  Scenario Outline: The 12-week line for a gastroenterology referral
+  Scenario Outline: Not settled after 12 weeks of documented first-line care - gastroenterology
     Given the patient has bloating
-    And symptom weeks is <weeks>
+    And symptom weeks is 30
+    And weeks of first-line care is <weeks>
     When the plan is drafted
     Then the plan <outcome>
 
@@ -64,3 +65,10 @@ Feature: The gut-brain factor table and the everyday checklist
       | weeks | outcome                                    |
       | 11    | does not suggest referral.gastroenterology |
       | 12    | suggests referral.gastroenterology         |
+
+  Scenario: Diagnostic doubt brings a gastroenterology review, cited to NICE CG61 not Rome IV
+    Given the patient has IBS
+    And the patient has diagnostic doubt
+    When the plan is drafted
+    Then the plan suggests referral.gastroenterology
+    And the rationale of referral.gastroenterology mentions "doubts the IBS diagnosis"

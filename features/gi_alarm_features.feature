@@ -15,6 +15,7 @@ Feature: GI alarm features come before any diet or probiotic trial
     And no GI alarm features
 
   Scenario: Without alarm features the IBS trials may be drafted
+    Given the patient wants a probiotic trial
     When the plan is drafted
     Then the plan does not suggest referral.urgent_gi
     And the plan suggests diet.low_fodmap_trial

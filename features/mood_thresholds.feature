@@ -65,15 +65,15 @@ Feature: Depression and anxiety scores - where the plan changes
       | 9     | does not suggest referral.mental_health | does not suggest stress.breathing |
       | 10    | suggests referral.mental_health         | suggests stress.breathing         |
 
-  Scenario Outline: PHQ-9 4 versus 5 - mild low mood brings the Mediterranean-style pattern
+  Scenario Outline: PHQ-9 9 versus 10 - moderate low mood brings the Mediterranean-style pattern
     Given PHQ-9 total <total> with item 9 0
     When the plan is drafted
     Then the plan <diet>
 
     Examples:
       | total | diet                                |
-      | 4     | does not suggest diet.mediterranean |
-      | 5     | suggests diet.mediterranean         |
+      | 9     | does not suggest diet.mediterranean |
+      | 10    | suggests diet.mediterranean         |
 
   Scenario: An SSRI with gut symptoms is reviewed with the prescriber, never stopped
     Given the patient takes an SSRI

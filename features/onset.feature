@@ -47,6 +47,7 @@ Feature: Onset at 50 or over - new symptoms in older adults are not IBS until pr
   Scenario: Onset at 50 or over holds the trials until organic disease is excluded
     Given a patient aged 72
     And symptom weeks is 8
+    And the patient wants a probiotic trial
     When the plan is drafted
     Then the plan does not suggest diet.low_fodmap_trial
     And the plan does not suggest probiotic.trial

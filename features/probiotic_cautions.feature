@@ -16,9 +16,14 @@ Feature: Probiotic cautions - the provider reviews first
     And no probiotic cautions
 
   Scenario: No cautions recorded present - a time-limited trial as an adjunct
+    Given the patient wants a probiotic trial
     When the plan is drafted
     Then the plan suggests probiotic.trial
-    And the rationale of probiotic.trial mentions "at least 4 weeks"
+    And the rationale of probiotic.trial mentions "4 weeks at the labelled dose, then review"
+    And the rationale of probiotic.trial mentions "strain-specific"
+    And the rationale of probiotic.trial mentions "ACG 2021 suggests against"
+    And the rationale of probiotic.trial mentions "AGA 2020"
+    And the rationale of probiotic.trial mentions "adjunct"
     And the plan suggests education.adjunct_not_cure
     And the plan does not suggest probiotic.consult_first
 
@@ -40,6 +45,7 @@ Feature: Probiotic cautions - the provider reviews first
 
   Scenario Outline: A chronic GI illness means the treating team decides
     Given the patient has <illness>
+    And the patient wants a probiotic trial
     When the plan is drafted
     Then the plan suggests probiotic.consult_first
     And probiotic.trial is suppressed because "treating team"
@@ -98,7 +104,7 @@ Feature: Probiotic cautions - the provider reviews first
     Then the plan suggests diet.fiber
     And the rationale of diet.fiber mentions "fermented foods"
 
-  Scenario Outline: The trial is drafted only if the patient wants it or was not asked
+  Scenario Outline: The trial is drafted only if the patient wants it
     Given the patient <wants> a probiotic trial
     When the plan is drafted
     Then the plan <outcome>
@@ -107,6 +113,23 @@ Feature: Probiotic cautions - the provider reviews first
       | wants          | outcome                          |
       | wants          | suggests probiotic.trial         |
       | does not want  | does not suggest probiotic.trial |
+
+  Scenario: Not asked about a probiotic and first-line care not yet reviewed - no trial, even with pain 0
+    Given abdominal pain score is 0
+    When the plan is drafted
+    Then the plan does not suggest probiotic.trial
+    And the plan does not suggest education.adjunct_not_cure
+    And the plan does not suggest probiotic.consult_first
+
+  Scenario Outline: Symptoms persisting after 12 weeks of first-line care bring the trial
+    Given weeks of first-line care is <weeks>
+    When the plan is drafted
+    Then the plan <outcome>
+
+    Examples:
+      | weeks | outcome                          |
+      | 11    | does not suggest probiotic.trial |
+      | 12    | suggests probiotic.trial         |
 
   Scenario: Under 18 no probiotic trial is drafted from the adult IBS pathway
     Given a patient aged 17
@@ -128,12 +151,14 @@ Feature: Probiotic cautions - the provider reviews first
   Scenario: The probiotic trial waits until C. difficile is excluded
     Given the patient has diarrhoea
     And the patient takes recent antibiotics
+    And the patient wants a probiotic trial
     When the plan is drafted
     Then probiotic.trial is suppressed because "C. difficile"
 
   Scenario: Cautions that were never asked about are not taken as absent
     Given pregnant is not recorded
+    And the patient wants a probiotic trial
     When the plan is drafted
     Then the plan suggests probiotic.consult_first
-    And the rationale of probiotic.consult_first mentions "Not every probiotic caution"
+    And the rationale of probiotic.consult_first mentions "not every probiotic caution"
     And the plan does not suggest probiotic.trial

@@ -10,7 +10,8 @@ Feature: When to seek help
     And sleep hours is 5.0
     When the plan is drafted
     Then the first suggestion is safety.crisis
-    And the rationale of safety.crisis mentions "988"
+    And the rationale of safety.crisis mentions "crisis resources"
+    And the draft mentions "988 Suicide & Crisis Lifeline"
     And sleep.hygiene is deferred because "same-day safety assessment"
 
   Scenario: Severe low mood - a prompt mental-health review

@@ -100,7 +100,9 @@ gi = _section(
             "diarrhea",
             "fever",
             "abdominal_mass",
+            "diagnostic_doubt",
         ),
+        "first_line_care_weeks": st.sampled_from([0, 11, 12, 13]) | st.integers(0, 5200),
         "abdominal_pain_score": st.sampled_from([4, 5, 6, 7, 8]) | st.integers(0, 10),
         "symptom_weeks": st.sampled_from([0, 6, 8, 11, 12, 13, 51, 52, 53, 1040])
         | st.integers(0, 5200),
@@ -115,6 +117,7 @@ mood = _section(
         "gad7": gad7,
         "hamd17": st.builds(lambda t: {"total": t}, st.integers(0, 52)),
         "suicidal_ideation": st.booleans(),
+        "severe_mood_change": st.booleans(),
     }
 )
 labs = _section(
@@ -154,6 +157,8 @@ medications = _section(
         "other_serotonergic",
         "nsaid",
         "anticoagulant",
+        "supplements",
+        "melatonin",
     )
 )
 lifestyle = _section(
@@ -243,12 +248,11 @@ def severe_chronic_ibs(draw: st.DrawFn) -> dict[str, Any]:
     if severe in ("sss", "both"):
         gi["ibs_sss"] = draw(st.integers(300, 500))
     labs: dict[str, Any] = {**ALARM_FREE["labs"], "celiac_serology": "negative"}
+    # None: not recorded (a random CRP or calprotectin from the base could be an S12 trigger).
     crp_mg_l = draw(st.none() | st.sampled_from([0.5, 3.0, 9.9, 10.0]))
-    if crp_mg_l is not None:
-        labs["crp"] = {"value": crp_mg_l, "unit": "mg/L"}
+    labs["crp"] = None if crp_mg_l is None else {"value": crp_mg_l, "unit": "mg/L"}
     calpro = draw(st.none() | st.sampled_from([10.0, 49.0, 50.0, 200.0]))
-    if calpro is not None:
-        labs["fecal_calprotectin"] = {"value": calpro, "unit": "ug/g"}
+    labs["fecal_calprotectin"] = None if calpro is None else {"value": calpro, "unit": "ug/g"}
     out = _merge(
         base,
         {

@@ -1,12 +1,14 @@
 """Step definitions for the clinician-readable scenarios in features/.
 
 The vocabulary is small and generic (documented in features/README.md) so that a clinician can
-write a new scenario without touching Python. Phrases map to Intake JSON fields in ``PHRASES``.
+write a new scenario without touching Python. Phrases map to Intake JSON fields in
+``gbrules/clinical/phrases.py`` (one table, shared with the verifier's scenario writer).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 from pathlib import Path
@@ -16,90 +18,63 @@ import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
 
 import gbrules
-from gbrules.clinical.engine import cached_engine
+from gbrules.clinical.engine import Engine, cached_engine
 from gbrules.clinical.orders import OrderJudgement, judge_order
+from gbrules.clinical.phrases import NUMBERS, PHRASES
 from gbrules.core.result import Evaluation
 
 from .conftest import EXAMPLES
 from .strategies import ALARM_FREE
 from .wording import proposes_antidepressant
 
-FEATURES = Path(__file__).resolve().parent.parent / "features"
+# GBRULES_FEATURES_DIR runs the steps on other scenarios (tests/test_prove.py runs a scenario
+# the verifier wrote this way).
+FEATURES = Path(
+    os.environ.get("GBRULES_FEATURES_DIR") or Path(__file__).resolve().parent.parent / "features"
+)
+REPO = Path(__file__).resolve().parent.parent
 scenarios(str(FEATURES))
+# Clinician-written feature files the review book (gbrules review build --features) adds.
+if os.environ.get("GBRULES_EXTRA_FEATURES"):
+    scenarios(os.environ["GBRULES_EXTRA_FEATURES"])
 
 # The coverage gate (tests/test_coverage_gate.py) runs this module in a subprocess with
 # GBRULES_FEATURE_LOG set: every evaluation's fired rules and every code a passing step asserted
 # are appended to that file, one JSON object a line.
+# Each line also names the test item (``test``), so the review book (gbrules review build) can
+# join it to pytest-bdd's cucumber JSON; an evaluation's line carries its intake and site pack
+# so the book can show the draft the scenario produced.
 LOG_ENV = "GBRULES_FEATURE_LOG"
+# The review book runs the scenarios against the rulebook under review (a directory with its own
+# rulebook.yaml) instead of the bundled one, when this is set.
+RULES_ENV = "GBRULES_FEATURE_RULES"
 
 
-def _record(kind: str, value: object) -> None:
+def _record(kind: str, value: object, **extra: object) -> None:
     path = os.environ.get(LOG_ENV)
     if path:
+        current = os.environ.get("PYTEST_CURRENT_TEST", "")
+        test = current.rsplit("::", 1)[-1].rsplit(" (", 1)[0]
         with open(path, "a", encoding="utf-8") as f:
-            f.write(json.dumps({kind: value}) + "\n")
+            f.write(json.dumps({kind: value, "test": test, **extra}, default=str) + "\n")
 
 
-# Words a clinician writes -> (section, field) in Intake JSON v1.1. Top-level fields use "".
-PHRASES: dict[str, tuple[str, str]] = {
-    "pregnant": ("", "pregnant"),
-    "breastfeeding": ("", "breastfeeding"),
-    "bloating": ("gi", "bloating"),
-    "irregular bowel movements": ("gi", "irregular_bowel"),
-    "rectal bleeding": ("gi", "rectal_bleeding"),
-    "blood in the stool": ("gi", "rectal_bleeding"),
-    "unintentional weight loss": ("gi", "unintentional_weight_loss"),
-    "nocturnal symptoms": ("gi", "nocturnal_symptoms"),
-    "persistent vomiting": ("gi", "persistent_vomiting"),
-    "dysphagia": ("gi", "dysphagia"),
-    "a new change in bowel habit": ("gi", "change_in_bowel_habit"),
-    "diarrhoea": ("gi", "diarrhea"),
-    "fever": ("gi", "fever"),
-    "an abdominal mass": ("gi", "abdominal_mass"),
-    "suicidal ideation": ("mood", "suicidal_ideation"),
-    "iron-deficiency anaemia": ("labs", "iron_deficiency_anemia"),
-    "IBS": ("conditions", "ibs"),
-    "recurrent depression": ("conditions", "recurrent_depression"),
-    "an anxiety disorder": ("conditions", "anxiety_disorder"),
-    "inflammatory bowel disease": ("conditions", "inflammatory_bowel_disease"),
-    "celiac disease": ("conditions", "celiac_disease"),
-    "immunocompromised": ("conditions", "immunocompromised"),
-    "a central venous catheter": ("conditions", "central_venous_catheter"),
-    "critically ill": ("conditions", "critically_ill"),
-    "a family history of colorectal cancer": ("conditions", "family_history_colorectal_cancer"),
-    "a family history of IBD or celiac disease": ("conditions", "family_history_ibd_or_celiac"),
-    "bipolar disorder": ("conditions", "bipolar_disorder"),
-    "an eating disorder": ("conditions", "eating_disorder"),
-    "a prosthetic heart valve": ("conditions", "prosthetic_heart_valve"),
-    "short bowel syndrome": ("conditions", "short_bowel_syndrome"),
-    "acute pancreatitis": ("conditions", "acute_pancreatitis"),
-    "an SSRI": ("medications", "ssri"),
-    "recent antibiotics": ("medications", "recent_antibiotics"),
-    "a probiotic": ("medications", "probiotic"),
-    "an MAOI": ("medications", "maoi"),
-    "St John's wort": ("medications", "st_johns_wort"),
-    "another serotonergic medicine": ("medications", "other_serotonergic"),
-    "an NSAID": ("medications", "nsaid"),
-    "an anticoagulant": ("medications", "anticoagulant"),
-    "poor sleep quality": ("lifestyle", "sleep_quality_poor"),
-    "a diet high in ultra-processed food": ("lifestyle", "ultra_processed_food_high"),
-    "on a gluten-free diet": ("lifestyle", "gluten_free_diet"),
-    "a probiotic trial": ("lifestyle", "wants_probiotic_trial"),
-}
-NUMBERS: dict[str, tuple[str, str]] = {
-    "abdominal pain score": ("gi", "abdominal_pain_score"),
-    "symptom weeks": ("gi", "symptom_weeks"),
-    "sleep hours": ("lifestyle", "sleep_hours"),
-    "stress score": ("lifestyle", "stress_score"),
-    "exercise minutes per week": ("lifestyle", "exercise_minutes_per_week"),
-    "fiber grams per day": ("lifestyle", "fiber_g_per_day"),
-    "caffeine mg per day": ("lifestyle", "caffeine_mg_per_day"),
-    "HAM-D 17 total": ("mood", "hamd17"),
-    "GAD-7 total": ("mood", "gad7"),
-    "weight in kg": ("", "weight_kg"),
-    "age at symptom onset": ("gi", "onset_age"),
-    "IBS-SSS": ("gi", "ibs_sss"),
-}
+@functools.cache
+def _engine_for(base: str, packs: tuple[str, ...]) -> Engine:
+    return Engine.from_directory(base, *packs)
+
+
+def _evaluate(patient: Patient) -> Evaluation:
+    base = os.environ.get(RULES_ENV)
+    if base:
+        ev = _engine_for(base, tuple(patient.packs)).evaluate(patient.intake)
+    else:
+        ev = patient.draft()
+    pack = ",".join(patient.packs) or None
+    _record("fired", ev.fired_rules, intake=patient.intake, pack=pack)
+    return ev
+
+
 NO_PROBIOTIC_CAUTIONS = {
     "pregnant": False,
     "conditions": {
@@ -124,8 +99,14 @@ MEASURED: dict[str, tuple[str, str]] = {
 class Patient:
     def __init__(self) -> None:
         self.intake: dict[str, Any] = {}
+        self.packs: list[str] = []
         self.ev: Evaluation | None = None
-        self.rules: Path | None = None  # a site pack, taken on top of the default rulebook
+
+    def draft(self) -> Evaluation:
+        """The plan from the default rulebook plus any site rule packs the scenario named."""
+        if len(self.packs) > 1:
+            return gbrules.Engine.default(*self.packs).evaluate(self.intake)
+        return gbrules.evaluate(self.intake, rules=self.packs[0] if self.packs else None)
 
     def set(self, section: str, key: str, value: Any) -> None:
         target = self.intake if not section else self.intake.setdefault(section, {})
@@ -145,8 +126,7 @@ class Patient:
     @property
     def plan(self) -> Evaluation:
         if self.ev is None:
-            self.ev = gbrules.evaluate(self.intake, rules=self.rules)
-            _record("fired", self.ev.fired_rules)
+            self.ev = _evaluate(self)
         return self.ev
 
 
@@ -166,10 +146,10 @@ def patient() -> Patient:
 
 @given(parsers.parse('the site rule pack "{path}"'))
 def given_site_pack(patient: Patient, path: str) -> None:
-    pack = FEATURES.parent / path
+    pack = REPO / path  # an absolute path (a scenario the verifier wrote) stays as it is
     if not pack.is_dir():
         pytest.fail(f"no site rule pack at {path!r} (a folder, relative to the repository root)")
-    patient.rules = pack
+    patient.packs.append(str(pack))
 
 
 @given(parsers.parse("a patient aged {age:d}"))
@@ -182,7 +162,7 @@ def given_example(patient: Patient, name: str) -> None:
     patient.intake = json.loads((EXAMPLES / f"{name}.json").read_text())
 
 
-@given(parsers.re(r"the patient is (?P<sex>female|male|other)"))
+@given(parsers.re(r"the patient is (?P<sex>female|male|other|unknown)$"))
 def given_sex(patient: Patient, sex: str) -> None:
     patient.intake["sex"] = sex
 
@@ -250,7 +230,8 @@ def given_number(patient: Patient, name: str, value: str) -> None:
         patient.set(section, key, number)
 
 
-@given(parsers.re(r"the patient (?:has|is|reports|takes|wants) (?P<thing>.+)$"))
+# "(?!not )": "the patient is not pregnant" is the step below, not "is" + "not pregnant".
+@given(parsers.re(r"the patient (?:has|is|reports|takes|wants) (?!not )(?P<thing>.+)$"))
 def given_has(patient: Patient, thing: str) -> None:
     patient.set(*_phrase(thing), True)
 
@@ -298,8 +279,7 @@ def given_no_acute_signs(patient: Patient) -> None:
 
 @when("the plan is drafted")
 def when_drafted(patient: Patient) -> None:
-    patient.ev = gbrules.evaluate(patient.intake, rules=patient.rules)
-    _record("fired", patient.ev.fired_rules)
+    patient.ev = _evaluate(patient)
 
 
 # ---------------------------------------------------------------- Then
@@ -357,6 +337,14 @@ def then_deferred(patient: Patient, code: str, action: str, text: str) -> None:
     _record("asserted", code)
 
 
+@then(parsers.re(r"(?P<code>[a-z0-9_]+\.[a-z0-9_]+) is (?P<action>deferred|suppressed)$"))
+def then_held(patient: Patient, code: str, action: str) -> None:
+    s = patient.plan.suppression(code)
+    assert s is not None, f"{code} not in suppressed: {[x.code for x in patient.plan.suppressed]}"
+    assert s.action == action, f"{code} was {s.action} by {s.by_rule}"
+    _record("asserted", code)
+
+
 @then(parsers.re(r'the rationale of (?P<code>[a-z0-9_]+\.[a-z0-9_]+) mentions "(?P<text>.+)"$'))
 def then_rationale(patient: Patient, code: str, text: str) -> None:
     s = patient.plan.suggestion(code)
@@ -381,6 +369,47 @@ def then_title(patient: Patient, code: str, text: str) -> None:
     s = patient.plan.suggestion(code)
     assert s is not None, f"{code} not suggested"
     assert text in s.title, s.title
+
+
+def _crisis_text(patient: Patient, where: str) -> str:
+    """What a surface shows a reader: the clinician or patient draft, the CDS cards or the
+    CarePlan (as JSON text), for this patient's plan."""
+    from gbrules.io.fhir.careplan import careplan_from_evaluation
+    from gbrules.io.render import render_care_plan
+    from gbrules.io.service.cards import cards_for
+
+    ev = patient.plan
+    if where == "draft":
+        return render_care_plan(ev, "text")
+    if where == "patient draft":
+        return render_care_plan(ev, "text", audience="patient")
+    if where == "card":
+        return json.dumps(cards_for(ev, "Patient/1", hook_instance="h", authored="2026-01-01"))
+    return json.dumps(careplan_from_evaluation(ev, "Patient/1"))
+
+
+@then(
+    parsers.re(
+        r"the (?P<where>draft|patient draft|card|CarePlan) (?P<neg>mentions|does not mention) "
+        r'"(?P<text>.+)"$'
+    )
+)
+def then_surface_mentions(patient: Patient, where: str, neg: str, text: str) -> None:
+    shown = " ".join(_crisis_text(patient, where).split())  # text drafts wrap lines
+    assert (text in shown) == (neg == "mentions"), f"{where}: {text!r} {neg}?"
+
+
+@then(
+    parsers.re(
+        r"the evidence of (?P<code>[a-z0-9_]+\.[a-z0-9_]+) (?P<neg>cites|does not cite) "
+        r'"(?P<text>.+)"$'
+    )
+)
+def then_evidence(patient: Patient, code: str, neg: str, text: str) -> None:
+    s = patient.plan.suggestion(code)
+    assert s is not None, f"{code} not suggested"
+    cited = any(text in e for e in s.evidence)
+    assert cited == (neg == "cites"), list(s.evidence)
 
 
 @then("no suggestion proposes an antidepressant")

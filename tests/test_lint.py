@@ -9,9 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from gbrules.clinical.domain import CLINICAL, default_rules_dir
-from gbrules.clinical.facts import VOCABULARY
-from gbrules.core.language import parse_condition
-from gbrules.core.lint import Finding, never_true, to_nnf
+from gbrules.clinical.proof import clinical_proof_domain
+from gbrules.core.lint import Finding
 from gbrules.core.lint import lint as lint_in
 from gbrules.io.cli import app
 
@@ -47,7 +46,7 @@ def book(tmp_path: Path, *rules: str, manifest: bool = True) -> Path:
 
 
 def lint(directory: Path) -> list[Finding]:
-    return lint_in(directory, CLINICAL)
+    return lint_in(directory, CLINICAL, clinical_proof_domain())
 
 
 def kinds(findings: list[Finding]) -> list[tuple[str, str]]:
@@ -148,6 +147,27 @@ def test_a_clean_book_exits_0(tmp_path: Path) -> None:
             ("wording", "t.dx"),
             "confirms depression",
         ),
+        # evidence that is only the scenario a rule mirrors: not clinical evidence
+        (
+            [
+                rule("t.seed", '"sleep_hours < 7"').replace(
+                    '["Buysse 1989, Psychiatry Res 28:193"]', '["Scenario: seed Case 1 (sleep)"]'
+                )
+            ],
+            ("evidence", "t.seed"),
+            "scenario or a regulation",
+        ),
+        # evidence that is only a regulation: the FDA CDS guidance says how advice is shown
+        (
+            [
+                rule("t.fda", '"sleep_hours < 7"').replace(
+                    '["Buysse 1989, Psychiatry Res 28:193"]',
+                    '["FDA 2022 CDS guidance, criterion 4"]',
+                )
+            ],
+            ("evidence", "t.fda"),
+            "not clinical evidence",
+        ),
         # an override on a code that no rule produces
         (
             [
@@ -207,16 +227,41 @@ def test_a_site_pack_cannot_touch_safety(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "when",
     [
-        {"all": ["phq9_total >= 5", "phq9_total <= 5"]},
-        {"all": ["sleep_hours > 6.9", "sleep_hours < 7"]},
-        {"not": {"all": ["ibs == true", "ibs == false"]}},
-        {"all": ["crp_mg_l > 3", "crp_mg_l <= 10", "crp_mg_l != 5"]},
-        {"all": ["age in [49, 50]", "age >= 50"]},
-        {"any": ["sleep_hours is missing", "sleep_hours < 7"]},
+        '{all: ["phq9_total >= 5", "phq9_total <= 5"]}',
+        '{all: ["sleep_hours > 6.9", "sleep_hours < 7"]}',
+        '{not: {all: ["ibs == true", "ibs == false"]}}',
+        '{all: ["crp_mg_l > 3", "crp_mg_l <= 10", "crp_mg_l != 5"]}',
+        '{all: ["age in [49, 50]", "age >= 50"]}',
+        '{any: ["sleep_hours is missing", "sleep_hours < 7"]}',
+        '{all: ["gi_alarm == true", "rectal_bleeding == false"]}',
     ],
 )
-def test_satisfiable_conditions_are_not_flagged(when: object) -> None:
-    assert not never_true(to_nnf(parse_condition(when, VOCABULARY)), VOCABULARY)
+def test_satisfiable_conditions_are_not_flagged(tmp_path: Path, when: str) -> None:
+    findings = lint(book(tmp_path, rule("t.ok", when)))
+    assert not [f for f in findings if f.kind == "never-true"], [f.text() for f in findings]
+
+
+@pytest.mark.parametrize(
+    ("when", "why"),
+    [
+        # gi_alarm is defined by the alarm features: with every one recorded absent it is false
+        (
+            '{all: ["gi_alarm == true", "rectal_bleeding == false", '
+            '"unintentional_weight_loss == false", "iron_deficiency_anemia == false", '
+            '"persistent_vomiting == false", "dysphagia == false", "nocturnal_symptoms == false", '
+            '"change_in_bowel_habit == false", "family_history_colorectal_cancer == false"]}',
+            "a derived fact against its definition",
+        ),
+        # the intake refuses pregnant with sex male
+        ('{all: ["pregnant == true", "sex == male"]}', "an impossible combination"),
+        # a band and its total disagree
+        ('{all: ["phq9_band == severe", "phq9_total < 20"]}', "a band against its total"),
+    ],
+)
+def test_never_true_is_decided_by_the_meaning_of_facts(tmp_path: Path, when: str, why: str) -> None:
+    """What the old per-fact interval analysis could not see: facts defined by other facts."""
+    findings = lint(book(tmp_path, rule("t.dead", when)))
+    assert ("never-true", "t.dead") in kinds(findings), why
 
 
 def test_list_shows_a_table_with_evidence() -> None:
@@ -242,8 +287,33 @@ def test_duplicate_and_conflicting_rules(tmp_path: Path) -> None:
         code="referral.mental_health",
     ).replace("code: referral.mental_health", "code: referral.mental_health\n    priority: urgent")
     other = rule("t.other", '{all: ["sleep_hours < 6", "stress_score >= 7"]}')
-    findings = lint(book(tmp_path, first, dup, clash, clash2, other))
+    # Written nothing alike, the same intakes: a band is its total's range.
+    band = rule("t.band", '"phq9_band in [moderate, moderately_severe, severe]"')
+    total = rule("t.total", '{not: "phq9_total < 10"}')
+    findings = lint(book(tmp_path, first, dup, clash, clash2, other, band, total))
     assert ("duplicate", "t.dup") in kinds(findings)
+    assert ("duplicate", "t.total") in kinds(findings)
     conflict = next(f for f in findings if (f.kind, f.rule_id) == ("conflict", "t.clash2"))
     assert "t.clash" in conflict.message and "urgent" in conflict.message
     assert not [f for f in findings if f.rule_id in ("t.first", "t.clash", "t.other")]
+
+
+def test_without_the_solver_lint_falls_back_to_interval_analysis(tmp_path: Path) -> None:
+    """No ProofDomain (or no z3): never-true by per-fact intervals, which sees a contradiction
+    on one fact but not one through a derived fact's definition; the solver sees both."""
+    plain = book(tmp_path, rule("t.plain", '{all: ["phq9_total >= 5", "phq9_total < 5"]}'))
+    assert ("never-true", "t.plain") in kinds(lint_in(plain, CLINICAL))
+    derived = tmp_path / "derived"
+    derived.mkdir()
+    band = book(derived, rule("t.band", '{all: ["phq9_band == severe", "phq9_total < 20"]}'))
+    assert ("never-true", "t.band") not in kinds(lint_in(band, CLINICAL))
+    assert ("never-true", "t.band") in kinds(lint(band))
+
+
+def test_a_scenario_beside_real_evidence_is_not_flagged(tmp_path: Path) -> None:
+    """The seed may be cited as the scenario a rule mirrors, next to a guideline."""
+    both = rule("t.both", '"sleep_hours < 7"').replace(
+        '["Buysse 1989, Psychiatry Res 28:193"]',
+        '["Watson 2015, Sleep 38:843", "Scenario: seed Case 1 (sleep hygiene)"]',
+    )
+    assert lint(book(tmp_path, both)) == []

@@ -40,6 +40,7 @@ def test_wheel_ships_rules_examples_templates_and_shim(wheel: Path) -> None:
         "gbrules/io/app/static/app.js",
         "gbrules/io/app/static/app.css",
     } <= names
+    assert "gbrules/clinical/fact_model.yaml" in names  # the verifier's derived-fact definitions
     suffix = sysconfig.get_config_var("EXT_SUFFIX")
     assert f"gbrules/core/backends/_pyeval_shim{suffix}" in names  # built for this interpreter
     assert not [n for n in names if n.endswith((".c", ".pyc"))]

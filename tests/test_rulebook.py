@@ -159,3 +159,36 @@ def test_the_declared_population_agrees_with_the_out_of_scope_rule() -> None:
 
 def test_a_manifest_may_omit_the_population(tmp_path: Path) -> None:
     assert load_rulebook(write(tmp_path, GOOD)).min_age is None
+
+
+SETTINGS_PACK = """
+name: site settings
+version: 1.0.0
+settings:
+  crisis_country: {country}
+files: []
+"""
+
+
+def test_a_site_pack_chooses_the_crisis_country(tmp_path: Path) -> None:
+    """The default rulebook is set for the US; a pack's manifest (no rule files) picks the UK,
+    and the settings change the content hash (a draft says which configuration made it)."""
+    default = load_rulebook()
+    assert default.settings == {"crisis_country": "US"}
+    (tmp_path / "rulebook.yaml").write_text(SETTINGS_PACK.format(country="UK"))
+    uk = load_rulebook(default_rules_dir(), tmp_path)
+    assert uk.settings == {"crisis_country": "UK"}
+    assert uk.content_hash != default.content_hash
+    assert len(uk.rules) == len(default.rules)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (SETTINGS_PACK.format(country="FR"), "'FR' is not one of US, UK"),
+        (SETTINGS_PACK.format(country="UK").replace("crisis_country", "theme"), "unknown setting"),
+    ],
+)
+def test_a_bad_setting_is_a_load_error(tmp_path: Path, text: str, expected: str) -> None:
+    (tmp_path / "rulebook.yaml").write_text(text)
+    assert expected in problems(default_rules_dir(), tmp_path)

@@ -44,14 +44,33 @@ def scenario_names(feature_file: str) -> frozenset[str]:
     return frozenset(found)
 
 
+@cache
+def required_invariants() -> frozenset[str]:
+    """Invariants of rules/invariants.yaml that are required (not pending) and checked on one
+    evaluation: the yaml-driven property test runs each, and ``gbrules rules prove`` proves it."""
+    from gbrules.clinical.domain import default_rules_dir
+    from gbrules.clinical.facts import VOCABULARY
+    from gbrules.core.verify.invariants import invariants_path, load_invariants
+
+    book = load_invariants(
+        invariants_path(default_rules_dir()), VOCABULARY, cached_engine().rulebook.codes
+    )
+    return frozenset(i.id for i in book if i.kind == "implication" and i.pending is None)
+
+
 def invariant_tests(invariant: str) -> list[str]:
-    """Property tests of one invariant: ``test_S3_...`` in any tests/test_invariants*.py."""
-    return [
+    """Property tests of one invariant: ``test_S8_...`` in any tests/test_invariants*.py, or
+    the yaml-driven test's case for an invariant written in rules/invariants.yaml."""
+    named = [
         f"{p.name}::{name}"
         for p in sorted(ROOT.glob("tests/test_invariants*.py"))
         for name in functions_in(str(p.relative_to(ROOT)))
         if name.startswith(f"test_{invariant}_")
     ]
+    driven = "test_invariant_holds_on_random_intakes"
+    if invariant in required_invariants() and driven in functions_in("tests/test_invariants.py"):
+        named.append(f"test_invariants.py::{driven}[{invariant}]")
+    return named
 
 
 CONTROLS = [(h.id, c) for h in LOG.hazards for c in h.controls]

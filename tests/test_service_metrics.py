@@ -80,10 +80,11 @@ def test_metrics_after_known_traffic(
     assert value(m, card, service="order-select", kind="safety", indicator="critical") == 1
     assert value(m, card, service="order-select", kind="draft_order", indicator="warning") == 1
     assert value(m, "gbrules_order_warnings_total", order_class="mediterranean_diet") == 1
-    # Suggestions by code: crisis in the two crisis calls, probiotic.trial in case2.
+    # Suggestions by code: crisis in the two crisis calls; diet.mediterranean in case2 only
+    # (deferred in the crisis calls).
     sug = "gbrules_suggestions_total"
     assert value(m, sug, code="safety.crisis", priority="critical") == 2
-    assert value(m, sug, code="probiotic.trial", priority="routine") == 1
+    assert value(m, sug, code="diet.mediterranean", priority="routine") == 1
     # Suppressions by rule: the crisis rule deferred diet.fiber in both crisis calls.
     sup = "gbrules_suppressions_total"
     crisis_rule = "safety.crisis.self_harm_thoughts"

@@ -1,4 +1,4 @@
-"""`gbrules serve` serves the clinician's workbench at /app (CONTRACT: same process, engine and
+"""`gbrules serve` serves the clinician's workbench at /app (docs/APP.md: same process, engine and
 audit trail), and each part keeps its own security policy."""
 
 from __future__ import annotations

@@ -10,14 +10,35 @@ from __future__ import annotations
 
 import re
 
+import yaml
+
+from gbrules.clinical.domain import default_rules_dir
 from gbrules.core.result import Suggestion
 
-_PROPOSE = (
-    r"\b(consider\w*|discuss\w*|start\w*|offer\w*|begin\w*|initiat\w*|prescribe|prescribing"
-    r"|try|trial of)\b"
-)
-_DRUG = r"\b(SSRIs?|antidepressants?|fluoxetine|sertraline|citalopram|escitalopram)\b"
-_PROPOSAL = re.compile(_PROPOSE + r"[^.;]*" + _DRUG, re.IGNORECASE)
+
+def _strings(node: object) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [t for v in node.values() for t in _strings(v)]
+    if isinstance(node, list):
+        return [t for v in node for t in _strings(v)]
+    return []
+
+
+def _proposal_regex() -> str:
+    """The words of S11a (the same as S18's), read from rules/invariants.yaml: one wording for
+    the invariant, the prover, the property tests and the scenario step."""
+    data = yaml.safe_load((default_rules_dir() / "invariants.yaml").read_text(encoding="utf-8"))
+    (s11,) = [i for i in data["invariants"] if i["id"] == "S11a"]
+    for text in _strings(s11["conclusion"]):
+        found = re.fullmatch(r'says\(\*, "(?P<rx>[^"]+)"\)', text.strip())
+        if found:
+            return found["rx"]
+    raise AssertionError("S11a no longer says which words propose an antidepressant")
+
+
+_PROPOSAL = re.compile(_proposal_regex(), re.IGNORECASE)
 
 
 def proposes_antidepressant(s: Suggestion) -> bool:

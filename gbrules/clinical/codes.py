@@ -71,6 +71,11 @@ _CODES = [
     ),
     CodeSpec("medication.review", "routine", "Discuss medication with the prescriber"),
     CodeSpec(
+        "medication.supplement_review",
+        "routine",
+        "Provider review before supplements, melatonin included",
+    ),
+    CodeSpec(
         "medication.interaction_check",
         "urgent",
         "Check a medicine combination with the prescriber (interaction risk)",

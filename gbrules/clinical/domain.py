@@ -11,17 +11,12 @@ import re
 from pathlib import Path
 
 from gbrules.clinical.codes import CODE_VOCABULARY
+from gbrules.clinical.crisis import CRISIS_FILE, SETTING, crisis_file
 from gbrules.clinical.facts import VOCABULARY, facts_from_intake
 from gbrules.clinical.intake import Intake, validate_intake
+from gbrules.clinical.paths import default_rules_dir as default_rules_dir  # re-exported
 from gbrules.core import rulebook
 from gbrules.core.domain import Domain, Policy, Reading
-
-
-def default_rules_dir() -> Path:
-    """The bundled rulebook: inside the wheel, or the repo's ``rules/`` in a source checkout."""
-    package = Path(__file__).resolve().parents[1]  # gbrules/
-    bundled = package / "_bundled" / "rules"
-    return bundled if bundled.is_dir() else package.parent / "rules"
 
 
 def read_intake(data: object) -> Reading:
@@ -45,7 +40,17 @@ _WORDING = re.compile(
 # What a citation looks like: a year, a PMID or DOI, a guideline body or document.
 _SOURCE = re.compile(
     r"\b(1[89]\d\d|20\d\d)\b|PMID|doi|NICE|\bNG\d|\bCG\d|ACG|AGA|FDA|NPSG|Joint Commission|"
-    r"guideline|statement|Source\b",
+    r"guideline|statement|NIH|NCCIH|Source\b|^\s*Scenario:",
+    re.IGNORECASE,
+)
+
+# Entries that may be listed beside the evidence but are not evidence for a threshold: the
+# consumer scenario a rule mirrors (written "Scenario: ...", older rules "Source ...") and
+# regulations or accreditation standards (the FDA CDS guidance says how advice is shown, not
+# what is clinically right).
+_NOT_EVIDENCE = re.compile(
+    r"^\s*(Scenario|Source)\b|\bFDA\b.*\b(CDS|Clinical Decision Support)\b|"
+    r"\bregulation\b",
     re.IGNORECASE,
 )
 
@@ -57,11 +62,16 @@ CLINICAL = Domain(
     policy=Policy(
         strict=True,
         evidence_source=_SOURCE,
+        not_evidence=_NOT_EVIDENCE,
+        not_evidence_advice="the scenario a rule mirrors and a regulation may be listed, but "
+        "each rule also cites a guideline or primary source (docs/EVIDENCE.md)",
         wording=_WORDING,
         wording_advice="phrase it as advice to a clinician (e.g. 'review with the prescriber'), "
         "never an order to stop or a diagnosis",
         facts_help="facts are listed in docs/FACTS.md",
     ),
+    # settings.crisis_country: one of the countries rules/crisis_lines.yaml has a set for.
+    settings={SETTING: tuple(crisis_file(default_rules_dir() / CRISIS_FILE).countries)},
 )
 
 

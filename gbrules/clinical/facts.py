@@ -82,6 +82,12 @@ LABELS: dict[str, str] = {
     "caffeine_mg_per_kg": "caffeine (mg/kg/day)",
     "gluten_free_diet": "gluten-free diet",
     "wants_probiotic_trial": "wants a probiotic trial",
+    "first_line_care_weeks": "weeks of first-line care, symptoms still present",
+    "diagnostic_doubt": "doubt about the IBS diagnosis",
+    "severe_mood_change": "severe change in mood or behaviour",
+    "taking_supplements": "taking or planning supplements",
+    "taking_melatonin": "taking or planning melatonin",
+    "supplement_in_question": "a supplement or melatonin taken or planned",
 }
 
 
@@ -104,6 +110,15 @@ _SPECS: list[FactSpec] = [
     _b("persistent_vomiting", "persistent vomiting (alarm feature)"),
     _b("dysphagia", "difficulty swallowing (alarm feature)"),
     FactSpec("gi_symptom_weeks", "int", "how long GI symptoms have lasted", "weeks", 0, 5200),
+    FactSpec(
+        "first_line_care_weeks",
+        "int",
+        "weeks of documented first-line IBS care with the symptoms still present",
+        "weeks",
+        0,
+        5200,
+    ),
+    _b("diagnostic_doubt", "the clinician doubts the IBS diagnosis"),
     _b("change_in_bowel_habit", "a new change in bowel habit"),
     FactSpec(
         "gi_onset_age",
@@ -196,6 +211,11 @@ _SPECS: list[FactSpec] = [
         derived=True,
     ),
     _b("suicidal_ideation", "suicidal ideation reported by the patient or clinician"),
+    _b(
+        "severe_mood_change",
+        "a severe or rapid change in mood or behaviour (agitation, psychotic or manic symptoms, "
+        "severe self-neglect)",
+    ),
     FactSpec("crp_mg_l", "number", "C-reactive protein, normalised to mg/L", "mg/L", 0, 1000),
     FactSpec(
         "crp_band",
@@ -245,7 +265,7 @@ _SPECS: list[FactSpec] = [
         "probiotic_risk",
         "any probiotic caution present (immunocompromised, central venous catheter, critically "
         "ill, prosthetic heart valve, short bowel syndrome, acute pancreatitis, pregnant); false "
-        "only if each was recorded absent (pregnancy: or sex male)",
+        "only if each was recorded absent (pregnancy: or sex male, or age 55 or over)",
         derived=True,
     ),
     _b(
@@ -259,6 +279,13 @@ _SPECS: list[FactSpec] = [
         "probiotic_cautions", "text", "the probiotic cautions present, in words", derived=True
     ),
     _b("on_ssri", "currently taking an SSRI"),
+    _b("taking_supplements", "taking or planning a dietary or herbal supplement"),
+    _b("taking_melatonin", "taking or planning melatonin"),
+    _b(
+        "supplement_in_question",
+        "a supplement or melatonin is taken or planned (false only if both were recorded no)",
+        derived=True,
+    ),
     _b("recent_antibiotics", "antibiotics in the recent past"),
     _b("taking_probiotic", "currently taking a probiotic"),
     _b("on_maoi", "taking a monoamine oxidase inhibitor (incl. linezolid, selegiline)"),
@@ -447,14 +474,16 @@ def facts_from_intake(intake: Intake | Mapping[str, Any]) -> dict[str, FactValue
             raw["hamd17_total"] = total = hamd17["total"]
             raw["hamd17_band"] = hamd17_band(total)
         raw["suicidal_ideation"] = mood.get("suicidal_ideation")
+        raw["severe_mood_change"] = mood.get("severe_mood_change")
     raw["phq9_item9_recorded"] = raw["phq9_item9"] is not None
 
     labs = get_top("labs")
     if labs:
         crp = labs.get("crp")
         if crp:
-            mg_l = crp_to_mg_l(crp["value"], crp["unit"])
-            raw["crp_mg_l"] = _num(mg_l)
+            # The band is read from the value the rules see, so "CRP 10 (acute)" cannot happen
+            # for 10.00004 mg/L (shown and compared as 10).
+            raw["crp_mg_l"] = mg_l = _num(crp_to_mg_l(crp["value"], crp["unit"]))
             raw["crp_band"] = crp_band(mg_l)
         raw["celiac_serology"] = labs.get("celiac_serology")
         raw["iron_deficiency_anemia"] = labs.get("iron_deficiency_anemia")
@@ -497,7 +526,10 @@ def facts_from_intake(intake: Intake | Mapping[str, Any]) -> dict[str, FactValue
             if v is True
         )
 
-    if pregnant is None and sex == "male":
+    # Pregnancy is a caution only where it can apply: not asked of a male patient or from
+    # PREGNANCY_NOT_APPLICABLE_AGE (WHO counts 15-49 as reproductive age; 55 leaves a margin),
+    # so "not recorded" there does not call for a provider review.
+    if pregnant is None and (sex == "male" or age >= PREGNANCY_NOT_APPLICABLE_AGE):
         pregnant = False
     serious = tuple(raw[name] for name in _SERIOUS_CAUTIONS)
     raw["probiotic_serious_risk"] = kleene_or(serious)
@@ -518,6 +550,9 @@ def facts_from_intake(intake: Intake | Mapping[str, Any]) -> dict[str, FactValue
         raw["on_other_serotonergic"] = other = meds.get("other_serotonergic")
         raw["on_nsaid"] = nsaid = meds.get("nsaid")
         raw["on_anticoagulant"] = anticoagulant = meds.get("anticoagulant")
+        raw["taking_supplements"] = supplements = meds.get("supplements")
+        raw["taking_melatonin"] = melatonin = meds.get("melatonin")
+        raw["supplement_in_question"] = kleene_or((supplements, melatonin))
         raw["ssri_with_maoi"] = kleene_and(ssri, maoi)
         raw["ssri_with_serotonergic"] = kleene_and(ssri, kleene_or((sjw, other)))
         raw["ssri_with_bleeding_risk"] = kleene_and(ssri, kleene_or((nsaid, anticoagulant)))
@@ -535,6 +570,9 @@ def facts_from_intake(intake: Intake | Mapping[str, Any]) -> dict[str, FactValue
 
     return {k: v for k, v in raw.items() if v is not None}
 
+
+#: From this age an unrecorded pregnancy is taken as not applicable (probiotic cautions only).
+PREGNANCY_NOT_APPLICABLE_AGE = 55
 
 # The cautions that make a probiotic already being taken an urgent review (S15); pregnancy is
 # a caution too, but one for a routine discussion with the provider.

@@ -166,6 +166,17 @@ class GI(_Section):
     ibs_subtype: Literal["IBS-C", "IBS-D", "IBS-M", "IBS-U"] | None = _about(
         "Rome IV IBS subtype (constipation, diarrhoea, mixed, unclassified).", "IBS-M"
     )
+    first_line_care_weeks: _int(0, 5200) | None = _about(  # type: ignore[valid-type]
+        "Weeks of documented first-line care (diet and lifestyle advice, first-line medicines) "
+        "with the symptoms still present; 12 or more makes a gastroenterology referral "
+        "(NICE CG61, BSG 2021).",
+        14,
+        "weeks",
+    )
+    diagnostic_doubt: StrictBool | None = _about(
+        "The clinician doubts the IBS diagnosis (atypical features): a gastroenterology review.",
+        False,
+    )
 
 
 class PHQ9(_Section):
@@ -275,6 +286,13 @@ class Mood(_Section):
     suicidal_ideation: StrictBool | None = _about(
         "Thoughts of suicide or self-harm reported by the patient or noted by a clinician, "
         "whatever the questionnaires say.",
+        False,
+    )
+    severe_mood_change: StrictBool | None = _about(
+        "A severe or rapid change in mood or behaviour noted by the patient, family or a "
+        "clinician: marked agitation, psychotic symptoms, manic symptoms, or severe "
+        "self-neglect (not eating or drinking, not caring for oneself); an urgent "
+        "mental-health trigger (NICE NG222, CG185).",
         False,
     )
 
@@ -402,6 +420,14 @@ class Medications(_Section):
     nsaid: StrictBool | None = _about("Taking an NSAID or aspirin regularly.", False)
     anticoagulant: StrictBool | None = _about(
         "Taking an anticoagulant or an antiplatelet medicine.", False
+    )
+    supplements: StrictBool | None = _about(
+        "Taking, or planning to take, a dietary or herbal supplement (vitamins, minerals, "
+        "herbal remedies, melatonin...).",
+        True,
+    )
+    melatonin: StrictBool | None = _about(
+        "Taking, or planning to take, melatonin for sleep.", False
     )
 
 

@@ -10,7 +10,7 @@ makes a plain one whose input is the facts themselves.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -35,11 +35,15 @@ class Policy:
     ``strict``: every rule has a dotted id, a title, a rationale and at least one evidence
     entry (a load error otherwise). The linter reports an evidence entry that does not match
     ``evidence_source`` and a title or rationale that matches ``wording`` (with
-    ``wording_advice`` saying how to phrase it instead).
+    ``wording_advice`` saying how to phrase it instead). ``not_evidence`` marks entries that may
+    be listed but cannot carry a rule on their own (the clinical domain: the scenario a rule
+    mirrors, a regulation): a rule whose every entry matches it is reported.
     """
 
     strict: bool = False
     evidence_source: re.Pattern[str] | None = None
+    not_evidence: re.Pattern[str] | None = None
+    not_evidence_advice: str = ""
     wording: re.Pattern[str] | None = None
     wording_advice: str = ""
     facts_help: str = ""  # where a rule author finds the fact names, added to unknown-fact errors
@@ -54,6 +58,9 @@ class Domain:
     read: Reader | None = None  # None: the input is a facts mapping (Vocabulary.read)
     rules_dir: Path | None = None  # the domain's own rulebook, if it ships one
     policy: Policy = field(default_factory=Policy)
+    # The site settings a rulebook manifest may set, each with its allowed values (the
+    # clinical domain: crisis_country). Anything else in ``settings:`` is a load error.
+    settings: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, vocabulary: Vocabulary, codes: CodeVocabulary | None = None) -> Domain:

@@ -15,13 +15,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from gbrules.core import language
+from gbrules.core import language, review
 from gbrules.core.backends import durable
 from gbrules.core.compiled import CompiledRule, Plan, apply_plan
 from gbrules.core.domain import Domain
 from gbrules.core.errors import EngineError
 from gbrules.core.memo import Memo
-from gbrules.core.result import Evaluation, trusted
+from gbrules.core.result import Evaluation, FrozenDict, trusted
 from gbrules.core.rulebook import Rule, Rulebook, load_rulebook, rulebook_from_rules
 from gbrules.core.vocabulary import CodeVocabulary, FactValue, Vocabulary
 
@@ -37,6 +37,7 @@ class Engine:
 
     def __init__(self, rulebook: Rulebook) -> None:
         self.rulebook = rulebook
+        review.register(rulebook)  # so a draft's footer can say the rulebook is draft
         vocabulary = rulebook.domain.vocabulary
         durable.check_hash_collisions(vocabulary)
         # Only facts some rule mentions are sent to the engine (in vocabulary order).
@@ -54,6 +55,7 @@ class Engine:
             self._compiled[name] = CompiledRule(rule, vocabulary, codes)
             compiled.append((name, self._encoder.rename(language.to_durable(rule.condition))))
         self._version = rulebook.version_label
+        self._settings = FrozenDict(rulebook.settings)
         self._plans: Memo[Plan] = Memo(limit=16384)
         label = rulebook.content_hash[:12]
         self._rulesets = [
@@ -170,6 +172,7 @@ class Engine:
                 "not_recorded": self._missing(facts),
                 "rulebook_version": self._version,
                 "stale": {},
+                "settings": self._settings,
             },
         )
 

@@ -5,11 +5,18 @@ protected codes) come from :func:`gbrules.core.rulebook.load_rulebook`. On a rul
 loads, the linter adds findings a reviewer would want to see:
 
 * ``evidence`` (when the domain's ``Policy.evidence_source`` is set): an evidence entry that is
-  blank or names no source, or a rule with no evidence at all;
+  blank or names no source, or a rule with no evidence at all; and (``Policy.not_evidence``) a
+  rule whose only entries are ones that cannot carry it (a scenario it mirrors, a regulation);
 * ``out-of-range``: a threshold outside the fact's valid range (``FactSpec`` lo/hi);
 * ``never-true``: a condition, or one alternative of an ``any``, that no intake can satisfy
   (``phq9_total > 27``; ``x > 5`` and ``x < 3`` in one ``all``; ``x is missing`` with a
-  comparison on ``x``), by an interval / value-set analysis per fact inside each ``all``;
+  comparison on ``x``). Given the domain's ``ProofDomain`` (vocabulary plus the declared
+  derived facts) and the ``prove`` extra (z3-solver), the SMT solver decides it completely
+  (``gi_alarm == true`` with every alarm feature recorded absent is caught too); otherwise an
+  interval / value-set analysis per fact inside each ``all`` (sound, not complete);
+* ``duplicate`` / ``conflict``: a rule with the same code as an earlier rule that fires on
+  exactly the same intakes (with the solver: however the condition is written; without it:
+  the same condition up to order), with the same priority or not;
 * ``dead-override``: an override pattern that matches no code any rule in the rulebook produces;
 * ``wording`` (when the domain's ``Policy.wording`` is set): a title or rationale the domain
   forbids (the clinical domain: telling someone to stop a medication, stating a diagnosis).
@@ -20,17 +27,22 @@ rulebook, since that is how it runs; only the pack's own rules are reported.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gbrules.core.domain import Domain, Policy
 from gbrules.core.errors import RulebookError
 from gbrules.core.language import All, AnyOf, Cmp, Condition, Not, Recorded
 from gbrules.core.rulebook import MANIFEST, Rule, Rulebook, load_rulebook
 from gbrules.core.vocabulary import Vocabulary, matches
+
+if TYPE_CHECKING:
+    from gbrules.core.verify.domain import ProofDomain
 
 
 @dataclass(frozen=True, order=True)
@@ -61,8 +73,21 @@ def _from_problem(problem: str) -> Finding:
     return Finding(m["file"], int(m["line"] or 0), m["rule"] or "", kind, msg)
 
 
-def lint(directory: str | Path | None, domain: Domain) -> list[Finding]:
-    """All findings for a rulebook directory (the domain's own rulebook if None), sorted."""
+def lint(
+    directory: str | Path | None,
+    domain: Domain,
+    proof: ProofDomain | None = None,
+    *,
+    governance: bool = False,
+) -> list[Finding]:
+    """All findings for a rulebook directory (the domain's own rulebook if None), sorted.
+
+    ``proof``: the domain as the verifier sees it; with it (and z3 installed) the never-true
+    and duplicate checks are decided by the solver instead of the syntactic analysis.
+    ``governance``: also one finding per rule that is not approved and current, of kind
+    ``unapproved`` (draft), ``stale`` (edited since approval) or ``overdue`` (see
+    gbrules.core.review). Off by default: a rulebook under development is draft, and its
+    author still needs a clean lint."""
     base = domain.rules_dir
     if directory is None and base is None:
         return [Finding("", 0, "", "error", "no rule directory given")]
@@ -74,7 +99,16 @@ def lint(directory: str | Path | None, domain: Domain) -> list[Finding]:
     except RulebookError as exc:
         return sorted(_from_problem(p) for p in exc.problems)
     own = [r for r in book.rules if r.origin == ("site" if is_pack else "default")]
-    return sorted(lint_rules(own, book))
+    found = lint_rules(own, book, proof)
+    if governance:
+        from gbrules.core.review import state_of
+
+        kinds = {"draft": "unapproved", "stale": "stale", "overdue": "overdue"}
+        for rule in own:
+            s = state_of(rule)
+            if s.state in kinds:
+                found.append(Finding(rule.file, rule.line, rule.id, kinds[s.state], s.message))
+    return sorted(found)
 
 
 def canonical(cond: Condition) -> str:
@@ -116,8 +150,15 @@ def _twins(rules: Sequence[Rule], book: Rulebook) -> list[Finding]:
     return out
 
 
-def lint_rules(rules: Sequence[Rule], book: Rulebook) -> list[Finding]:
-    out: list[Finding] = _twins(rules, book)
+def lint_rules(
+    rules: Sequence[Rule], book: Rulebook, proof: ProofDomain | None = None
+) -> list[Finding]:
+    solver = proof is not None and semantic_checks_available()
+    out: list[Finding] = []
+    if proof is not None and solver:
+        out.extend(_semantic(rules, book, proof))
+    else:
+        out.extend(_twins(rules, book))
     produced = {r.code for r in book.rules}
     vocabulary = book.domain.vocabulary
     policy = book.domain.policy
@@ -132,12 +173,14 @@ def lint_rules(rules: Sequence[Rule], book: Rulebook) -> list[Finding]:
             problem = _range_problem(leaf, vocabulary)
             if problem:
                 finding("out-of-range", problem)
-        nnf = to_nnf(rule.condition)
-        if never_true(nnf, vocabulary):
-            finding("never-true", f"the condition can never be true: {rule.condition.text()}")
-        else:
-            for branch in _dead_branches(nnf, vocabulary):
-                finding("never-true", f"this alternative can never be true: {branch.text()}")
+        if not solver:  # with the solver, _semantic decided never-true
+            nnf = to_nnf(rule.condition)
+            if never_true(nnf, vocabulary):
+                text = f"the condition can never be true: {rule.condition.text()}"
+                finding("never-true", text)
+            else:
+                for branch in _dead_branches(nnf, _syntactic(vocabulary)):
+                    finding("never-true", f"this alternative can never be true: {branch.text()}")
         for label, text in (
             ("title", rule.title),
             ("suggestion title", rule.suggestion_title),
@@ -169,6 +212,12 @@ def _evidence_problems(evidence: Iterable[str], policy: Policy) -> list[str]:
             out.append("blank evidence entry")
         elif not source.search(e):
             out.append(f"evidence {e!r} names no source (author and year, PMID or guideline)")
+    weak = policy.not_evidence
+    if weak is not None and items and all(weak.search(e) for e in items):
+        out.append(
+            "evidence: every entry is a scenario or a regulation, not clinical evidence: "
+            + (policy.not_evidence_advice or "cite a guideline or a primary study")
+        )
     return out
 
 
@@ -233,17 +282,61 @@ def never_true(cond: Condition, vocabulary: Vocabulary) -> bool:
     return False  # pragma: no cover - NNF has no Not
 
 
-def _dead_branches(cond: Condition, vocabulary: Vocabulary) -> list[Condition]:
+def _syntactic(vocabulary: Vocabulary) -> Callable[[Condition], bool]:
+    """The interval analysis as a "can this be true" test (used without the solver)."""
+    return lambda cond: not never_true(cond, vocabulary)
+
+
+def _dead_branches(cond: Condition, satisfiable: Callable[[Condition], bool]) -> list[Condition]:
+    """Alternatives of an ``any`` (in negation normal form) that no intake makes true."""
     out: list[Condition] = []
     if isinstance(cond, AnyOf):
         for item in cond.items:
-            if never_true(item, vocabulary):
+            if not satisfiable(item):
                 out.append(item)
             else:
-                out.extend(_dead_branches(item, vocabulary))
+                out.extend(_dead_branches(item, satisfiable))
     elif isinstance(cond, All):
         for item in cond.items:
-            out.extend(_dead_branches(item, vocabulary))
+            out.extend(_dead_branches(item, satisfiable))
+    return out
+
+
+def semantic_checks_available() -> bool:
+    """Whether the solver (extra ``prove``) is installed for the never-true and duplicate checks."""
+    return importlib.util.find_spec("z3") is not None
+
+
+def _semantic(rules: Sequence[Rule], book: Rulebook, proof: ProofDomain) -> list[Finding]:
+    """never-true rules and alternatives, and same-code rules that fire on the same intakes,
+    decided by the SMT solver over the vocabulary and the declared derived facts."""
+    from gbrules.core.verify.prove import Prover
+
+    prover = Prover(book, proof)
+    mine = {r.id for r in rules}
+    out: list[Finding] = []
+    for rule in rules:
+        if not prover.satisfiable(rule.condition):
+            text = f"the condition can never be true: {rule.condition.text()}"
+            out.append(Finding(rule.file, rule.line, rule.id, "never-true", text))
+            continue
+        for branch in _dead_branches(to_nnf(rule.condition), prover.satisfiable):
+            text = f"this alternative can never be true: {branch.text()}"
+            out.append(Finding(rule.file, rule.line, rule.id, "never-true", text))
+    for twin in prover.equivalent_rules(same_code_only=True):
+        rule, other = twin.rule, twin.other
+        if rule.id not in mine or other is None:
+            continue
+        if other.priority == rule.priority:
+            kind = "duplicate"
+            text = f"same code as rule {other.id}, and fires on exactly the same intakes"
+        else:
+            kind = "conflict"
+            text = (
+                f"same code as rule {other.id}, fires on exactly the same intakes, but priority "
+                f"{rule.priority!r} vs {other.priority!r}: only the more urgent one can ever show"
+            )
+        out.append(Finding(rule.file, rule.line, rule.id, kind, text))
     return out
 
 

@@ -147,6 +147,9 @@ class Evaluation(_Frozen):
     #: Dated inputs older than their freshness window, by kind, with the day they were
     #: measured; they were treated as not recorded (``gbrules.clinical.site.freshen``).
     stale: dict[str, str] = Field(default_factory=dict)
+    # The rulebook's site settings (e.g. crisis_country), so a draft says which configuration
+    # produced it and renderers show the matching resources.
+    settings: dict[str, str] = Field(default_factory=dict)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -18,6 +18,7 @@ import re
 import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -69,6 +70,20 @@ class OverrideSpec(_Strict):
     reason: str = Field(min_length=1)
 
 
+class ReviewSpec(_Strict):
+    """Sign-off of a rule (or of every rule of a file) by a clinical governance group.
+
+    ``approved_hash`` is :func:`rule_hash` of the rule as it was approved: any later edit of the
+    rule makes the approval stale (see gbrules.core.review). ``retired`` rules are not loaded.
+    """
+
+    status: Literal["draft", "approved", "retired"] = "draft"
+    approved_by: list[str] = Field(default_factory=list)
+    approved_on: date | None = None
+    next_review: date | None = None
+    approved_hash: str | None = None
+
+
 class RuleSpec(_Strict):
     """A rule as written; only ``id``, ``when`` and ``then.code`` are needed (Policy.strict
     asks for more, see StrictRuleSpec)."""
@@ -80,6 +95,7 @@ class RuleSpec(_Strict):
     evidence: list[str] = Field(default_factory=list)
     overrides: list[OverrideSpec] = Field(default_factory=list)
     notes: str | None = None
+    review: ReviewSpec | None = None
 
 
 class StrictRuleSpec(RuleSpec):
@@ -106,10 +122,15 @@ class PopulationSpec(_Strict):
 class ManifestSpec(_Strict):
     name: str
     version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
-    files: list[str] = Field(min_length=1)
+    # A site pack's manifest may list no files (a pack that only sets ``settings``); a
+    # rulebook with no rules at all is still refused (``_finish``).
+    files: list[str] = Field(default_factory=list)
     codes: dict[str, CodeDecl] = Field(default_factory=dict)
     population: PopulationSpec | None = None
     description: str | None = None
+    # Site settings the domain reads (Domain.settings names each one and its allowed values),
+    # e.g. the clinical domain's ``crisis_country``. A later manifest (a site pack) overrides.
+    settings: dict[str, str] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -137,6 +158,8 @@ class Rule:
     origin: Origin
     order: int
     facts: tuple[str, ...]
+    review: ReviewSpec = field(default_factory=ReviewSpec)
+    hash: str = ""  # rule_hash() of the rule as written, without its review metadata
 
     @property
     def category(self) -> str:
@@ -156,6 +179,9 @@ class Rulebook:
     codes: dict[str, CodeSpec] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
     min_age: int | None = None  # the base manifest's population.min_age, if declared
+    # Site settings (manifest ``settings``, a site pack's overriding the default's), copied
+    # into every Evaluation so a draft says which configuration produced it.
+    settings: dict[str, str] = field(default_factory=dict)
 
     @property
     def version_label(self) -> str:
@@ -274,6 +300,7 @@ def load_rulebook(*directories: str | Path, domain: Domain) -> Rulebook:
     versions: list[str] = []
     sources: list[str] = []
     min_age: int | None = None
+    settings: dict[str, str] = {}
 
     for index, d in enumerate(directories):
         directory = Path(d)
@@ -293,6 +320,19 @@ def load_rulebook(*directories: str | Path, domain: Domain) -> Rulebook:
                 min_age = manifest.population.min_age
             for code, decl in manifest.codes.items():
                 _declare_code(code, decl, domain, codes, problems)
+            for key, value in manifest.settings.items():
+                allowed = domain.settings.get(key)
+                if allowed is None:
+                    problems.append(
+                        f"{MANIFEST}: settings.{key}: unknown setting (known: "
+                        f"{', '.join(sorted(domain.settings)) or 'none'})"
+                    )
+                elif value not in allowed:
+                    problems.append(
+                        f"{MANIFEST}: settings.{key}: {value!r} is not one of {', '.join(allowed)}"
+                    )
+                else:
+                    settings[key] = value
         sources.append(str(directory))
         for path in paths:
             loaded = _read_yaml(path, problems)
@@ -303,16 +343,19 @@ def load_rulebook(*directories: str | Path, domain: Domain) -> Rulebook:
             if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
                 problems.append(f"{path.name}: expected a mapping with a 'rules:' list")
                 continue
-            extra = set(data) - {"rules", "description"}
+            extra = set(data) - {"rules", "description", "review"}
             if extra:
                 problems.append(f"{path.name}: unknown top-level keys {sorted(extra)}")
+            file_review = _file_review(data.get("review"), path.name, problems)
             lines = _rule_lines(node)
             for i, raw in enumerate(data["rules"]):
                 line = lines[i] if i < len(lines) else 0
-                where = _Where(path.name, line, origin, len(rules))
+                where = _Where(path.name, line, origin, len(rules), file_review)
                 rule = _build_rule(raw, where, domain, codes, problems)
                 if rule is not None:
                     rules.append(rule)
+    if settings:  # the settings change what a draft says: they are part of the content
+        digest.update(b"settings\0" + json.dumps(settings, sort_keys=True).encode() + b"\0")
     return _finish(
         rules,
         problems,
@@ -323,6 +366,7 @@ def load_rulebook(*directories: str | Path, domain: Domain) -> Rulebook:
         codes=codes,
         sources=tuple(sources),
         min_age=min_age,
+        settings=settings,
     )
 
 
@@ -367,6 +411,7 @@ def _finish(
     codes: dict[str, CodeSpec],
     sources: tuple[str, ...],
     min_age: int | None = None,
+    settings: dict[str, str] | None = None,
 ) -> Rulebook:
     """Refuse duplicate ids and empty rulebooks, then raise every problem or build the book."""
     seen: dict[str, Rule] = {}
@@ -392,6 +437,7 @@ def _finish(
         codes=codes,
         sources=sources,
         min_age=min_age,
+        settings=dict(sorted((settings or {}).items())),
     )
 
 
@@ -407,6 +453,28 @@ class _Where:
     line: int
     origin: Origin
     order: int
+    review: ReviewSpec | None = None  # the file's own ``review:``, for rules without one
+
+
+def rule_hash(raw: Mapping[str, Any]) -> str:
+    """The content hash of a rule as written, without its ``review`` metadata: canonical JSON
+    (sorted keys, no whitespace) of the YAML mapping, SHA-256, first 16 hex digits. Re-wrapping
+    a YAML line or reordering keys does not change it; any change of a word or number does."""
+    body = {k: v for k, v in raw.items() if k != "review"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _file_review(raw: object, name: str, problems: list[str]) -> ReviewSpec | None:
+    if raw is None:
+        return None
+    try:
+        return ReviewSpec.model_validate(raw)
+    except ValidationError as exc:
+        for e in exc.errors(include_url=False):
+            loc = ".".join(map(str, e["loc"]))
+            problems.append(f"{name}: review.{loc}: {e['msg']}")
+        return None
 
 
 def _declare_code(
@@ -498,6 +566,9 @@ def _build_rule(
                 overrides.append(Override(action, tuple(patterns), o.reason))  # type: ignore[arg-type]
     if condition is None or len(problems) > before:
         return None
+    review = spec.review or at.review or ReviewSpec()
+    if review.status == "retired":
+        return None  # kept in the file for the record, never run
     return Rule(
         id=spec.id,
         title=spec.title or spec.id,
@@ -513,6 +584,8 @@ def _build_rule(
         origin=at.origin,
         order=at.order,
         facts=tuple(facts_in(condition)),
+        review=review,
+        hash=rule_hash(raw) if isinstance(raw, dict) else "",
     )
 
 

@@ -22,6 +22,7 @@ EXTRAS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "dask": ("distributed",),
         "parquet": ("pyarrow",),
         "monitor": ("matplotlib",),
+        "prove": ("z3",),
     }
 )
 

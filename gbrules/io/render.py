@@ -27,9 +27,11 @@ from typing import Any, Literal
 
 import jinja2
 
+from gbrules.clinical.crisis import crisis_set
 from gbrules.clinical.facts import VOCABULARY, FactValue
 from gbrules.core.compiled import show
 from gbrules.core.result import Evaluation, Suggestion, Suppression
+from gbrules.core.review import status_of_label
 
 ENVIRONMENTS = 16  # template directories whose jinja2 Environment is kept (least recent out)
 Format = Literal["markdown", "html", "text"]
@@ -92,29 +94,37 @@ FACT_CODES: dict[str, str] = {
     "eating_disorder": "ICD-10-CM F50.x",
 }
 
-CRISIS_LINES_CLINICIAN: tuple[str, ...] = (
-    "Same-day suicide risk assessment (e.g. C-SSRS) before the patient leaves; document it "
-    "(The Joint Commission NPSG 15.01.01).",
-    "Give crisis resources: 988 Suicide & Crisis Lifeline (call or text 988); emergency: 911.",
-    "Lifestyle, diet and probiotic items are deferred until the safety assessment is done "
-    "(listed under Deferred).",
-)
 
-CRISIS_LINES_PATIENT: tuple[str, ...] = (
-    "If you are thinking about harming yourself, or feel you might act on such thoughts, "
-    "call or text 988 (Suicide & Crisis Lifeline) now. It is free and open day and night.",
-    "In an emergency, or if you are in immediate danger, call 911.",
-    "Your clinician would like to talk with you today about how you are feeling and how to "
-    "keep you safe. This comes before everything else in this plan.",
-)
+def crisis_banner(ev: Evaluation, audience: Audience) -> list[str]:
+    """The crisis banner, with the crisis lines of the country the rulebook is set for."""
+    crisis = crisis_set(ev.settings)
+    if audience == "clinician":
+        return [
+            "Same-day suicide risk assessment (e.g. C-SSRS) before the patient leaves; document "
+            "it (The Joint Commission NPSG 15.01.01).",
+            f"Give the {crisis.clinician_text()[0].lower()}{crisis.clinician_text()[1:]}",
+            "Lifestyle, diet and probiotic items are deferred until the safety assessment is "
+            "done (listed under Deferred).",
+        ]
+    first, emergency = crisis.patient_lines()
+    return [
+        first,
+        emergency,
+        "Your clinician would like to talk with you today about how you are feeling and how "
+        "to keep you safe. This comes before everything else in this plan.",
+    ]
 
-WHEN_TO_GET_HELP: tuple[str, ...] = (
-    "Thoughts of suicide or self-harm, or a sudden severe change in mood: get help "
-    "immediately (call or text 988; in an emergency call 911).",
-    "Severe abdominal pain, or blood in your stool: contact your clinician promptly.",
-    "A serious or long-term illness: talk to your clinician before starting probiotics or "
-    "supplements.",
-)
+
+def when_to_get_help(ev: Evaluation) -> list[str]:
+    """The patient's "when to get help" list, with the configured crisis lines."""
+    return [
+        "Thoughts of suicide or self-harm, or a sudden severe change in mood: get help "
+        f"immediately ({crisis_set(ev.settings).short_text()}).",
+        "Severe abdominal pain, or blood in your stool: contact your clinician promptly.",
+        "A serious or long-term illness: talk to your clinician before starting probiotics or "
+        "supplements.",
+    ]
+
 
 #: Plain-language versions for a patient: code -> (title, what it means for you).
 #: Suggestions to discuss, never orders; no medication is ever to be stopped on this advice.
@@ -199,6 +209,12 @@ PATIENT_TEXT: dict[str, tuple[str, str]] = {
         "treatment, with the person who prescribes them. Keep taking your current medicines "
         "as prescribed unless your prescriber advises a change.",
     ),
+    "medication.supplement_review": (
+        "Check supplements with your clinician first",
+        "Some supplements, melatonin included, can interact with your medicines or your "
+        "health condition, or are not known to be safe in pregnancy. Please go over them "
+        "with your clinician or pharmacist before starting or continuing them.",
+    ),
     "lab.celiac_serology": (
         "A blood test for coeliac (celiac) disease",
         "Coeliac disease is a reaction to gluten that can cause gut symptoms. The blood test "
@@ -227,8 +243,9 @@ PATIENT_TEXT: dict[str, tuple[str, str]] = {
     ),
     "diet.mediterranean": (
         "Try a Mediterranean-style way of eating",
-        "Meals built around vegetables, fruit, whole grains, beans, nuts, olive oil and fish "
-        "may support your mood, alongside your other care.",
+        "Meals built around vegetables, fruit, whole grains, nuts, olive oil and fish may "
+        "support your mood, alongside your other care. If you have gut symptoms, your "
+        "dietitian adapts it to you.",
     ),
     "diet.low_fodmap_trial": (
         "A short, guided low-FODMAP diet trial",
@@ -439,7 +456,7 @@ def plan_context(
         (name, _fact_label(name), show(value), _fact_unit(name), FACT_CODES.get(name, ""))
         for name, value in ev.facts.items()
     ]
-    banner = CRISIS_LINES_CLINICIAN if audience == "clinician" else CRISIS_LINES_PATIENT
+    banner = crisis_banner(ev, audience)
     words = [i.title + " " + i.text + " " + " ".join(v[0] for v in i.values) for i in items]
     words += [d.title for d in deferred]
     return {
@@ -447,7 +464,7 @@ def plan_context(
         "audience": audience,
         "patient_id": ev.patient_id,
         "immediate": ev.requires_immediate_action,
-        "banner": list(banner) if ev.requires_immediate_action else [],
+        "banner": banner if ev.requires_immediate_action else [],
         "critical": critical,
         "urgent": urgent,
         "sections": sections,
@@ -460,8 +477,9 @@ def plan_context(
         ],
         "fired_rules": list(ev.fired_rules),
         "rulebook_version": ev.rulebook_version,
+        "rulebook_status": status_of_label(ev.rulebook_version),
         "generated_at": generated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "when_to_get_help": list(WHEN_TO_GET_HELP),
+        "when_to_get_help": when_to_get_help(ev),
         "glossary": _glossary(words) if audience == "patient" else [],
         "priority_word": _PRIORITY_WORD,
         "country": country,

@@ -27,10 +27,15 @@ from gbrules.core.rulebook import Rulebook
 REGENERATE = ".venv/bin/python -m gbrules.tools.docs"
 ROOT = Path(__file__).resolve().parents[2]
 
-#: Citations that name the consumer material which set a plan's scope (its cases, checklist and
-#: factor table). They are kept to show where a suggestion's wording came from; they are never
-#: evidence for a threshold.
-SCOPE_PREFIX = "Source "
+
+def not_evidence(citation: str) -> bool:
+    """A citation kept to show where a suggestion came from (the consumer scenario it mirrors,
+    written "Scenario: ...") or a regulation: never evidence for a threshold. The pattern is the
+    clinical policy's, the one ``gbrules rules lint`` checks with."""
+    from gbrules.clinical.domain import CLINICAL
+
+    pattern = CLINICAL.policy.not_evidence
+    return pattern is not None and pattern.search(citation) is not None
 
 
 @dataclass(frozen=True)
@@ -55,8 +60,8 @@ def evidence_markdown(book: Rulebook | None = None) -> str:
     scope: dict[str, list[str]] = {}
     for rule in book.rules:
         for citation in rule.evidence:
-            if citation.startswith(SCOPE_PREFIX):
-                scope.setdefault(rule.id, []).append(citation.removeprefix(SCOPE_PREFIX))
+            if not_evidence(citation):
+                scope.setdefault(rule.id, []).append(citation)
                 continue
             source, note = _source_key(citation)
             sources.setdefault(source, []).append(f"`{rule.id}`" + (f" ({note})" if note else ""))
@@ -65,19 +70,20 @@ def evidence_markdown(book: Rulebook | None = None) -> str:
         lines.append(f"- **{source}**: " + "; ".join(dict.fromkeys(sources[source])))
     lines += [
         "",
-        "### Scope references (not evidence)",
+        "### Scenarios and regulations (not evidence)",
         "",
-        "Entries beginning with `Source` name the consumer material that set what a plan covers",
-        "(its two cases, checklist and factor table). They show where a suggestion came from; they",
-        "are not evidence for any threshold.",
+        "Entries beginning with `Scenario:` name the consumer scenario a rule mirrors (its two",
+        "cases, checklist and factor table); regulations (such as the FDA CDS guidance) say how",
+        "advice is shown. Neither is evidence for any threshold, and `gbrules rules lint` reports",
+        "a rule that cites nothing else.",
         "",
     ]
     for rule_id, notes in scope.items():
         lines.append(f"- `{rule_id}`: " + "; ".join(notes))
-    only_scope = [r.id for r in book.rules if all(c.startswith(SCOPE_PREFIX) for c in r.evidence)]
+    only_scope = [r.id for r in book.rules if all(not_evidence(c) for c in r.evidence)]
     lines += [
         "",
-        "### Rules whose only citation is a scope reference",
+        "### Rules whose only citation is a scenario or a regulation",
         "",
         "These need a guideline or study in their `evidence`; the summary above gives the one",
         "that supports each threshold.",

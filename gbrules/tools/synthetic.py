@@ -122,6 +122,8 @@ def _gi(d: _Draw, age: int) -> dict[str, Any]:
             "abdominal_mass": d.opt_bool(q, flag * 0.5),
             "ibs_sss": d.int_in(0, 500, "ibs_sss") if d.maybe(q) else None,
             "ibs_subtype": d.r.choice(IBS_SUBTYPES) if d.maybe(q) else None,
+            "first_line_care_weeks": d.int_in(0, 5200, "weeks") if d.maybe(q) else None,
+            "diagnostic_doubt": d.opt_bool(q, 0.1),
         },
     )
 
@@ -179,6 +181,7 @@ def _mood(d: _Draw) -> dict[str, Any]:
             "gad7": _gad7(d) if d.maybe(p) else None,
             "hamd17": {"total": d.int_in(0, 52, "hamd")} if d.maybe(p * 0.6) else None,
             "suicidal_ideation": d.opt_bool(p * 0.8, 0.1),
+            "severe_mood_change": d.opt_bool(p * 0.4, 0.05),
         },
     )
 
@@ -227,7 +230,15 @@ _CONDITIONS_V11 = (
     "short_bowel_syndrome",
     "acute_pancreatitis",
 )
-_MEDICATIONS_V11 = ("maoi", "st_johns_wort", "other_serotonergic", "nsaid", "anticoagulant")
+_MEDICATIONS_V11 = (
+    "maoi",
+    "st_johns_wort",
+    "other_serotonergic",
+    "nsaid",
+    "anticoagulant",
+    "supplements",
+    "melatonin",
+)
 
 
 def _conditions(d: _Draw) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from gbrules.core.errors import FieldError
 from gbrules.core.result import Evaluation, Suggestion
 from gbrules.io.app import form as F
 from gbrules.io.fhir.careplan import careplan_from_evaluation
-from gbrules.io.render import CRISIS_LINES_CLINICIAN
+from gbrules.io.render import crisis_banner
 
 Status = Literal["pending", "accepted", "declined", "acknowledged"]
 PlanStatus = Literal["draft", "active"]
@@ -212,7 +212,8 @@ class DraftView:
 
     @property
     def banner(self) -> tuple[str, ...]:
-        return CRISIS_LINES_CLINICIAN if self.crisis else ()
+        # The crisis lines of the country the rulebook is set for (rules/crisis_lines.yaml).
+        return tuple(crisis_banner(self.ev, "clinician")) if self.crisis and self.ev else ()
 
     @property
     def unacknowledged(self) -> tuple[ItemView, ...]:

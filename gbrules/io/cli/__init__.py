@@ -12,8 +12,11 @@ from gbrules.io.cli.audit import audit_app
 from gbrules.io.cli.batch import batch_command
 from gbrules.io.cli.doctor import doctor
 from gbrules.io.cli.evaluate import evaluate
+from gbrules.io.cli.prove import prove, query
 from gbrules.io.cli.release import release_app
+from gbrules.io.cli.review import review_app
 from gbrules.io.cli.rules import rules_app
+from gbrules.io.cli.scenarios import scenarios_app
 from gbrules.io.cli.schema import schema_app
 from gbrules.io.cli.serve import serve
 from gbrules.io.cli.site import site_app
@@ -26,6 +29,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command()(evaluate)
+rules_app.command("prove")(prove)
+rules_app.command("query")(query)
 app.add_typer(rules_app, name="rules")
 app.command()(serve)
 app.command("batch")(batch_command)
@@ -34,6 +39,8 @@ app.command()(doctor)
 app.add_typer(release_app, name="release")
 app.add_typer(schema_app, name="schema")
 app.add_typer(site_app, name="site")
+app.add_typer(review_app, name="review")
+app.add_typer(scenarios_app, name="scenarios")
 
 
 def main() -> None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
 from gbrules.io.json_input import loads
+
+if TYPE_CHECKING:
+    from gbrules.core.rulebook import Rulebook
 
 
 def fail(lines: list[str], code: int = 2) -> NoReturn:
@@ -42,3 +45,41 @@ def read_intake(source: str | None, example: str | None) -> Any:
         # Python's own limit: nesting deeper than the stack. (Integers of any length are read
         # by json_input.loads and then fail validation with their field's path.)
         fail([f"error: {source} cannot be read as an intake: nested too deeply"])
+
+
+REQUIRE_APPROVED_HELP = (
+    "Refuse to start unless every rule is approved by a governance group and unchanged since "
+    "(env GBRULES_REQUIRE_APPROVED=1)."
+)
+
+
+def check_approved(rules: Path | None, required: bool) -> None:
+    """With approval required, exit 2 naming every draft or stale rule (of the default rulebook
+    plus the site pack ``rules``); nothing runs on rules no one signed."""
+    if not required:
+        return
+    from gbrules.clinical.engine import cached_engine
+    from gbrules.core.errors import EngineError, RulebookError
+
+    try:
+        book = cached_engine(rules).rulebook  # exactly the rules that would run
+    except RulebookError as exc:
+        fail(["error: invalid rulebook:"] + [f"  {p}" for p in exc.problems])
+    except EngineError as exc:
+        fail([f"error: {exc}"])
+    refuse_unapproved(book)
+
+
+def refuse_unapproved(book: Rulebook) -> None:
+    """Exit 2 naming every draft or stale rule of ``book`` (a rulebook about to run)."""
+    from gbrules.core.review import unapproved
+
+    bad = unapproved(book)
+    if bad:
+        fail(
+            [
+                f"error: --require-approved: {len(bad)} rule(s) of {book.name} "
+                f"{book.version_label} are not approved (see `gbrules review status`):"
+            ]
+            + [f"  {r.rule_id}: {r.state}: {r.message}" for r in bad]
+        )

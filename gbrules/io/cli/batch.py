@@ -15,6 +15,8 @@ import typer
 
 from gbrules.io.batch import BatchOptions, BatchUsageError, Format, run_batch
 from gbrules.io.batch.options import DEFAULT_CHECKPOINT, DEFAULT_CHUNK, DEFAULT_ROW_GROUP
+from gbrules.io.cli._common import REQUIRE_APPROVED_HELP, check_approved
+from gbrules.io.cli.prove import REQUIRE_PROVED_ENV, enforce_proofs_for
 
 
 def batch_command(
@@ -118,8 +120,24 @@ def batch_command(
             help="Commit progress durably every SECONDS (0: after every chunk).",
         ),
     ] = DEFAULT_CHECKPOINT,
+    require_proved: Annotated[
+        bool,
+        typer.Option(
+            "--require-proved",
+            envvar=REQUIRE_PROVED_ENV,
+            help="Refuse a rulebook (with its site pack) that breaks a safety invariant "
+            "(gbrules rules prove); needs the 'prove' extra.",
+        ),
+    ] = False,
+    require_approved: Annotated[
+        bool,
+        typer.Option(
+            "--require-approved", envvar="GBRULES_REQUIRE_APPROVED", help=REQUIRE_APPROVED_HELP
+        ),
+    ] = False,
 ) -> None:
     """Evaluate a file of intakes (NDJSON or Parquet): one output or reject per input, in order."""
+    check_approved(rules, require_approved)
     from gbrules.core.errors import EngineError, RulebookError
 
     if site is not None:
@@ -140,6 +158,8 @@ def batch_command(
         what = "a directory (FHIR Bulk Data export)" if fhir else "a file"
         typer.echo(f"error: cannot read {source}: not {what}", err=True)
         raise typer.Exit(2)
+    if require_proved:
+        enforce_proofs_for(rules)
     options = BatchOptions(
         source=source,
         out=out,

@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from gbrules.core.errors import EngineError, IntakeError, RulebookError
-from gbrules.io.cli._common import fail, read_intake
+from gbrules.io.cli._common import (
+    REQUIRE_APPROVED_HELP,
+    check_approved,
+    fail,
+    read_intake,
+    refuse_unapproved,
+)
+from gbrules.io.cli.prove import REQUIRE_PROVED_ENV, enforce_proofs
 
 if TYPE_CHECKING:
     from gbrules.clinical.site import SiteConfig
@@ -115,6 +122,21 @@ def evaluate(
             help="Evaluate as of this day (YYYY-MM-DD): older dated values count as stale.",
         ),
     ] = None,
+    require_proved: Annotated[
+        bool,
+        typer.Option(
+            "--require-proved",
+            envvar=REQUIRE_PROVED_ENV,
+            help="Refuse a rulebook (with its site pack) that breaks a safety invariant "
+            "(gbrules rules prove); needs the 'prove' extra.",
+        ),
+    ] = False,
+    require_approved: Annotated[
+        bool,
+        typer.Option(
+            "--require-approved", envvar="GBRULES_REQUIRE_APPROVED", help=REQUIRE_APPROVED_HELP
+        ),
+    ] = False,
 ) -> None:
     """Evaluate one intake and print the care-plan draft."""
     import jinja2
@@ -129,12 +151,26 @@ def evaluate(
 
     day = _day(as_of)
     site_config = load_site_or_fail(site, rules) if site is not None else None
+    if release is None:
+        check_approved(rules, require_approved)
     data = read_intake(intake, example)
     try:
         if release is None:
-            ev = evaluate_at_site(cached_engine(rules), data, as_of=day, site=site_config)
+            engine = cached_engine(rules)
+            if require_proved:
+                enforce_proofs(engine)
+            ev = evaluate_at_site(engine, data, as_of=day, site=site_config)
         else:
-            ev = _evaluate_release(release, keyring, rules, data, day, site_config)
+            ev = _evaluate_release(
+                release,
+                keyring,
+                rules,
+                data,
+                day,
+                site_config,
+                require_proved=require_proved,
+                require_approved=require_approved,
+            )
     except IntakeError as exc:
         fail(["error: invalid intake:"] + [f"  {e.path}: {e.message}" for e in exc.errors])
     except RulebookError as exc:
@@ -193,6 +229,9 @@ def _evaluate_release(
     data: object,
     as_of: date | None = None,
     site: SiteConfig | None = None,
+    *,
+    require_proved: bool = False,
+    require_approved: bool = False,
 ) -> Evaluation:
     """One evaluation under a verified release (its rules replace the bundled rulebook)."""
     import tempfile
@@ -207,7 +246,11 @@ def _evaluate_release(
         rules_dir = load_active_release_rules(release, keyring, Path(tmp))
         packs = [site_pack] if site_pack is not None else []
         engine = Engine.from_directory(rules_dir, *packs)
+        if require_approved:
+            refuse_unapproved(engine.rulebook)
         try:
+            if require_proved:
+                enforce_proofs(engine)
             return evaluate_at_site(engine, data, as_of=as_of, site=site)
         finally:
             engine.close()

@@ -6,12 +6,15 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from gbrules.core.errors import RulebookError
 from gbrules.io.cli._common import fail
+
+if TYPE_CHECKING:
+    from gbrules.core.engine import Engine
 
 rules_app = typer.Typer(help="Inspect and check rulebooks.", no_args_is_help=True)
 
@@ -59,13 +62,36 @@ def rules_lint(
         Path | None,
         typer.Argument(help="Rulebook directory, or a site pack (linted on the default)."),
     ] = None,
+    governance: Annotated[
+        bool,
+        typer.Option(
+            "--governance",
+            help="Also report unapproved, stale and overdue rules (the bundled rulebook is "
+            "all draft, so without this flag its lint stays clean).",
+        ),
+    ] = False,
 ) -> None:
     """Check a rulebook; exit 0 when clean, 1 with findings (each with file and rule id)."""
     from gbrules.clinical.domain import CLINICAL
-    from gbrules.core.lint import lint
+    from gbrules.core.lint import lint, semantic_checks_available
     from gbrules.core.rulebook import RULES_GUIDE
 
-    findings = lint(directory, CLINICAL)
+    proof = None
+    if semantic_checks_available():
+        from gbrules.clinical.proof import clinical_proof_domain
+        from gbrules.core.verify.factmodel import FactModelError
+
+        try:
+            proof = clinical_proof_domain()
+        except FactModelError as exc:  # a derived fact without its declared meaning
+            fail([f"error: {exc}"])
+    else:
+        typer.echo(
+            "note: never-true and duplicate checks by interval analysis only: "
+            "pip install 'gbrules[prove]' for the solver",
+            err=True,
+        )
+    findings = lint(directory, CLINICAL, proof, governance=governance)
     for f in findings:
         typer.echo(f.text())
     if findings:
@@ -110,3 +136,79 @@ def rules_diff(
         typer.echo(json.dumps(report.as_dict(), indent=2, sort_keys=True))
     else:
         typer.echo(report.text(), nl=False)
+
+
+@rules_app.command("export")
+def rules_export(
+    fhir: Annotated[
+        Path, typer.Option("--fhir", help="Write the rulebook as a FHIR R4 Bundle (JSON) here.")
+    ],
+    directory: Annotated[
+        Path | None, typer.Option("--rules", help="Rulebook directory (default: bundled).")
+    ] = None,
+) -> None:
+    """Export the rulebook as FHIR knowledge artefacts: PlanDefinitions per CDS Hooks service,
+    an action per rule, ActivityDefinitions for the codes, citations and review status."""
+    from gbrules.clinical.domain import load_rulebook
+    from gbrules.io.fhir.rulebook import rulebook_bundle
+    from gbrules.io.review.approve import atomic_write
+
+    try:
+        rb = load_rulebook(*([directory] if directory else []))
+    except RulebookError as exc:
+        fail(["error: invalid rulebook:"] + [f"  {p}" for p in exc.problems])
+    bundle = rulebook_bundle(rb)
+    try:
+        atomic_write(fhir, json.dumps(bundle, indent=2, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        fail([f"error: cannot write {fhir}: {exc}"])
+    typer.echo(f"wrote {fhir}: {len(bundle['entry'])} resources ({rb.version_label})")
+
+
+@rules_app.command("stats")
+def rules_stats(
+    directory: Annotated[
+        Path | None,
+        typer.Argument(help="Rulebook directory, or a site pack (taken with the default)."),
+    ] = None,
+    population: Annotated[
+        int, typer.Option("--population", min=1, help="How many synthetic intakes.")
+    ] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic population.")] = 0,
+    examples: Annotated[
+        bool, typer.Option("--examples", help="Also count each bundled example's items.")
+    ] = False,
+    fmt: Annotated[DiffFormat, typer.Option("--format", help="Output format.")] = DiffFormat.text,
+) -> None:
+    """Active suggestions per plan (median, p90, max, code shares): the alert-fatigue check."""
+    from gbrules.clinical.domain import CLINICAL
+    from gbrules.clinical.examples import example_names, load_example
+    from gbrules.core.engine import Engine
+    from gbrules.tools.plan_stats import plan_stats
+    from gbrules.tools.population import population as synthetic
+
+    try:
+        engine = Engine.default(domain=CLINICAL) if directory is None else _engine_for(directory)
+    except RulebookError as exc:
+        fail(["error: invalid rulebook:"] + [f"  {p}" for p in exc.problems])
+    reports = [
+        plan_stats(engine, synthetic(population, seed), f"synthetic population (seed {seed})")
+    ]
+    if examples:
+        intakes = [{**load_example(n), "patient_id": n} for n in example_names()]
+        reports.append(plan_stats(engine, intakes, "bundled examples", named=True))
+    if fmt is DiffFormat.json:
+        typer.echo(json.dumps([r.as_dict() for r in reports], indent=2, sort_keys=True))
+    else:
+        typer.echo("".join(r.text() for r in reports), nl=False)
+
+
+def _engine_for(directory: Path) -> Engine:
+    """A rulebook directory, or a site pack on top of the default rulebook (as it runs)."""
+    from gbrules.clinical.domain import CLINICAL
+    from gbrules.core.engine import Engine
+    from gbrules.core.rulebook import MANIFEST
+
+    if (directory / MANIFEST).is_file():
+        return Engine.from_directory(directory, domain=CLINICAL)
+    return Engine.default(directory, domain=CLINICAL)

@@ -19,7 +19,8 @@ from typing import Annotated, Any
 import typer
 
 from gbrules.core.errors import EngineError, RulebookError
-from gbrules.io.cli._common import fail
+from gbrules.io.cli._common import REQUIRE_APPROVED_HELP, check_approved, fail
+from gbrules.io.cli.prove import REQUIRE_PROVED_ENV, enforce_proofs
 
 
 def serve(
@@ -163,11 +164,27 @@ def serve(
         Path | None,
         typer.Option("--keyring", envvar="GBRULES_KEYRING", help="Keys trusted for releases."),
     ] = None,
+    require_proved: Annotated[
+        bool,
+        typer.Option(
+            "--require-proved",
+            envvar=REQUIRE_PROVED_ENV,
+            help="Refuse a rulebook (with its site pack) that breaks a safety invariant.",
+        ),
+    ] = False,
+    require_approved: Annotated[
+        bool,
+        typer.Option(
+            "--require-approved", envvar="GBRULES_REQUIRE_APPROVED", help=REQUIRE_APPROVED_HELP
+        ),
+    ] = False,
 ) -> None:
     """Run the CDS Hooks service (needs the 'service' and 'fhir' extras).
 
     With --release (and --shadow) and GBRULES_ADMIN_TOKEN set, the admin endpoints promote,
     roll back and switch rules off without a restart (docs/GOLIVE.md)."""
+    if release is None:
+        check_approved(rules, require_approved)
     try:
         import uvicorn
 
@@ -245,6 +262,8 @@ def serve(
         "log_config": log_config(config.json_logs),
         "access_log": not config.json_logs,  # the JSON line per request replaces it
     }
+    if require_proved:
+        enforce_proofs(engine)
     if workers > 1:
         _audit_log(audit_db)  # check the audit settings (and migrate) once, up front
         if auth_settings is not None:

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from gbrules.clinical.completeness import missing_key_inputs
+from gbrules.clinical.crisis import crisis_set
 from gbrules.core.result import Evaluation, Suggestion
 
 if TYPE_CHECKING:
@@ -31,10 +32,6 @@ SUGGESTION_SYSTEM = "https://gbrules.example.org/fhir/CodeSystem/suggestion"
 SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"
 
-CRISIS_RESOURCES = (
-    "Crisis resources: 988 Suicide & Crisis Lifeline (call or text 988, US); "
-    "in an emergency call 911."
-)
 _PRIORITY = {"critical": "stat", "urgent": "urgent", "routine": "routine"}
 _CATEGORY = {
     "referral": (SNOMED, "3457005", "Patient referral"),
@@ -79,10 +76,13 @@ def fhir_request(
     authored: str,
     rid: str | None = None,
     order_codes: Mapping[str, OrderCode] | None = None,
+    settings: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """One suggestion as a FHIR R4 request resource (a proposal for the clinician).
+
     ``order_codes``: the site's own orderables (site.yaml), added to a ServiceRequest's code
-    so the EHR can turn the proposal into a real order."""
+    so the EHR can turn the proposal into a real order. ``settings``: the Evaluation's
+    rulebook settings (the crisis lines of its country)."""
     kind = resource_kind(s.code)
     subject = {"reference": patient_ref}
     notes = [{"text": basis_note(s, version)}]
@@ -121,7 +121,7 @@ def fhir_request(
     else:
         payload = [{"contentString": f"{s.title}. {s.rationale}"}]
         if s.code == "safety.crisis":
-            payload.append({"contentString": CRISIS_RESOURCES})
+            payload.append({"contentString": crisis_set(settings).clinician_text()})
         res.update(
             category=[{"text": s.category}, _concept(s)],
             subject=subject,
@@ -169,6 +169,7 @@ def careplan_from_evaluation(
                 authored=stamp,
                 rid=rid,
                 order_codes=order_codes,
+                settings=ev.settings,
             )
         )
         activity.append({"reference": {"reference": f"#{rid}", "display": s.title}})

@@ -17,10 +17,11 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from gbrules.clinical.crisis import crisis_set
 from gbrules.clinical.facts import VOCABULARY, FactValue
 from gbrules.clinical.orders import OrderJudgement
 from gbrules.core.result import Evaluation, Suggestion
-from gbrules.io.fhir.careplan import CRISIS_RESOURCES, fhir_request
+from gbrules.io.fhir.careplan import fhir_request
 from gbrules.io.fhir.intake import MappingNote
 from gbrules.io.service.completeness import Completeness
 
@@ -68,7 +69,7 @@ def _source(ev: Evaluation) -> dict[str, Any]:
     return {"label": f"gbrules rulebook {ev.rulebook_version}"}
 
 
-def _suggestion_md(s: Suggestion, version: str) -> list[str]:
+def _suggestion_md(s: Suggestion, version: str, settings: Mapping[str, str]) -> list[str]:
     lines = [f"### {s.title}", "", f"- **Priority:** {s.priority}", f"- **Why:** {s.rationale}"]
     if s.triggered_by:
         inputs = "; ".join(_fmt(k, v) for k, v in s.triggered_by.items())
@@ -77,7 +78,7 @@ def _suggestion_md(s: Suggestion, version: str) -> list[str]:
     if s.evidence:
         lines.append("- **Evidence:** " + "; ".join(s.evidence))
     if s.code == "safety.crisis":
-        lines.append(f"- **{CRISIS_RESOURCES}**")
+        lines.append(f"- **{crisis_set(settings).clinician_text()}**")
     lines.append("")
     return lines
 
@@ -111,7 +112,7 @@ def cards_for(
         head = top.title if len(items) == 1 else f"{top.title} (+{len(items) - 1} more)"
         md: list[str] = []
         for s in items:
-            md += _suggestion_md(s, ev.rulebook_version)
+            md += _suggestion_md(s, ev.rulebook_version, ev.settings)
         held = [x for x in ev.suppressed if x.code.startswith(category + ".")]
         if held:
             md.append("**Suppressed or deferred:**")
@@ -145,6 +146,7 @@ def cards_for(
                                 version=ev.rulebook_version,
                                 authored=authored,
                                 order_codes=order_codes,
+                                settings=ev.settings,
                             ),
                         }
                     ],
@@ -156,11 +158,8 @@ def cards_for(
         }
         if category == "safety" and "safety.crisis" in ev.codes:
             card["links"] = [
-                {
-                    "label": "988 Suicide & Crisis Lifeline",
-                    "url": "https://988lifeline.org",
-                    "type": "absolute",
-                }
+                {"label": line.label, "url": line.url, "type": "absolute"}
+                for line in crisis_set(ev.settings).lines
             ]
         cards.append(strip_empty(card))
     return cards

@@ -209,8 +209,8 @@ def test_serve_refuses_an_unapproved_or_tampered_release(site: Site) -> None:
 
 
 def test_the_service_applies_the_site_configuration(serve: Callable[[Any], str]) -> None:
-    """Hooks not enabled answer 404; the site's order code rides in the ServiceRequest; a GI
-    clinic's cards hold no referral to gastroenterology (case2 gets one in primary care)."""
+    """Hooks not enabled answer 404; the site's order code rides in the ServiceRequest; a
+    mental-health service's cards hold no referral to mental health (case2 gets one elsewhere)."""
     from gbrules.clinical.site import SiteConfig
     from gbrules.io.fhir.careplan import careplan_from_evaluation
 
@@ -219,16 +219,16 @@ def test_the_service_applies_the_site_configuration(serve: Callable[[Any], str])
         {
             "site": "gi-clinic",
             "country": "GB",
-            "care_setting": "gastroenterology",
+            "care_setting": "mental_health",
             "enabled_hooks": ["patient-view"],
             "order_codes": {"referral.dietitian": order},
         }
     )
     plain = serve(create_app(today=lambda: AS_OF))
-    assert mentions(cards(plain, "case2"), "referral.gastroenterology")
+    assert mentions(cards(plain, "case2"), "referral.mental_health")
     url = serve(create_app(today=lambda: AS_OF, site=site))
     shown = cards(url, "case2")
-    assert not mentions(shown, '"code": "referral.gastroenterology"')
+    assert not mentions(shown, '"code": "referral.mental_health"')
     codings = [
         coding
         for card in shown

@@ -127,7 +127,8 @@ def test_load_site_names_every_bad_field(tmp_path: Path) -> None:
 
 PERSISTENT_IBS: dict[str, Any] = {
     "age": 40,
-    "gi": {"symptom_weeks": 20},
+    # Not settled after 12 weeks of documented first-line care: the routine referral's trigger.
+    "gi": {"symptom_weeks": 20, "first_line_care_weeks": 12},
     "conditions": {"ibs": True},
 }
 

@@ -178,10 +178,12 @@ def test_declining_needs_a_reason_and_other_needs_words() -> None:
     ws = D.Workspace(values=F.from_intake(EXAMPLES["case2"]))
     ev, _ = _view(ws)
     with pytest.raises(D.DecisionError, match="reason"):
-        D.decide(ws, ev, "diet.fiber", "decline")
+        D.decide(ws, ev, "diet.mediterranean", "decline")
     with pytest.raises(D.DecisionError, match="other"):
-        D.decide(ws, ev, "diet.fiber", "decline", reason="other")
-    decision = D.decide(ws, ev, "diet.fiber", "decline", reason="other", comment="see notes")
+        D.decide(ws, ev, "diet.mediterranean", "decline", reason="other")
+    decision = D.decide(
+        ws, ev, "diet.mediterranean", "decline", reason="other", comment="see notes"
+    )
     assert decision is not None and decision.status == "declined"
 
 
@@ -201,7 +203,7 @@ def test_the_careplan_holds_only_what_the_clinician_accepted() -> None:
     values.pop("patient_id")
     ws = D.Workspace(values=values)
     ev, _ = _view(ws)
-    D.decide(ws, ev, "diet.fiber", "edit", wording="Add a portion of beans daily")
+    D.decide(ws, ev, "diet.mediterranean", "edit", wording="Walk 20 minutes after lunch")
     D.decide(ws, ev, "lab.celiac_serology", "accept")
     D.decide(ws, ev, "probiotic.trial", "decline", reason="patient-declined")
     D.add_own(ws, "Follow up by phone in two weeks")
@@ -209,9 +211,9 @@ def test_the_careplan_holds_only_what_the_clinician_accepted() -> None:
     plan = D.careplan(_view(ws)[1], None)
     CarePlan.model_validate(plan)
     assert plan["status"] == "draft" and plan["intent"] == "plan"
-    assert {r["id"] for r in plan["contained"]} == {"diet.fiber", "lab.celiac-serology"}
-    fiber = next(r for r in plan["contained"] if r["id"] == "diet.fiber")
-    assert fiber["oralDiet"]["instruction"] == "Add a portion of beans daily"
+    assert {r["id"] for r in plan["contained"]} == {"diet.mediterranean", "lab.celiac-serology"}
+    fiber = next(r for r in plan["contained"] if r["id"] == "diet.mediterranean")
+    assert fiber["oralDiet"]["instruction"] == "Walk 20 minutes after lunch"
     assert plan["subject"] == {"display": "Patient (no identifier recorded in the intake)"}
     assert {
         "detail": {"status": "scheduled", "description": "Follow up by phone in two weeks"}
@@ -359,7 +361,7 @@ def test_no_patient_data_in_logs(client: httpx.Client, caplog: pytest.LogCapture
         "/app/decide",
         data={
             "csrf": csrf,
-            "code": "diet.fiber",
+            "code": "diet.mediterranean",
             "action": "decline",
             "reason": "other",
             "comment": "secret words",

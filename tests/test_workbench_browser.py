@@ -157,14 +157,15 @@ def test_case2_from_form_to_careplan_print_and_reload(
         arg=len(expected.suggestions),
     )
     assert codes_shown(page) == set(expected.codes)
-    assert {"referral.mental_health", "lab.inflammatory_workup", "diet.fiber"} <= codes_shown(page)
+    shown = codes_shown(page)
+    assert {"referral.mental_health", "lab.inflammatory_workup", "diet.mediterranean"} <= shown
     # every suggestion carries its code and priority; none is critical for Case 2
     priorities = page.locator("#draft article").evaluate_all("a => a.map(e => e.dataset.priority)")
     assert set(priorities) == {"routine"}
     assert page.locator("#crisis .crisis").count() == 0
     assert axe_violations(page) == []
 
-    decline(page, "diet.fiber", "patient-declined", DECLINE_NOTE)
+    decline(page, "diet.mediterranean", "patient-declined", DECLINE_NOTE)
     edit(page, "referral.mental_health", EDITED)
     for code in ("lab.inflammatory_workup", "lab.celiac_serology", "exercise.aerobic"):
         accept(page, code)
@@ -201,7 +202,7 @@ def test_case2_from_form_to_careplan_print_and_reload(
     assert EDITED in text
     assert "Sign-off" in text and "Review in 4 weeks." in text
     plan_part = text.split("Declined suggestions")[0]
-    assert "Increase fiber diversity" not in plan_part
+    assert "Consider a Mediterranean-style eating pattern" not in plan_part
     assert "Declined suggestions" in text and "Patient declined" in text
     assert printed.title() == "Care plan · gbrules"
     printed.emulate_media(media="screen")
@@ -213,7 +214,7 @@ def test_case2_from_form_to_careplan_print_and_reload(
     handout.goto(server.url + "handout")
     words = handout.inner_text("body")
     assert "Consider talking therapy or a mental-health review" in words
-    assert "Add more fiber" not in words
+    assert "Try a Mediterranean-style way of eating" not in words
     assert "example-case2" not in handout.title()
     handout.close()
 
@@ -224,7 +225,7 @@ def test_case2_from_form_to_careplan_print_and_reload(
     assert page.input_value("#f-mood-phq9-items-8") == "0"
     assert page.is_checked("#f-conditions-ibs-yes")
     assert page.is_checked("#f-pregnant-nr")  # not recorded stays not recorded
-    wait_for_status(page, "diet.fiber", "declined")
+    wait_for_status(page, "diet.mediterranean", "declined")
     assert EDITED in page.inner_text('#draft article[data-code="referral.mental_health"] h4')
     assert "example-case2" not in page.url and "48" not in page.title()
 
@@ -235,9 +236,9 @@ def test_case2_from_form_to_careplan_print_and_reload(
         cards = conn.execute(select(audit_schema.cards_table)).mappings().all()
     by_card = {c["uuid"]: c["code"] for c in cards}
     outcomes = {(by_card[r["card_uuid"]], r["outcome"]) for r in rows}
-    assert ("diet.fiber", "overridden") in outcomes
+    assert ("diet.mediterranean", "overridden") in outcomes
     assert ("referral.mental_health", "accepted") in outcomes
-    declined = next(r for r in rows if by_card[r["card_uuid"]] == "diet.fiber")
+    declined = next(r for r in rows if by_card[r["card_uuid"]] == "diet.mediterranean")
     assert json.loads(declined["override_reasons"]) == ["patient-declined"]
     assert DECLINE_NOTE not in json.dumps([dict(r) for r in rows], default=str)
 
@@ -330,13 +331,13 @@ def test_the_whole_flow_works_with_the_keyboard_only(page: Any) -> None:
     tab_to(page, '#draft article[data-code="medication.review"] button.accept')
     kb.press("Enter")
     wait_for_status(page, "medication.review", "accepted")
-    tab_to(page, '#draft article[data-code="diet.fiber"] details.decline > summary')
+    tab_to(page, '#draft article[data-code="diet.mediterranean"] details.decline > summary')
     kb.press("Enter")
-    tab_to(page, '#draft article[data-code="diet.fiber"] select[name=reason]')
+    tab_to(page, '#draft article[data-code="diet.mediterranean"] select[name=reason]')
     kb.type("Already")
-    tab_to(page, '#draft article[data-code="diet.fiber"] button[value=decline]')
+    tab_to(page, '#draft article[data-code="diet.mediterranean"] button[value=decline]')
     kb.press("Enter")
-    wait_for_status(page, "diet.fiber", "declined")
+    wait_for_status(page, "diet.mediterranean", "declined")
     tab_to(page, '#draft article[data-code="referral.mental_health"] details.edit > summary')
     kb.press("Enter")
     tab_to(page, '#draft article[data-code="referral.mental_health"] textarea[name=wording]')
@@ -360,4 +361,4 @@ def test_the_whole_flow_works_with_the_keyboard_only(page: Any) -> None:
     plan = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
     codes = {r["id"] for r in plan["contained"]}
     assert {"safety.crisis", "medication.review", "referral.mental-health"} <= codes
-    assert "diet.fiber" not in codes
+    assert "exercise.aerobic" not in codes

@@ -36,6 +36,8 @@ _RENAMED: dict[str, tuple[str, str]] = {
     "on_other_serotonergic": ("medications", "other_serotonergic"),
     "on_nsaid": ("medications", "nsaid"),
     "on_anticoagulant": ("medications", "anticoagulant"),
+    "taking_supplements": ("medications", "supplements"),
+    "taking_melatonin": ("medications", "melatonin"),
 }
 _INSTRUMENTS = (
     "phq9_total",

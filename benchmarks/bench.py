@@ -31,8 +31,10 @@ Rows, on the default rulebook and on it replicated x4 (ids renamed, same logic):
 
 Then the public API and the surfaces, per call, as multiples of one ``Engine.evaluate`` (each
 measured in alternating turns with it, median of the rounds): ``gbrules.evaluate`` (the cached
-loader; goal <= 1.10), ``render_care_plan`` in each format (goal <= 10), and the FHIR mapping
-of the bundles in ``examples/fhir/`` to an Intake (``intake_from_fhir``).
+loader; goal <= 1.10), ``render_care_plan`` in each format (goal <= 10), the FHIR mapping of
+the bundles in ``examples/fhir/`` to an Intake (``intake_from_fhir``), and the service's path
+from a typical US Core patient-view prefetch to an Intake (goal <= 10; ``fhir_bench.py``).
+Last, a FHIR Bulk Data screen of ``--bulk`` generated patients (``fhir_bench.measure_bulk``).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from counters import open_instruction_counter
+from fhir_bench import bulk_lines, measure_bulk, prefetch_to_intake, us_core_prefetch
 
 import gbrules
 from gbrules.clinical.engine import Engine
@@ -85,6 +88,8 @@ REPEATED = "gbrules end-to-end, repeated"
 FHIR_EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "fhir"
 SURFACE_GOALS = {"gbrules.evaluate": 1.10, "render markdown": 10.0, "render html": 10.0}
 SURFACE_GOALS["render text"] = 10.0
+US_CORE_ROW = "FHIR US Core prefetch -> Intake (28)"
+SURFACE_GOALS[US_CORE_ROW] = 10.0  # a typical patient-view prefetch
 
 
 def cpu_rate(fn: Callable[[], int], min_seconds: float) -> float:
@@ -385,6 +390,7 @@ def measure_surfaces(n: int) -> dict[str, Any]:
         f"FHIR bundle -> Intake ({len(bundles)} examples)": turns_of(
             bundles, lambda b: intake_from_fhir(b, as_of=as_of)
         ),
+        US_CORE_ROW: turns_of([us_core_prefetch()], prefetch_to_intake),
     }
     baseline = turns_of(intakes, engine.evaluate)
     for run in (*paths.values(), baseline):  # warm: loader engine, templates, caches
@@ -468,6 +474,8 @@ def table(result: dict[str, Any]) -> str:
         f"(scaling {b['scaling_2_vs_1']:.2f}x on {result['cpus']} CPU(s)); "
         f"outputs identical: {b['identical_output']}"
     )
+    if "fhir_bulk" in result:
+        lines += bulk_lines(result["fhir_bulk"], result["cpus"])
     rss = result["peak_rss_mib"]
     lines.append(
         f"peak RSS: {rss['this_process']} MiB (this process), "
@@ -490,6 +498,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=5000, help="synthetic intakes per measurement")
     ap.add_argument("--batch", type=int, default=20000, help="intakes in the batch rows")
+    ap.add_argument(
+        "--bulk", type=int, default=1000, help="patients in the FHIR Bulk Data rows (0: skip)"
+    )
     ap.add_argument("--json", action="store_true", help="print JSON instead of the table")
     args = ap.parse_args(argv)
 
@@ -508,6 +519,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result["rulebooks"].append(measure_rulebook("default x4", x4, args.n))
         x4.close()
         result["batch"] = measure_batch(args.batch, Path(tmp))
+        if args.bulk:
+            result["fhir_bulk"] = measure_bulk(args.bulk, 300, Path(tmp))
     result["peak_rss_mib"] = peak_rss_mib()
     ratio = result["rulebooks"][0]["end_to_end_vs_naive_paired_median"]
     counted = result["rulebooks"][0]["instructions_vs_naive"]

@@ -36,28 +36,36 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ("case1", "case2", "crisis")
-PREFETCH_KEYS = {
-    "Observation": "observations",
-    "Condition": "conditions",
-    "MedicationStatement": "medicationStatements",
-    "MedicationRequest": "medicationRequests",
-    "QuestionnaireResponse": "questionnaireResponses",
-}
+
+
+def prefetch_key(res: dict[str, Any]) -> str | None:
+    """The service's prefetch key whose query returns ``res`` (by type and LOINC code)."""
+    from gbrules.io.fhir.prefetch import PREFETCH_QUERIES
+
+    codes = {f"{c.get('system')}|{c.get('code')}" for c in res.get("code", {}).get("coding", [])}
+    for q in PREFETCH_QUERIES:
+        wanted = dict(q.search.params).get("code")
+        if q.search.resource_type == res["resourceType"] and (
+            wanted is None or codes & set(wanted.split(","))
+        ):
+            return q.key
+    return None
 
 
 def request_body(name: str) -> dict[str, Any]:
+    from gbrules.io.fhir.prefetch import PREFETCH_QUERIES
+
     bundle = json.loads((ROOT / "examples" / "fhir" / f"{name}.json").read_text(encoding="utf-8"))
-    prefetch: dict[str, Any] = {}
+    prefetch: dict[str, Any] = {q.key: None for q in PREFETCH_QUERIES}
     for e in bundle["entry"]:
         res = e["resource"]
-        if res["resourceType"] == "Patient":
+        key = prefetch_key(res)
+        if key == "patient":
             prefetch["patient"] = res
-        elif res["resourceType"] in PREFETCH_KEYS:
-            sb = prefetch.setdefault(
-                PREFETCH_KEYS[res["resourceType"]],
-                {"resourceType": "Bundle", "type": "searchset", "entry": []},
-            )
+        elif key is not None:
+            sb = prefetch[key] or {"resourceType": "Bundle", "type": "searchset", "entry": []}
             sb["entry"].append({"resource": res})
+            prefetch[key] = sb
     return {
         "hook": "patient-view",
         "hookInstance": "",

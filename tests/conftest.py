@@ -86,26 +86,39 @@ def load_bundle(name: str) -> dict[str, Any]:
 
 
 def prefetch_from_bundle(bundle: dict[str, Any]) -> dict[str, Any]:
-    """What an EHR would send for the patient-view prefetch templates."""
-    keys = {
-        "Observation": "observations",
-        "Condition": "conditions",
-        "MedicationStatement": "medicationStatements",
-        "MedicationRequest": "medicationRequests",
-        "QuestionnaireResponse": "questionnaireResponses",
-    }
-    out: dict[str, Any] = {}
+    """What an EHR would send for the services' prefetch templates: each resource under the key
+    whose query matches it (Observations by their LOINC code), ``null`` for a key with no data."""
+    from gbrules.io.fhir.prefetch import PREFETCH_QUERIES
+
+    out: dict[str, Any] = {q.key: None for q in PREFETCH_QUERIES}
     for e in bundle["entry"]:
         res = e["resource"]
-        rtype = res["resourceType"]
-        if rtype == "Patient":
+        key = prefetch_key(res)
+        if key == "patient":
             out["patient"] = res
-        elif rtype in keys:
-            sb = out.setdefault(
-                keys[rtype], {"resourceType": "Bundle", "type": "searchset", "entry": []}
-            )
+        elif key is not None:
+            sb = out[key] or {"resourceType": "Bundle", "type": "searchset", "entry": []}
             sb["entry"].append({"fullUrl": e.get("fullUrl"), "resource": res})
+            out[key] = sb
     return out
+
+
+def prefetch_key(res: dict[str, Any]) -> str | None:
+    """The prefetch key whose query would return ``res`` (codes and resource type only)."""
+    from gbrules.io.fhir.prefetch import PREFETCH_QUERIES
+
+    codes = {
+        f"{c.get('system')}|{c.get('code')}"
+        for c in (res.get("code") or {}).get("coding", [])
+        if isinstance(c, dict)
+    }
+    for q in PREFETCH_QUERIES:
+        if q.search.resource_type != res["resourceType"]:
+            continue
+        wanted = dict(q.search.params).get("code")
+        if wanted is None or codes & set(wanted.split(",")):
+            return q.key
+    return None
 
 
 def free_port() -> int:
@@ -202,4 +215,12 @@ try:
     from tests.fhir_server import fhir_server  # noqa: F401
 except ModuleNotFoundError as exc:
     if exc.name != "httpx":
+        raise
+
+# Every CDS Hooks answer the suite receives is validated against the 2.0.1 schema (httpx and
+# jsonschema-rs: absent from the lean runs, which send no CDS Hooks request either).
+try:
+    from tests.cds_conformance import cds_hooks_conformance  # noqa: F401
+except ModuleNotFoundError as exc:
+    if exc.name not in ("httpx", "jsonschema_rs"):
         raise

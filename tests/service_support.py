@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -43,17 +44,29 @@ def serve_process(
     """``gbrules serve --host 127.0.0.1 --port <free> *args`` until /health answers; its
     stderr goes to a file (read with ``Served.stderr``), so a chatty server never blocks."""
     port = free_port()
+    with serve_fixed_port(["--port", str(port), *args], port, scheme=scheme, verify=verify) as s:
+        yield s
+
+
+@contextlib.contextmanager
+def serve_fixed_port(
+    args: Sequence[str], port: int, *, scheme: str = "http", verify: Any = True
+) -> Iterator[Served]:
+    """``gbrules serve --host 127.0.0.1 *args`` where ``args`` name ``--port port`` (a test
+    that needs the URL before the server starts, e.g. as its JWT audience). With ``--workers``
+    the whole process group is stopped at the end, workers included."""
     url = f"{scheme}://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "stderr.log"
         cmd = [sys.executable, "-m", "gbrules.io.cli", "serve", "--host", "127.0.0.1"]
         with log.open("wb") as err:
             proc = subprocess.Popen(
-                [*cmd, "--port", str(port), *args],
+                [*cmd, *args],
                 cwd=ROOT,
                 stdout=subprocess.DEVNULL,
                 stderr=err,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                start_new_session=True,
             )
         served = Served(url, proc, log)
         try:
@@ -71,12 +84,19 @@ def serve_process(
                 time.sleep(0.1)
             yield served
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            _stop_group(proc)
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the server and any worker it started (its own process group, by its id)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 class GatedEngine:

@@ -92,8 +92,8 @@ NOT_RUN: dict[tuple[str, str], str] = {
         "report and purge commands on one"
     ),
     ("README.md", "gbrules batch intakes.ndjson"): (
-        "needs an intakes.ndjson file and, for --dask, a scheduler; tests/test_batch*.py run "
-        "these commands"
+        "needs an intakes.ndjson file and, for --dask, a scheduler; tests/test_batch*.py and "
+        "tests/test_fhir_bulk.py run these commands"
     ),
     ("docs/AUDIT.md", "audit.migrate() -> list[int]"): (
         "an API synopsis (signatures with return types), not a program"

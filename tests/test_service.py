@@ -46,7 +46,20 @@ def test_discovery(live_url: str) -> None:
     assert services["order-select"]["hook"] == "order-select"
     pf = services["patient-view"]["prefetch"]
     assert pf["patient"] == "Patient/{{context.patientId}}"
-    assert "44261-6" in pf["observations"] and "Condition" in pf["conditions"]
+    # US Core aligned (docs/EHR.md): the PHQ-9 panel, total and every item, the labs by code,
+    # active conditions, medication requests by patient and intent, questionnaire responses.
+    for code in ("44249-1", "44261-6", "44260-8", "44250-9"):
+        assert f"http://loinc.org|{code}" in pf["moodObservations"]
+    for code in ("1988-5", "30522-7", "38445-3"):
+        assert f"http://loinc.org|{code}" in pf["labObservations"]
+    assert pf["conditions"] == (
+        "Condition?patient={{context.patientId}}&clinical-status=active,recurrence,relapse"
+    )
+    assert pf["medicationRequests"].startswith(
+        "MedicationRequest?patient={{context.patientId}}&intent=proposal,plan,order,"
+    )
+    assert "_include" not in pf["medicationRequests"]  # not in CDS Hooks' prefetch subset
+    assert pf["questionnaireResponses"] == "QuestionnaireResponse?patient={{context.patientId}}"
     assert "MedicationStatement" in pf["medicationStatements"]
 
 
@@ -56,7 +69,7 @@ def test_patient_view_cards(live_url: str, name: str) -> None:
     assert r.status_code == 200, r.text
     body = r.json()
     no_empty(body)
-    cards = body["cards"]
+    cards = [c for c in body["cards"] if not c["summary"].startswith("Draft incomplete")]
     assert cards
     for card in cards:
         assert len(card["summary"]) < 140
@@ -180,12 +193,12 @@ def test_malformed_json_is_400(live_url: str) -> None:
 
 def test_invalid_intake_data_is_4xx_with_paths(live_url: str) -> None:
     req = hook_request("case2")
-    obs = req["prefetch"]["observations"]["entry"][0]["resource"]
+    obs = req["prefetch"]["moodObservations"]["entry"][0]["resource"]
     obs["valueInteger"] = 40  # PHQ-9 total out of range
     r = httpx.post(f"{live_url}/cds-services/patient-view", json=req)
     assert r.status_code == 422
     paths = [e["path"] for e in r.json()["errors"]]
-    assert "prefetch.observations.entry[0].resource" in paths
+    assert "prefetch.moodObservations.entry[0].resource" in paths
 
     req = hook_request("case2")
     req["prefetch"]["patient"]["birthDate"] = "not-a-date"
@@ -265,3 +278,14 @@ def test_auth_accepts_good_token_and_rejects_bad_ones(auth_server: tuple[str, An
     assert call(no_jti).status_code == 401
     # discovery stays open
     assert httpx.get(f"{url}/cds-services").status_code == 200
+
+
+def test_docs_list_every_prefetch_template() -> None:
+    """docs/EHR.md's prefetch table is the one a reader registers: it must name every key with
+    its exact template (an edit to ``gbrules/io/fhir/prefetch.py`` must reach the docs)."""
+    from gbrules.io.fhir.prefetch import PREFETCH_QUERIES
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "EHR.md").read_text()
+    for q in PREFETCH_QUERIES:
+        row = f"| `{q.key}` | `{q.template.replace('|', chr(92) + '|')}` |"
+        assert row in text, q.key

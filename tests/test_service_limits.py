@@ -62,14 +62,14 @@ def test_a_pathological_prefetch_gets_503_within_the_budget(
 ) -> None:
     """Thousands of valid observations under the 1 MiB cap: the mapping alone takes far longer
     than this budget, the answer is a clear 503, and the service answers normally after."""
-    url = serve(create_app(engine, today=lambda: AS_OF, config=ServiceConfig(time_budget_s=0.05)))
+    url = serve(create_app(engine, today=lambda: AS_OF, config=ServiceConfig(time_budget_s=0.005)))
     req = hook_request("case1")
-    obs = req["prefetch"]["observations"]["entry"][0]["resource"]
+    obs = req["prefetch"]["moodObservations"]["entry"][0]["resource"]
     entries = [
         {"resource": dict(obs, id=f"o{i}", effectiveDateTime=f"20{10 + i % 15}-0{1 + i % 9}-11")}
         for i in range(2000)
     ]
-    req["prefetch"]["observations"]["entry"] = entries
+    req["prefetch"]["moodObservations"]["entry"] = entries
     assert len(json.dumps(req)) < 1024 * 1024
     r = httpx.post(f"{url}/cds-services/patient-view", json=req, timeout=60)
     assert r.status_code == 503 and "time budget" in r.json()["error"]

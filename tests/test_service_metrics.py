@@ -55,7 +55,7 @@ def test_metrics_after_known_traffic(
     select = hook_request("crisis", hook="order-select")
     select["context"]["draftOrders"] = {"resourceType": "Bundle", "entry": [{"resource": order}]}
     cards = httpx.post(f"{url}/cds-services/order-select", json=select).json()["cards"]
-    assert [c["indicator"] for c in cards] == ["critical", "warning"]
+    assert [c["indicator"] for c in cards] == ["critical", "info", "warning"]  # + incomplete
     fb = {"feedback": [{"card": cards[0]["uuid"], "outcome": "accepted"}]}
     httpx.post(f"{url}/cds-services/order-select/feedback", json=fb)
     audit.flush()
@@ -89,9 +89,13 @@ def test_metrics_after_known_traffic(
     sup = "gbrules_suppressions_total"
     crisis_rule = "safety.crisis.self_harm_thoughts"
     assert value(m, sup, rule=crisis_rule, code="diet.fiber", action="deferred") == 2
-    # Every example leaves something unrecorded: all three answers were incomplete.
-    assert value(m, "gbrules_incomplete_data_answers_total", service="patient-view") == 2
-    assert value(m, "gbrules_incomplete_data_answers_total", service="order-select") == 1
+    # The crisis example lacks CRP and alarm features (both crisis answers carried the "Draft
+    # incomplete" card, counted by reason); case2 records every key input (no such card).
+    inc = "gbrules_incomplete_data_answers_total"
+    assert value(m, inc, service="patient-view", reason="not_recorded") == 1
+    assert value(m, inc, service="order-select", reason="not_recorded") == 1
+    assert value(m, card, service="patient-view", kind="incomplete", indicator="info") == 1
+    assert 'reason="failed"' not in httpx.get(f"{url}/metrics").text
     assert value(m, "gbrules_feedback_total", service="order-select", outcome="accepted") == 1
     # The audit writer: nothing waits, every write failed, nothing stored.
     assert value(m, "gbrules_audit_queue_depth") == 0

@@ -252,7 +252,8 @@ prefetch = st.fixed_dictionaries(
     {},
     optional={
         "patient": resources(),
-        "observations": bundle_or_null,
+        "moodObservations": bundle_or_null,
+        "labObservations": bundle_or_null,
         "conditions": bundle_or_null,
         "medicationStatements": bundle_or_null,
         "medicationRequests": bundle_or_null,
@@ -420,7 +421,12 @@ BUG_BODIES = {
     # each of these was a 500 before the fix in gbrules/service/app.py
     "entry.search not an object": (
         "patient-view",
-        {"observations": {"resourceType": "Bundle", "entry": [{"resource": {}, "search": "x"}]}},
+        {
+            "moodObservations": {
+                "resourceType": "Bundle",
+                "entry": [{"resource": {}, "search": "x"}],
+            }
+        },
         {},
     ),
     "draftOrders.entry not an array": ("order-select", {}, {"draftOrders": {"entry": 5}}),
@@ -453,9 +459,15 @@ def test_found_by_fuzzing_are_4xx(client: httpx.Client, name: str) -> None:
 
 
 def test_no_cards_is_an_empty_cards_array(client: httpx.Client) -> None:
-    # CDS Hooks requires ``cards`` even when there are none (it was stripped as empty).
-    r = client.post("/cds-services/order-select", json=hook_request("case1", "order-select"))
-    assert r.status_code == 200 and r.json() == {"cards": []}
+    # CDS Hooks requires ``cards`` even when there are none (it was stripped as empty). Case 2
+    # records every key input, so order-select has nothing to say; the mapping notes still
+    # travel with the answer, as a response extension.
+    r = client.post("/cds-services/order-select", json=hook_request("case2", "order-select"))
+    assert r.status_code == 200
+    body = r.json()
+    assert body["cards"] == []
+    notes = body["extension"]["org.gbrules.mapping-notes"]
+    assert any("I10" in n["note"] for n in notes)
 
 
 def test_unparseable_body_uses_the_service_error_format(client: httpx.Client) -> None:

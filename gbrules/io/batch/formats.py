@@ -16,7 +16,14 @@ from typing import Any, Protocol
 
 from gbrules.io.batch import ndjson
 from gbrules.io.batch.manifest import FileProgress, Progress
-from gbrules.io.batch.records import BatchUsageError, Chunk, Format, OutRow
+from gbrules.io.batch.records import (
+    PROBLEM_KEY,
+    BatchUsageError,
+    Chunk,
+    Format,
+    InputRecord,
+    OutRow,
+)
 
 INSTALL_PARQUET = "Parquet needs pyarrow: install gbrules[parquet] (pip install 'gbrules[parquet]')"
 
@@ -100,12 +107,66 @@ class ParquetInput:
         self._file.close()
 
 
+class FhirBulkInput:
+    """A FHIR Bulk Data export directory: one record per patient, in patient-id order (the
+    record's number is the patient's), then one per line no patient can hold (a reject).
+
+    Each record is the patient's Bundle as JSON text; the worker maps it to an intake
+    (``work.evaluate_lines``), so the mapping runs in the workers, not here. The export is
+    read and spilled once per run (``gbrules.io.fhir.bulk``); a resumed run indexes it again
+    (the same bytes give the same order) and skips the patients done.
+    """
+
+    column: str | None = None
+
+    def __init__(self, path: Path) -> None:
+        from gbrules.io.fhir.bulk import BulkExport
+
+        if not path.is_dir():
+            raise BatchUsageError(f"FHIR Bulk Data input must be a directory: {path}")
+        self._export = BulkExport(path)
+        self._export.index()
+
+    def chunks(self, start: Progress, chunk_size: int) -> Iterator[Chunk]:
+        records: list[InputRecord] = []
+        for p in self._export.bundles(after=start.lines_done):
+            records.append(InputRecord(p.number, p.bundle))
+            if len(records) >= chunk_size:
+                yield Chunk(records, None)
+                records = []
+        first = self._export.patients
+        for i, problem in enumerate(self._export.problems, first + 1):
+            if i <= start.lines_done:
+                continue
+            body = {PROBLEM_KEY: {"file": problem.file, "line": problem.line,
+                                  "message": problem.message}}  # fmt: skip
+            records.append(InputRecord(i, body))
+            if len(records) >= chunk_size:
+                yield Chunk(records, None)
+                records = []
+        if records:
+            yield Chunk(records, None)
+
+    def total(self) -> int:
+        return self._export.patients + len(self._export.problems)
+
+    def close(self) -> None:
+        self._export.close()
+
+
 def open_input(fmt: Format, path: Path, column: str | None, size: int) -> InputSource:
     """The input reader; ``column`` only for Parquet input (else BatchUsageError)."""
     if fmt is Format.parquet:
         return ParquetInput(path, column)
     if column is not None:
         raise BatchUsageError("--column applies to Parquet input only")
+    if fmt is Format.fhir_ndjson:
+        return FhirBulkInput(path)
+    if path.is_dir():
+        raise BatchUsageError(
+            f"{path} is a directory: a FHIR Bulk Data export needs --fhir-ndjson "
+            "(--in-format fhir-ndjson)"
+        )
     return NdjsonInput(path, size)
 
 
@@ -113,6 +174,8 @@ def open_output(
     fmt: Format, out: Path, summary: bool, row_group_size: int, resume_from: FileProgress | None
 ) -> OutputWriter:
     """The output writer, afresh (``resume_from=None``) or continuing a committed point."""
+    if fmt is Format.fhir_ndjson:
+        raise BatchUsageError("fhir-ndjson is an input format: write NDJSON or Parquet")
     if fmt is Format.parquet:
         writer: OutputWriter = parquet().PartsWriter(out, summary, row_group_size, resume_from)
         return writer

@@ -124,7 +124,19 @@ def gbrules_version() -> str:
 
 
 def fingerprint(path: Path) -> InputFingerprint:
-    """Size and SHA-256 of ``path`` (read once, at disk speed; a small cost next to evaluating)."""
+    """Size and SHA-256 of ``path`` (read once, at disk speed; a small cost next to evaluating).
+
+    A directory (a FHIR Bulk Data export) is fingerprinted as its ``*.ndjson`` files: the total
+    size, and the SHA-256 of each file's name, size and SHA-256 in name order, so a file added,
+    removed, renamed or changed is a different input."""
+    if path.is_dir():
+        outer = hashlib.sha256()
+        size = 0
+        for member in sorted(p for p in path.glob("*.ndjson") if p.is_file()):
+            inner = fingerprint(member)
+            outer.update(f"{member.name}\0{inner.size}\0{inner.sha256}\n".encode())
+            size += inner.size
+        return InputFingerprint(path=os.path.abspath(path), size=size, sha256=outer.hexdigest())
     with path.open("rb") as f:
         digest = hashlib.file_digest(f, "sha256").hexdigest()
         size = f.tell()

@@ -77,7 +77,10 @@ class BatchOptions:
 
 
 def format_of(path: Path) -> Format:
-    """The format a file name implies: ``parquet`` for ``*.parquet``, else ``ndjson``."""
+    """The format a path implies: a directory is a FHIR Bulk Data export (``fhir-ndjson``),
+    ``*.parquet`` is ``parquet``, anything else ``ndjson``."""
+    if path.is_dir():
+        return Format.fhir_ndjson
     return Format.parquet if path.suffix.lower() == ".parquet" else Format.ndjson
 
 

@@ -19,11 +19,17 @@ class BatchUsageError(ValueError):
 
 
 class Format(StrEnum):
-    """A file format for batch input or output."""
+    """A file format for batch input or output. ``fhir-ndjson`` is input only: a FHIR Bulk
+    Data export directory, one record per patient (``gbrules.io.fhir.bulk``)."""
 
     ndjson = "ndjson"
     parquet = "parquet"
+    fhir_ndjson = "fhir-ndjson"
 
+
+#: The key of a FHIR Bulk Data input record that is a line no patient's bundle can hold
+#: (``{PROBLEM_KEY: {"file", "line", "message"}}``): the worker turns it into a reject.
+PROBLEM_KEY = "gbrules.bulk-problem"
 
 # One input record's payload: a raw NDJSON line without its newline (or a Parquet cell's text),
 # a dict (a Parquet row of nested columns, nulls already dropped) or None (a null Parquet cell).
@@ -80,12 +86,14 @@ Outcome = str | OutRow | Rejected
 class Shape:
     """What an evaluation is written as: the full Evaluation or the summary, as text or a row;
     and the site it is evaluated for (its configuration as JSON, shipped to every worker like
-    the site pack) as of which day (ISO; older dated values are stale)."""
+    the site pack) as of which day (ISO; older dated values are stale). ``fhir``: the input
+    records are FHIR Bundles (Bulk Data), mapped to intakes as of that day."""
 
     summary: bool
     rows: bool  # True: OutRow (Parquet output); False: JSON text (NDJSON output)
     site: str | None = None
     as_of: str | None = None
+    fhir: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -191,18 +192,22 @@ def _settle(options: BatchOptions) -> _Plan:
             "older gbrules), so neither its options nor how much of it is done can be known"
         )
     settle = Settler(earlier, manifest_file.parent)
+    in_format = settle.pick("in_format", options.in_format, format_of(options.source))
+    # FHIR input needs a day to map at (ages from birth dates, "recent" medicines): today,
+    # recorded, unless given; other input is evaluated as of no particular day unless given.
+    today = datetime.now(UTC).date().isoformat() if in_format is Format.fhir_ndjson else None
     plan = _Plan(
         earlier=earlier,
         out=options.out,
         manifest_file=manifest_file,
-        in_format=settle.pick("in_format", options.in_format, format_of(options.source)),
+        in_format=in_format,
         out_format=settle.pick("out_format", options.out_format, format_of(options.out)),
         summary=settle.pick("summary", options.summary, False),
         row_group_size=settle.pick("row_group_size", options.row_group_size, DEFAULT_ROW_GROUP),
         rejects_name=settle.rejects(options.rejects, options.out),
         rules=settle.rules(options.rules),
         site=settle.site(options.site),
-        as_of=settle.pick("as_of", options.as_of, None),
+        as_of=settle.pick("as_of", options.as_of, today),
         column=settle.pick("column", options.column, None),
         execution=settle.execution(options),
     )
@@ -287,6 +292,7 @@ def _run(options: BatchOptions) -> BatchStats:
             rows=plan.out_format is Format.parquet,
             site=_site_json(plan.site),
             as_of=plan.as_of,
+            fhir=plan.in_format is Format.fhir_ndjson,
         )
         executor = executor_for(pack, shape, plan.execution.workers, plan.execution.dask)
         stack.callback(executor.close)

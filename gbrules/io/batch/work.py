@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gbrules.clinical.site import evaluate_at_site
 from gbrules.core.errors import IntakeError
-from gbrules.io.batch.records import InputRecord, Outcome, OutRow, Rejected, Shape
+from gbrules.io.batch.records import PROBLEM_KEY, InputRecord, Outcome, OutRow, Rejected, Shape
 
 if TYPE_CHECKING:
     from gbrules.clinical.engine import Engine
@@ -119,6 +119,11 @@ def evaluate_lines(engine: Engine, records: Sequence[InputRecord], shape: Shape)
         if isinstance(data, Rejected):
             out.append(data)
             continue
+        if shape.fhir:
+            data = _from_fhir(line, data, shape.as_of)
+            if isinstance(data, Rejected):
+                out.append(data)
+                continue
         try:
             if shape.site is None and shape.as_of is None:
                 ev = engine.evaluate(data)
@@ -155,6 +160,25 @@ def evaluate_lines(engine: Engine, records: Sequence[InputRecord], shape: Shape)
         else:
             out.append(ev.model_dump_json())
     return out
+
+
+def _from_fhir(line: int, data: Any, as_of: str | None) -> Any:
+    """A patient's FHIR Bundle (Bulk Data input) as an intake, or its reject (FHIR paths)."""
+    from gbrules.io.fhir.intake import intake_from_fhir
+
+    if as_of is None:  # the run always settles a day for FHIR input
+        raise ValueError("FHIR input needs an evaluation day (as_of)")
+
+    if isinstance(data, dict) and PROBLEM_KEY in data:
+        problem = data[PROBLEM_KEY]
+        where = f"{problem['file']}:{problem['line']}"
+        return _reject(line, [(where, problem["message"])])
+    pid = data.get("id") if isinstance(data, dict) else None
+    try:
+        intake, _ = intake_from_fhir(data, as_of=date.fromisoformat(as_of))
+    except IntakeError as exc:
+        return _reject(line, [(e.path, e.message) for e in exc.errors], pid)
+    return intake
 
 
 def run_chunk(pack: Pack, records: list[InputRecord], shape: Shape) -> list[Outcome]:

@@ -1,4 +1,5 @@
-"""``gbrules batch``: a file of intakes (NDJSON or Parquet) to one output or reject per line.
+"""``gbrules batch``: a file of intakes (NDJSON or Parquet), or a FHIR Bulk Data export
+directory (``--fhir-ndjson``), to one output or reject per line (per patient).
 
 Options that shape the output default to None ("not given"), so that ``--resume`` can tell an
 option the user repeats or changes from one left out: left out, the run's own (from its
@@ -20,7 +21,11 @@ from gbrules.io.cli.prove import REQUIRE_PROVED_ENV, enforce_proofs_for
 
 def batch_command(
     source: Annotated[
-        Path, typer.Argument(help="Intakes: NDJSON (one JSON object per line) or .parquet.")
+        Path,
+        typer.Argument(
+            help="Intakes: NDJSON (one JSON object per line) or .parquet; with --fhir-ndjson, "
+            "a FHIR Bulk Data export directory."
+        ),
     ],
     out: Annotated[
         Path, typer.Argument(help="Evaluations: NDJSON, or .parquet (one row per evaluation).")
@@ -33,7 +38,11 @@ def batch_command(
     ] = None,
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", help="Evaluate as of this day (YYYY-MM-DD): stale data is out."),
+        typer.Option(
+            "--as-of",
+            help="Evaluate as of this day (YYYY-MM-DD): stale data is out. FHIR input is also "
+            "mapped as of it (ages, 'recent' medicines; default: today, recorded for --resume).",
+        ),
     ] = None,
     rejects: Annotated[
         Path | None,
@@ -93,6 +102,15 @@ def batch_command(
             help=f"Parquet output: rows per row group (default: {DEFAULT_ROW_GROUP}).",
         ),
     ] = None,
+    fhir_ndjson: Annotated[
+        bool,
+        typer.Option(
+            "--fhir-ndjson",
+            help="SOURCE is a FHIR Bulk Data $export directory (Patient.ndjson, "
+            "Observation.ndjson, Condition.ndjson, MedicationRequest.ndjson, ...): one record "
+            "per patient, mapped from FHIR (same as --in-format fhir-ndjson).",
+        ),
+    ] = False,
     checkpoint: Annotated[
         float,
         typer.Option(
@@ -130,8 +148,15 @@ def batch_command(
         from gbrules.io.cli.evaluate import _day
 
         _day(as_of)
-    if not source.is_file():
-        typer.echo(f"error: cannot read {source}", err=True)
+    if fhir_ndjson:
+        if in_format not in (None, Format.fhir_ndjson):
+            typer.echo("error: --fhir-ndjson and --in-format disagree", err=True)
+            raise typer.Exit(2)
+        in_format = Format.fhir_ndjson
+    fhir = in_format is Format.fhir_ndjson or (in_format is None and source.is_dir())
+    if not (source.is_dir() if fhir else source.is_file()):
+        what = "a directory (FHIR Bulk Data export)" if fhir else "a file"
+        typer.echo(f"error: cannot read {source}: not {what}", err=True)
         raise typer.Exit(2)
     if require_proved:
         enforce_proofs_for(rules)

@@ -7,7 +7,12 @@ then logged as a warning at start and shown on /health. docs/SECURITY.md is the 
 
 from __future__ import annotations
 
+import atexit
+import json
 import os
+import shutil
+import sqlite3
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,6 +37,23 @@ def serve(
     ] = None,
     audience: Annotated[
         str | None, typer.Option("--audience", help="This service's URL (the JWT aud).")
+    ] = None,
+    jku: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--jku",
+            help="A JWKS URL the EHR publishes its keys at, honoured in a token's jku header "
+            "for an --issuer on the same origin (repeatable; cached, fetched again on an "
+            "unknown kid).",
+        ),
+    ] = None,
+    replay_db: Annotated[
+        Path | None,
+        typer.Option(
+            "--replay-db",
+            help="SQLite file of used JWT ids (jti), shared by every worker. Default: in memory "
+            "with one worker; a private temporary file with --workers > 1.",
+        ),
     ] = None,
     insecure_no_auth: Annotated[
         bool,
@@ -96,14 +118,31 @@ def serve(
             "GBRULES_AUDIT_SECRET. Default: GBRULES_AUDIT_DB, else no audit trail.",
         ),
     ] = None,
+    allow_fhir_server: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-fhir-server",
+            help="A FHIR server base URL the service may fetch from with a request's "
+            "fhirAuthorization token when the prefetch lacks data (repeatable; none by "
+            "default: never fetch). https, or http on loopback only.",
+        ),
+    ] = None,
+    error_format: Annotated[
+        str,
+        typer.Option(
+            "--error-format",
+            help="Error bodies: 'json' ({\"error\": ...}) or 'operation-outcome' (a FHIR "
+            "OperationOutcome, as the CDS Hooks 3.0 ballot recommends).",
+        ),
+    ] = "json",
     workers: Annotated[
         int,
         typer.Option(
             "--workers",
             min=1,
             help="Worker processes, each with its own compiled engine (the engine serialises "
-            "evaluations within a process). Not with JWT auth: the jti replay cache is "
-            "per process.",
+            "evaluations within a process). With JWT auth they share one jti replay cache "
+            "(--replay-db).",
         ),
     ] = 1,
     site: Annotated[
@@ -150,25 +189,43 @@ def serve(
         import uvicorn
 
         from gbrules.clinical.engine import cached_engine
-        from gbrules.io.service import JWTAuth, ServiceConfig, create_app
-        from gbrules.io.service.config import ENV_CONFIG
+        from gbrules.io.service import ServiceConfig, create_app
+        from gbrules.io.service.auth import auth_from_settings
+        from gbrules.io.service.config import ENV_AUTH, ENV_CONFIG
         from gbrules.io.service.logs import log_config
     except ImportError as exc:
         fail([f"error: {exc}; install with: pip install 'gbrules[fhir,service]'"])
+    auth_settings: dict[str, Any] | None = None
+    if jwks or issuer or audience or jku:
+        if not ((jwks or jku) and issuer and audience):
+            fail(["error: JWT auth needs --jwks (or --jku), at least one --issuer, and --audience"])
+        auth_settings = {
+            "jwks": str(jwks.resolve()) if jwks else None,
+            "issuers": list(issuer or ()),
+            "audience": audience,
+            "jku": list(jku or ()),
+            "replay_db": str(replay_db.resolve()) if replay_db else None,
+        }
+        if workers > 1 and replay_db is None:
+            # Every worker must see every used jti: a file only this user can read, removed
+            # with its directory when the service stops.
+            shared = Path(tempfile.mkdtemp(prefix="gbrules-replay-"))
+            atexit.register(shutil.rmtree, shared, True)
+            auth_settings["replay_db"] = str(shared / "jti.sqlite3")
     auth = None
-    if jwks or issuer or audience:
-        if not (jwks and issuer and audience):
-            fail(["error: JWT auth needs --jwks, at least one --issuer, and --audience"])
+    if auth_settings is not None:
         try:
-            auth = JWTAuth(jwks, issuers=issuer, audience=audience)
-        except (OSError, ValueError) as exc:
-            fail([f"error: cannot load JWKS {jwks}: {exc}"])
+            auth = auth_from_settings(auth_settings)
+        except (OSError, ValueError, sqlite3.Error) as exc:
+            fail([f"error: JWT auth: {exc}"])
     refusal = bind_refusal(host, auth is not None, insecure_no_auth)
     if refusal:
         fail(refusal)
     problems = _tls_problems(ssl_certfile, ssl_keyfile)
     if log_format not in ("text", "json"):
         problems.append("--log-format must be 'text' or 'json'")
+    if error_format not in ("json", "operation-outcome"):
+        problems.append("--error-format must be 'json' or 'operation-outcome'")
     config = ServiceConfig(
         cors_origins=tuple(cors_origin or ()),
         time_budget_s=time_budget,
@@ -176,6 +233,8 @@ def serve(
         rate_limit=rate_limit,
         insecure_no_auth=insecure_no_auth,
         json_logs=log_format == "json",
+        fhir_servers=tuple(allow_fhir_server or ()),
+        operation_outcome_errors=error_format == "operation-outcome",
     )
     problems += config.problems()
     if problems:
@@ -206,15 +265,9 @@ def serve(
     if require_proved:
         enforce_proofs(engine)
     if workers > 1:
-        if auth is not None:
-            fail(
-                [
-                    "error: --workers > 1 cannot be combined with JWT auth yet: each process "
-                    "would keep its own jti replay cache, so a token could be replayed "
-                    "against another worker"
-                ]
-            )
         _audit_log(audit_db)  # check the audit settings (and migrate) once, up front
+        if auth_settings is not None:
+            os.environ[ENV_AUTH] = json.dumps(auth_settings)
         os.environ["GBRULES_SERVE_RULES"] = str(rules.resolve()) if rules else ""
         os.environ[ENV_CONFIG] = config.to_env()
         if audit_db is not None:

@@ -11,15 +11,17 @@ from an ``activity``:
 Every request is a proposal (status ``draft``, intent ``proposal`` where the resource has an
 intent) and carries its basis: the rationale in ``reasonCode`` (NutritionOrder has none, so
 there it goes in ``note``), and the rule id, rulebook version and citations in ``note``.
-Suppressed or deferred codes are listed in the CarePlan's ``note`` with their reason.
+Suppressed or deferred codes are listed in the CarePlan's ``note`` with their reason, and so is
+"Draft incomplete: ..." when an input the safety rules need was not recorded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from gbrules.clinical.completeness import missing_key_inputs
 from gbrules.clinical.crisis import crisis_set
 from gbrules.core.result import Evaluation, Suggestion
 
@@ -144,11 +146,15 @@ def careplan_from_evaluation(
     *,
     authored: datetime | None = None,
     order_codes: Mapping[str, OrderCode] | None = None,
+    incomplete: Sequence[str] = (),
 ) -> dict[str, Any]:
     """A FHIR R4 CarePlan (status draft, intent proposal) for clinician review.
 
     ``patient_ref`` is a reference such as ``"Patient/123"``. ``authored`` (default: now, UTC)
-    stamps the requests; pass it for reproducible output.
+    stamps the requests; pass it for reproducible output. When a key input is not recorded
+    (``gbrules.clinical.completeness``), or the caller passes ``incomplete`` lines (a data
+    source that failed or was cut short), the CarePlan says "Draft incomplete" in a note, as
+    the CDS service's card does.
     """
     stamp = (authored or datetime.now(UTC)).replace(microsecond=0).isoformat()
     contained = []
@@ -180,6 +186,9 @@ def careplan_from_evaluation(
                 f"{sup.action} by {sup.by_rule}): {sup.reason}"
             }
         )
+    missing = [str(m) for m in missing_key_inputs(ev)]
+    if missing or incomplete:
+        notes.append({"text": "Draft incomplete: " + "; ".join([*missing, *incomplete])})
     if ev.not_recorded:
         notes.append({"text": "Not recorded: " + ", ".join(ev.not_recorded)})
     plan: dict[str, Any] = {

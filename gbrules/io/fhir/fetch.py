@@ -17,9 +17,10 @@ Safety rules, each because a token is a credential for a patient record:
 - the token is held as a ``pydantic.SecretStr`` and never logged; the log records search labels,
   counts and note kinds only, never URLs (they hold the patient id) nor server messages.
 
-Searches follow US Core: ``patient`` + ``code`` for Observations (the LOINC codes the mapping
-reads, from ``gbrules.io.fhir.codes``), ``patient`` + ``intent`` for MedicationRequest (US Core 9
-requires the pair), ``patient`` for the rest. A reference is sent as ``Patient/{id}``, the form
+The searches are the prefetch queries (``gbrules.io.fhir.prefetch``, US Core: ``patient`` +
+``code`` for Observations, ``patient`` + ``clinical-status`` for Conditions, ``patient`` +
+``intent`` for MedicationRequest, which US Core 9 requires), so a fetch asks exactly what a
+prefetch would have held. A reference is sent as ``Patient/{id}``, the form
 every server resolves. Each request asks for strict handling (``Prefer: handling=strict``), so a
 server that cannot honour a parameter says so instead of ignoring it. Every resource returned
 as a match is checked to belong to the patient; anything else is dropped and reported.
@@ -42,7 +43,11 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from pydantic import SecretStr
 
-from gbrules.io.fhir import codes as C
+from gbrules.io.fhir.prefetch import (
+    PREFETCH_QUERIES,
+    Search,
+    outcome_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,76 +97,9 @@ class CompletenessNote:
         return f"{self.search}: {self.kind.value}: {self.detail}"
 
 
-@dataclass(frozen=True)
-class Search:
-    """One FHIR search the fetch runs for a patient.
-
-    ``label`` names what it looks for (it appears in notes and logs); ``params`` are the search
-    parameters besides the patient, which is added as ``patient=Patient/{id}`` (or ``_id={id}``
-    for the Patient search itself, ``patient_param="_id"``).
-    """
-
-    label: str
-    resource_type: str
-    params: tuple[tuple[str, str], ...] = ()
-    patient_param: str = "patient"
-
-
-def _codes(*codes: str) -> str:
-    return ",".join(f"{C.LOINC}|{code}" for code in codes)
-
-
-#: Every MedicationRequest intent (R4 value set medicationrequest-intent): US Core requires
-#: ``intent`` with ``patient``, and a medication list must not miss any kind of order.
-MEDICATION_REQUEST_INTENTS = (
-    "proposal",
-    "plan",
-    "order",
-    "original-order",
-    "reflex-order",
-    "filler-order",
-    "instance-order",
-    "option",
-)
-
-#: The searches a patient-view draft needs, in the order they run.
-PATIENT_VIEW_SEARCHES: tuple[Search, ...] = (
-    Search("Patient", "Patient", patient_param="_id"),
-    Search(
-        "PHQ-9 and GAD-7 observations",
-        "Observation",
-        (
-            (
-                "code",
-                _codes(
-                    C.PHQ9_PANEL,
-                    C.PHQ9_TOTAL,
-                    *C.PHQ9_ITEMS,
-                    C.GAD7_PANEL,
-                    C.GAD7_TOTAL,
-                    *C.GAD7_ITEMS,
-                ),
-            ),
-        ),
-    ),
-    Search(
-        "CRP, calprotectin and celiac serology observations",
-        "Observation",
-        (("code", _codes(C.CRP, C.HS_CRP, C.FECAL_CALPROTECTIN, C.TTG_IGA)),),
-    ),
-    Search("Body weight observations", "Observation", (("code", _codes(C.BODY_WEIGHT)),)),
-    Search("Conditions", "Condition"),
-    Search(
-        "Medication requests",
-        "MedicationRequest",
-        (
-            ("intent", ",".join(MEDICATION_REQUEST_INTENTS)),
-            ("_include", "MedicationRequest:medication"),
-        ),
-    ),
-    Search("Medication statements", "MedicationStatement"),
-    Search("Questionnaire responses", "QuestionnaireResponse"),
-)
+#: The searches a patient-view draft needs, in the order they run: the prefetch queries
+#: (``gbrules.io.fhir.prefetch``), so a fetch asks exactly what a prefetch would have held.
+PATIENT_VIEW_SEARCHES: tuple[Search, ...] = tuple(q.search for q in PREFETCH_QUERIES)
 
 
 @dataclass(frozen=True)
@@ -400,7 +338,12 @@ class _Run:
     def search(self, client: httpx.Client, search: Search) -> None:
         value = self.patient_id if search.patient_param == "_id" else f"Patient/{self.patient_id}"
         params: httpx.QueryParams | None = httpx.QueryParams(
-            [(search.patient_param, value), *search.params, ("_count", str(self.limits.page_size))]
+            [
+                (search.patient_param, value),
+                *search.params,
+                *search.fetch_params,
+                ("_count", str(self.limits.page_size)),
+            ]
         )
         url: str | None = f"{self.base.url}/{search.resource_type}"
         pages = kept = 0
@@ -572,18 +515,6 @@ def _json(response: httpx.Response) -> JSONObject | None:
     return body if isinstance(body, dict) else None
 
 
-def _outcome_text(outcome: JSONObject | None, limit: int = 300) -> str:
-    """The issues of an OperationOutcome as ': severity code: text; ...' (bounded)."""
-    if outcome is None:
-        return ""
-    said = []
-    for issue in outcome.get("issue") or []:
-        if not isinstance(issue, Mapping):
-            continue
-        details = issue.get("details")
-        text = issue.get("diagnostics") or (
-            details.get("text") if isinstance(details, Mapping) else None
-        )
-        said.append(" ".join(str(x) for x in (issue.get("severity"), issue.get("code"), text) if x))
-    joined = "; ".join(said)
-    return f": {joined[:limit]}" if joined else ""
+def _outcome_text(outcome: JSONObject | None) -> str:
+    """': severity code: text; ...' for an OperationOutcome, '' for none."""
+    return f": {outcome_text(outcome)}" if outcome is not None else ""

@@ -2,10 +2,15 @@
 
 The mapping is deliberately conservative and fully audited:
 
-- every resource is validated with its fhir.resources R4B model first; malformed FHIR raises
-  ``IntakeError`` whose paths name the bundle entry and the element
+- every resource the mapping reads is validated first (``gbrules.io.fhir.resources``: each
+  element read checked by type, every element name checked against FHIR R4); malformed FHIR
+  raises ``IntakeError`` whose paths name the bundle entry and the element
   (``entry[3].resource.valueQuantity.value``) and whose messages name the resource
   (``Observation/phq9-total``);
+- conditions and medications are classified by the terminology tables
+  (``gbrules.io.fhir.terminology``: SNOMED CT and ICD-10-CM value sets, ATC, RxNorm ingredients
+  and products); a code no table holds is a note, and a field the tables name that this intake
+  version lacks is a note, not an error;
 - per intake field the most recent valid value wins (``effectiveDateTime``, ``authored``,
   ``recordedDate``, ...); a Condition or medication that asserts a finding wins over a
   questionnaire answer that denies it (the cautious side);
@@ -23,7 +28,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from functools import cache
+from typing import Any, get_args
 
 from pydantic import ValidationError
 
@@ -31,6 +37,8 @@ from gbrules.clinical.intake import Intake, json_path, parse_intake
 from gbrules.core.errors import FieldError, IntakeError
 from gbrules.io.extras import require
 from gbrules.io.fhir import codes as C
+from gbrules.io.fhir import terminology as T
+from gbrules.io.fhir.resources import MODELS, UNKNOWN_ELEMENT
 
 MAPPED_TYPES = (
     "Patient",
@@ -208,8 +216,8 @@ def intake_with_sources(
 
 
 def _validate(st: _State, path: str, raw: Any) -> Any | None:
-    from fhir.resources.R4B import get_fhir_model_class
-
+    """The resource as a ``gbrules.io.fhir.resources`` model (the elements the mapping reads,
+    each checked; every element name checked against R4), or None with errors or a note."""
     if not isinstance(raw, Mapping):
         st.errors.append(FieldError(path, "a resource must be a JSON object"))
         return None
@@ -219,19 +227,24 @@ def _validate(st: _State, path: str, raw: Any) -> Any | None:
         return None
     rid = raw.get("id") if isinstance(raw.get("id"), str) else None
     src = _Src(rtype, rid, path)
-    if rtype not in MAPPED_TYPES:
+    model = MODELS.get(rtype)
+    if model is None:
         st.note(src, f"resource type {rtype} is not used by gbrules")
         return None
     try:
-        return get_fhir_model_class(rtype).model_validate(dict(raw))
+        return model.model_validate(raw)
     except ValidationError as exc:
         for err in exc.errors(include_url=False):
-            loc = tuple("resourceType" if p == "resource_type" else p for p in err["loc"])
-            sub = json_path(loc)
+            sub = json_path(tuple(err["loc"]))
             where = path if sub == "$" else f"{path}.{sub}"
+            ctx = err.get("ctx") or {}
+            if err["type"] == UNKNOWN_ELEMENT:
+                for key in ctx["keys"]:
+                    st.errors.append(
+                        FieldError(f"{where}.{key}", f"{src.ref}: unknown element (not in FHIR R4)")
+                    )
+                continue
             msg = str(err["msg"]).removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = "unknown element (not in FHIR R4)"
             st.errors.append(FieldError(where, f"{src.ref}: malformed FHIR: {msg}"))
         return None
 
@@ -349,6 +362,10 @@ def _score(value_holder: Any, prefix: str = "value") -> Any:
     for code in _codes(cc, C.LOINC):
         if code in C.ANSWER_SCORES:
             return C.ANSWER_SCORES[code]
+    for coding in _codings(cc):  # an answer's ordinal value (R4 extension), any answer list
+        for ext in coding.extension or []:
+            if ext.url.endswith(("ordinalValue", "itemWeight")) and ext.valueDecimal is not None:
+                return _number(ext.valueDecimal)
     coding = getattr(value_holder, "valueCoding", None)
     if coding is not None and coding.code in C.ANSWER_SCORES:
         return C.ANSWER_SCORES[coding.code]
@@ -408,12 +425,21 @@ def _score_obs(st: _State, code: str, holder: Any, src: _Src, when: datetime | N
         st.note(src, f"no intake field for component code {code}", f"{src.path}.code")
         return
     value = _score(holder)
+    text = getattr(holder, "valueString", None)
+    if value is None and isinstance(text, str):
+        value = T.integer_text(text)
+        if value is not None:
+            st.note(
+                src, f"{code} read from valueString {text!r} as {value}", f"{src.path}.valueString"
+            )
     if value is None:
         reason = "dataAbsentReason" if getattr(holder, "dataAbsentReason", None) else "no value"
+        if isinstance(text, str):
+            reason = f"valueString {text[:40]!r} is not a whole number"
         st.note(
             src,
-            f"not used: {reason} for {code} "
-            "(scores need valueInteger, valueQuantity or a LOINC answer)",
+            f"not used: {reason} for {code} (scores need valueInteger, valueQuantity, "
+            "a whole number in valueString or a LOINC answer)",
             src.path,
         )
         return
@@ -504,7 +530,8 @@ def _celiac(st: _State, o: Any, src: _Src, when: datetime | None) -> None:
         said.update(str(c.code) for c in _codings(o.valueCodeableConcept) if c.code)
     if isinstance(o.valueString, str):
         said.add(o.valueString.strip().lower())
-    positive, negative = bool(said & C.POSITIVE_RESULTS), bool(said & C.NEGATIVE_RESULTS)
+    positive = bool(said & (C.POSITIVE_RESULTS | T.POSITIVE_ANSWERS))
+    negative = bool(said & (C.NEGATIVE_RESULTS | T.NEGATIVE_ANSWERS))
     if positive == negative:
         why = "contradictory" if positive else "no positive/negative interpretation"
         st.note(
@@ -540,6 +567,8 @@ def _answer_value(ans: Any) -> Any:
     if coding is not None:
         if coding.code in C.ANSWER_SCORES:
             return C.ANSWER_SCORES[coding.code]
+        if coding.code in T.YES_NO_ANSWERS:
+            return T.YES_NO_ANSWERS[coding.code]
         for ext in coding.extension or []:
             if ext.url.endswith(("ordinalValue", "itemWeight")) and ext.valueDecimal is not None:
                 return _number(ext.valueDecimal)
@@ -661,19 +690,6 @@ def _resolve_instruments(st: _State) -> None:
 _ACTIVE = {"active", "recurrence", "relapse"}
 
 
-def _condition_field(cond: Any) -> tuple[str | None, str]:
-    for code in _codes(cond.code, C.ICD10CM) + _codes(cond.code, C.ICD10):
-        flat = code.replace(".", "").upper()
-        for prefix, fld in C.ICD_PREFIXES:
-            if flat.startswith(prefix):
-                return fld, f"ICD-10-CM {code}"
-    for code in _codes(cond.code, C.SNOMED):
-        if code in C.SNOMED_CONDITIONS:
-            return C.SNOMED_CONDITIONS[code], f"SNOMED CT {code}"
-    shown = ", ".join(f"{c.system}|{c.code}" for c in _codings(cond.code)) or _text(cond.code)
-    return None, shown
-
-
 def _condition(st: _State, cond: Any, src: _Src) -> None:
     verification = _status(cond.verificationStatus)
     if verification == "entered-in-error":
@@ -681,9 +697,21 @@ def _condition(st: _State, cond: Any, src: _Src) -> None:
             src, "ignored: verificationStatus entered-in-error", f"{src.path}.verificationStatus"
         )
         return
-    fld, label = _condition_field(cond)
+    concept = T.classify_condition((c.system, c.code) for c in _codings(cond.code))
+    if concept is None:
+        shown = ", ".join(f"{c.system}|{c.code}" for c in _codings(cond.code)) or _text(cond.code)
+        st.note(src, f"no intake field for condition {shown}", f"{src.path}.code")
+        return
+    label, fld = concept.matched, concept.field
     if fld is None:
-        st.note(src, f"no intake field for condition {label}", f"{src.path}.code")
+        st.note(src, f"{label}: {concept.label}; {concept.note}", f"{src.path}.code")
+        return
+    if not intake_has_field(fld):
+        st.note(
+            src,
+            f"{label} ({concept.label}) recognised, but this intake version has no field {fld}",
+            f"{src.path}.code",
+        )
         return
     if verification == "refuted":
         st.note(src, f"not used: {label} refuted", f"{src.path}.verificationStatus")
@@ -697,14 +725,32 @@ def _condition(st: _State, cond: Any, src: _Src) -> None:
         st.note(src, f"not used: {label} is {clinical}", f"{src.path}.clinicalStatus")
         return
     if verification in ("unconfirmed", "provisional", "differential"):
-        if fld not in C.CAUTION_FIELDS:
+        if not concept.provisional_counts:
             st.note(src, f"not used: {label} is {verification}", f"{src.path}.verificationStatus")
             return
         st.note(
-            src, f"{label} is {verification}; used anyway (probiotic caution, the cautious side)"
+            src,
+            f"{label} is {verification}; used anyway ({concept.label} is a caution or an alarm "
+            "feature: the cautious side)",
         )
     when = _when(cond.recordedDate) or _when(cond.onsetDateTime)
     st.add(fld, True, when, src, asserted=True)
+
+
+@cache
+def intake_has_field(path: str) -> bool:
+    """Whether the Intake model has this dotted field (``conditions.bipolar_disorder``). The
+    terminology tables may name fields of a newer intake version; those are noted, not sent."""
+    model: Any = Intake
+    for part in path.split("."):
+        info = getattr(model, "model_fields", {}).get(part)
+        if info is None:
+            return False
+        model = next(
+            (t for t in (info.annotation, *get_args(info.annotation)) if isinstance(t, type)),
+            None,
+        )
+    return True
 
 
 # --- MedicationStatement / MedicationRequest --------------------------------------------------
@@ -733,33 +779,41 @@ def _med_concept(st: _State, m: Any, src: _Src) -> Any:
     return None
 
 
-def _med_classes(concept: Any) -> tuple[list[str], str, bool]:
-    """(classes, label, matched by name only). Every class of the first code that has one
-    (linezolid is an antibiotic and an MAOI; aspirin an NSAID and an antiplatelet)."""
-    for code in _codes(concept, C.ATC):
-        found = [cls for prefix, cls in C.ATC_CLASSES if code.upper().startswith(prefix)]
-        if found:
-            return list(dict.fromkeys(found)), f"ATC {code}", False
-    for code in _codes(concept, C.RXNORM):
-        if code in C.RXNORM_INGREDIENTS:
-            return [C.RXNORM_INGREDIENTS[code], *C.ALSO.get(code, ())], f"RxNorm {code}", False
-    text = _text(concept)
-    for name, cls in C.MEDICATION_NAMES.items():
-        if re.search(rf"\b{re.escape(name)}\b", text):
-            return [cls, *C.ALSO.get(name, ())], name, True
-    shown = ", ".join(f"{c.system}|{c.code}" for c in _codings(concept)) or text or "(no code)"
-    return [], shown, False
+@dataclass(frozen=True)
+class _MedDate:
+    """The date a medication record gives, with the element it came from and what it means."""
+
+    when: datetime | None
+    element: str
+    meaning: str
+
+    def __str__(self) -> str:
+        shown = self.when.date().isoformat() if self.when else "?"
+        return f"{self.meaning} {shown} ({self.element})"
 
 
-def _med_when(m: Any) -> datetime | None:
+def _med_when(m: Any) -> _MedDate:
+    """The most telling date, from the element that holds it: when a MedicationStatement's use
+    ended, started or was taken (``effective[x]``), else when it was recorded; when a
+    MedicationRequest may last be dispensed (``dispenseRequest.validityPeriod.end``), else when it
+    was written (``authoredOn``). Never called "ended" unless it is an end."""
     if m.get_resource_type() == "MedicationStatement":
-        if m.effectivePeriod is not None:
-            return _when(m.effectivePeriod.end or m.effectivePeriod.start)
-        return _when(m.effectiveDateTime) or _when(m.dateAsserted)
+        period = m.effectivePeriod
+        if period is not None and period.end is not None:
+            return _MedDate(_when(period.end), "effectivePeriod.end", "ended")
+        if period is not None and period.start is not None:
+            return _MedDate(_when(period.start), "effectivePeriod.start", "started")
+        if m.effectiveDateTime is not None:
+            return _MedDate(_when(m.effectiveDateTime), "effectiveDateTime", "taken")
+        return _MedDate(_when(m.dateAsserted), "dateAsserted", "recorded")
     dr = m.dispenseRequest
     if dr is not None and dr.validityPeriod is not None and dr.validityPeriod.end is not None:
-        return _when(dr.validityPeriod.end)
-    return _when(m.authoredOn)
+        return _MedDate(
+            _when(dr.validityPeriod.end),
+            "dispenseRequest.validityPeriod.end",
+            "prescription valid until",
+        )
+    return _MedDate(_when(m.authoredOn), "authoredOn", "prescribed")
 
 
 def _medication(st: _State, m: Any, src: _Src) -> None:
@@ -767,27 +821,41 @@ def _medication(st: _State, m: Any, src: _Src) -> None:
     if status in ("entered-in-error", "cancelled", "not-taken", "draft"):
         st.note(src, f"ignored: status {status}", f"{src.path}.status")
         return
-    concept = _med_concept(st, m, src)
-    if concept is None:
+    cc = _med_concept(st, m, src)
+    if cc is None:
         return
-    classes, label, by_name = _med_classes(concept)
-    if not classes:
-        st.note(src, f"no intake field for medication {label}", f"{src.path}.medication")
+    concept = T.classify_medication(((c.system, c.code) for c in _codings(cc)), _text(cc))
+    label = concept.label
+    unlisted = ", ".join(concept.unlisted)
+    if not concept.classes:
+        why = (
+            f"RxNorm {unlisted} is not in gbrules' product table (gbrules/io/fhir/data/"
+            "medications.json) and no ATC or ingredient code was given"
+            if unlisted
+            else f"no intake field for medication {label}"
+        )
+        st.note(src, f"not classified: {why}", f"{src.path}.medication")
         return
-    if by_name:
-        shown = " and ".join(classes)
-        st.note(src, f"recognised as {shown} by name ({label!r}); no ATC or RxNorm ingredient code")
-    when = _med_when(m)
-    for cls in classes:
-        _medication_class(st, cls, label, status, when, src)
+    classes = T.medication_classes()
+    if concept.by_name:
+        shown = " and ".join(classes[c].label for c in concept.classes)
+        listed = f"RxNorm {unlisted} is not in gbrules' product table; " if unlisted else ""
+        st.note(src, f"recognised as {shown} by name ({label!r}); {listed}no ATC or RxNorm code")
+    date_of = _med_when(m)
+    for name in concept.classes:
+        _medication_class(st, classes[name], label, status, date_of, src)
 
 
 def _medication_class(
-    st: _State, cls: str, label: str, status: str, when: datetime | None, src: _Src
+    st: _State, cls: T.MedicationClass, label: str, status: str, date_of: _MedDate, src: _Src
 ) -> None:
+    fld = cls.field
+    if not intake_has_field(fld):
+        st.note(src, f"{label}: {cls.label}, but this intake version has no field {fld}")
+        return
     current = status in _CURRENT
-    fld = C.CURRENT_CLASS_FIELDS.get(cls)
-    if fld is not None:
+    when = date_of.when
+    if cls.when == "current":
         if current:
             st.add(fld, True, when, src, asserted=True)
         else:
@@ -797,16 +865,15 @@ def _medication_class(
                 f"{src.path}.status",
             )
         return
-    # antibiotic
     recent = st.as_of - timedelta(days=C.RECENT_ANTIBIOTIC_DAYS)
     if current or (status in _PAST and when is not None and when.date() >= recent):
-        st.add("medications.recent_antibiotics", True, when, src, asserted=True)
+        st.add(fld, True, when, src, asserted=True)
     elif when is None:
-        st.note(src, f"antibiotic {label} (status {status}) has no date: cannot tell if recent")
+        st.note(src, f"{cls.label} {label} (status {status}) has no date: cannot tell if recent")
     else:
         st.note(
             src,
-            f"antibiotic {label} ended {when.date()}, "
+            f"{cls.label} {label} (status {status}) {date_of}, "
             f"more than {C.RECENT_ANTIBIOTIC_DAYS} days before {st.as_of}",
         )
 
@@ -848,6 +915,8 @@ def _assemble(st: _State) -> tuple[dict[str, Any], dict[str, _Src]]:
         if p.gender:
             data["sex"] = p.gender
             prov["sex"] = _Src(src.rtype, src.rid, f"{src.path}.gender")
+        else:
+            _sex_from_extensions(st, p, src, data, prov)
     for fld in sorted(st.cands, key=lambda f: min(c.order for c in st.cands[f])):
         cands = sorted(st.cands[fld], key=_Candidate.key)
         win = cands[-1]
@@ -859,6 +928,27 @@ def _assemble(st: _State) -> tuple[dict[str, Any], dict[str, _Src]]:
         _set(data, fld, win.value)
         prov[fld] = win.src
     return data, prov
+
+
+def _sex_from_extensions(
+    st: _State, p: Any, src: _Src, data: dict[str, Any], prov: dict[str, _Src]
+) -> None:
+    """``sex`` from US Core's sex extensions when ``Patient.gender`` is absent (noted)."""
+    exts = list(p.extension or [])
+    for url, name in T.SEX_EXTENSIONS:
+        for i, ext in enumerate(exts):
+            if ext.url != url:
+                continue
+            code = ext.valueCode or (ext.valueCoding.code if ext.valueCoding else None)
+            path = f"{src.path}.extension[{i}]"
+            sex = T.SEX_CODES.get(code or "")
+            if sex is None:
+                st.note(src, f"no gender; {name} extension code {code!r} not recognised", path)
+                continue
+            data["sex"] = sex
+            prov["sex"] = _Src(src.rtype, src.rid, path)
+            st.note(src, f"no gender: sex {sex!r} read from the {name} extension ({code})", path)
+            return
 
 
 def _set(data: dict[str, Any], path: str, value: Any) -> None:

@@ -12,6 +12,7 @@ docs/EHR.md describes the API, docs/SECURITY.md the deployment.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
@@ -24,7 +25,7 @@ from starlette.middleware.cors import CORSMiddleware
 from gbrules.clinical.engine import Engine, cached_engine
 from gbrules.io.app import create_workbench
 from gbrules.io.service.admin import add_admin_routes
-from gbrules.io.service.config import ENV_CONFIG, ServiceConfig
+from gbrules.io.service.config import ENV_AUTH, ENV_CONFIG, ServiceConfig
 from gbrules.io.service.errors import install_error_handlers
 from gbrules.io.service.hooks import SERVICES
 from gbrules.io.service.limits import ClientRateLimiter, EvaluationGate
@@ -35,6 +36,7 @@ from gbrules.io.service.routes import ServiceState, add_routes
 if TYPE_CHECKING:
     from gbrules.clinical.site import SiteConfig
     from gbrules.io.audit import AuditLog
+    from gbrules.io.fhir.fetch import FhirFetcher
     from gbrules.io.service.auth import JWTAuth
     from gbrules.io.service.releases import Releases
 
@@ -92,6 +94,7 @@ def create_app(
         site=site,
         releases=releases,
         admin_token=admin_token,
+        fetcher=fhir_fetcher(config),
     )
 
     @contextlib.asynccontextmanager
@@ -114,9 +117,15 @@ def create_app(
     app.mount("/app", create_workbench(engine, audit=audit))
     add_admin_routes(app)
     # Innermost first: each add_middleware wraps the ones before it.
-    app.add_middleware(BodyLimit, metrics=metrics, limit=MAX_BODY)
+    oo = config.operation_outcome_errors
+    app.add_middleware(BodyLimit, metrics=metrics, limit=MAX_BODY, operation_outcome=oo)
     if config.rate_limit:
-        app.add_middleware(RateLimit, limiter=ClientRateLimiter(config.rate_limit), metrics=metrics)
+        app.add_middleware(
+            RateLimit,
+            limiter=ClientRateLimiter(config.rate_limit),
+            metrics=metrics,
+            operation_outcome=oo,
+        )
     if config.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -132,10 +141,34 @@ def create_app(
     return app
 
 
+def fhir_fetcher(config: ServiceConfig) -> FhirFetcher | None:
+    """The FHIR fetch client for the allow-listed servers, or None (the service never fetches).
+
+    Its time budget is part of the request's: a fetch may use up to 60% of it, so there is time
+    left to evaluate. httpx's own INFO log line holds the request URL, and the URL holds the
+    patient id: the ``httpx`` and ``httpcore`` loggers are raised to WARNING."""
+    if not config.fhir_servers:
+        return None
+    from gbrules.io.fhir.fetch import FetchLimits, FhirFetcher
+
+    for name in ("httpx", "httpcore"):
+        quiet = logging.getLogger(name)
+        if quiet.level < logging.WARNING:  # NOTSET (0) included: never inherit a debug root
+            quiet.setLevel(logging.WARNING)
+    budget = max(0.5, config.time_budget_s * 0.6)
+    limits = FetchLimits(
+        total_budget_s=budget,
+        request_timeout_s=min(10.0, budget),
+        connect_timeout_s=min(5.0, budget),
+    )
+    return FhirFetcher(config.fhir_servers, limits=limits)
+
+
 def app_from_env() -> FastAPI:
     """The app of one ``gbrules serve --workers N`` worker process, configured from the
     environment the parent set: ``GBRULES_SERVE_RULES`` (site pack), ``GBRULES_SERVE_CONFIG``
-    (the operator's settings, JSON), ``GBRULES_AUDIT_DB`` and ``GBRULES_AUDIT_SECRET``. Each
+    (the operator's settings, JSON), ``GBRULES_SERVE_AUTH`` (JWT settings with the shared jti
+    replay file), ``GBRULES_AUDIT_DB`` and ``GBRULES_AUDIT_SECRET``. Each
     worker compiles its own engine and owns its audit writer, which it drains at shutdown."""
     engine = cached_engine(os.environ.get("GBRULES_SERVE_RULES") or None)
     audit = None
@@ -146,7 +179,17 @@ def app_from_env() -> FastAPI:
         if audit is not None:
             with contextlib.suppress(Exception):  # counted per write; keep serving
                 audit.migrate()
-    app = create_app(engine, audit=audit, config=ServiceConfig.from_env(os.environ.get(ENV_CONFIG)))
+    auth = None
+    if os.environ.get(ENV_AUTH):
+        from gbrules.io.service.auth import auth_from_settings
+
+        auth = auth_from_settings(json.loads(os.environ[ENV_AUTH]))
+    app = create_app(
+        engine,
+        auth=auth,
+        audit=audit,
+        config=ServiceConfig.from_env(os.environ.get(ENV_CONFIG)),
+    )
     inner = app.router.lifespan_context
 
     @contextlib.asynccontextmanager

@@ -23,6 +23,7 @@ from gbrules.clinical.orders import OrderJudgement
 from gbrules.core.result import Evaluation, Suggestion
 from gbrules.io.fhir.careplan import fhir_request
 from gbrules.io.fhir.intake import MappingNote
+from gbrules.io.service.completeness import Completeness
 
 if TYPE_CHECKING:
     from gbrules.clinical.site import OrderCode
@@ -164,6 +165,72 @@ def cards_for(
     return cards
 
 
+# --- completeness ---------------------------------------------------------------------------
+
+#: How the audit trail files the "Draft incomplete" card (not a rule of the rulebook).
+INCOMPLETE_CODE = "draft.incomplete"
+INCOMPLETE_RULE = "service.completeness"
+#: The response extension that carries the mapping notes (CDS Hooks reserves ``extension``).
+NOTES_EXTENSION = "org.gbrules.mapping-notes"
+MAX_EXTENSION_NOTES = 200
+
+
+def notes_extension(notes: Iterable[MappingNote]) -> dict[str, Any]:
+    """The mapping notes as a response extension: every answer carries them, cards or not."""
+    items = [
+        {"resource": n.reference, "path": n.path, "note": n.message}
+        for n in list(notes)[:MAX_EXTENSION_NOTES]
+    ]
+    return {NOTES_EXTENSION: items} if items else {}
+
+
+def incomplete_card(
+    ev: Evaluation,
+    completeness: Completeness,
+    *,
+    hook_instance: str,
+    notes: Iterable[MappingNote] = (),
+) -> dict[str, Any]:
+    """The ``info`` card "Draft incomplete: ...": each key input not recorded with the reason
+    (which source failed, or that the record read holds none), each data source that failed, was
+    cut short or was not sent, and the mapping notes."""
+    md: list[str] = []
+    if completeness.missing:
+        md.append("**Not recorded (the draft cannot rule these out):**")
+        for m in completeness.missing:
+            why = completeness.why_missing(m)
+            md.append(f"- **{m.what}**: {why}. *Why it matters:* {m.input.why}.")
+        md.append("")
+    if completeness.problems:
+        md.append("**Data sources that failed, were cut short or were not sent:**")
+        md += [f"- {s.label} (`{s.key}`): {s.detail}" for s in completeness.problems]
+        md.append("")
+    if completeness.warnings:
+        md.append("**The EHR's search warnings:**")
+        md += [f"- {w}" for w in completeness.warnings[:MAX_NOTES]]
+        md.append("")
+    note_lines = [f"- {n}" for n in list(notes)[:MAX_NOTES]]
+    if note_lines:
+        md.append("**EHR data not used or adjusted:**")
+        md += note_lines
+        md.append("")
+    md.append(
+        "Ask or check these before relying on the draft: missing data is treated as not "
+        "recorded, never as absent."
+    )
+    card: dict[str, Any] = strip_empty(
+        {
+            "uuid": card_uuid(hook_instance, "incomplete"),
+            "summary": summary(completeness.summary()),
+            "indicator": "info",
+            "detail": "\n".join(md).strip(),
+            "source": _source(ev),
+            "overrideReasons": OVERRIDE_REASONS,
+        }
+    )
+    return card
+
+
 # --- order-select -----------------------------------------------------------------------------
 
 _HOW = {
@@ -189,7 +256,7 @@ def order_conflict_card(
     if judged.removable:
         action: dict[str, Any] = {"type": "delete", "description": f"Remove draft order {ref}"}
         if "/" in ref:
-            action["resourceId"] = [ref]
+            action["resourceId"] = ref  # CDS Hooks 2.0.1: a relative reference, a string
         suggestions.append(
             {
                 "label": f"Remove draft order {ref}",

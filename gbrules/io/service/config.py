@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
 ENV_CONFIG = "GBRULES_SERVE_CONFIG"
+#: JWT settings of ``gbrules serve --workers N`` for each worker (JSON; keys, never secrets).
+ENV_AUTH = "GBRULES_SERVE_AUTH"
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,10 @@ class ServiceConfig:
     address, in the ``limits`` notation (``"120/minute"``, ``"10/second;600/hour"``), or None.
     ``insecure_no_auth``: the operator chose to serve without authentication (a warning at start
     and on /health). ``json_logs``: one JSON line per request instead of uvicorn's access log.
+    ``fhir_servers``: the FHIR servers the service may fetch from with a request's
+    ``fhirAuthorization`` token (``--allow-fhir-server``; none: it never fetches).
+    ``operation_outcome_errors``: error bodies as FHIR OperationOutcomes (CDS Hooks 3.0 ballot)
+    instead of ``{"error": ...}``.
     """
 
     cors_origins: tuple[str, ...] = ()
@@ -34,6 +40,8 @@ class ServiceConfig:
     retry_after_s: int = 1
     insecure_no_auth: bool = False
     json_logs: bool = False
+    fhir_servers: tuple[str, ...] = ()
+    operation_outcome_errors: bool = False
 
     def problems(self) -> list[str]:
         """Everything wrong with the settings, each naming its option; empty when usable."""
@@ -44,6 +52,13 @@ class ServiceConfig:
             out.append("--max-concurrent must be at least 1")
         if self.retry_after_s < 1:
             out.append("Retry-After must be at least 1 second")
+        for url in self.fhir_servers:
+            from gbrules.io.fhir.fetch import FhirFetcher
+
+            try:
+                FhirFetcher([url])
+            except ValueError as exc:
+                out.append(f"--allow-fhir-server {url!r}: {exc}")
         if self.rate_limit is not None:
             from limits import parse_many
 
@@ -65,6 +80,7 @@ class ServiceConfig:
             return cls()
         data = json.loads(value)
         data["cors_origins"] = tuple(data.get("cors_origins", ()))
+        data["fhir_servers"] = tuple(data.get("fhir_servers", ()))
         return cls(**data)
 
 

@@ -1,4 +1,5 @@
-"""The service's error format, ``{"error": ..., "errors": [...]}``, for every failure.
+"""The service's error format, ``{"error": ..., "errors": [...]}`` (or, with ``--error-format
+operation-outcome``, a FHIR OperationOutcome: ``outcome``), for every failure.
 
 Starlette's own errors (unparseable body, unknown route, wrong method), FastAPI's request
 validation and anything unexpected are all answered in this one format, with the security
@@ -20,6 +21,7 @@ from starlette.exceptions import HTTPException
 from gbrules.clinical.intake import json_path
 from gbrules.io.service.cards import strip_empty
 from gbrules.io.service.middleware import security_headers
+from gbrules.io.service.outcome import FHIR_JSON, error_body
 
 log = logging.getLogger("gbrules.io.service")
 
@@ -60,18 +62,40 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
     return SafeJSONResponse(strip_empty(body), status_code=status, headers=headers)
 
 
+def _outcome(request: Request) -> bool:
+    """Whether the operator asked for OperationOutcome error bodies."""
+    state = getattr(request.app.state, "service", None)
+    return bool(state is not None and state.config.operation_outcome_errors)
+
+
+def error_response(
+    request: Request,
+    status: int,
+    message: str,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """An error answer in the configured format (``outcome.error_body``)."""
+    oo = _outcome(request)
+    body = error_body(status, message, errors, operation_outcome=oo)
+    response = json_response(status, body, headers)
+    if oo:
+        response.headers["Content-Type"] = FHIR_JSON
+    return response
+
+
 async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
     headers = dict(exc.headers)
     if exc.status == 401:
         headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
-    return json_response(exc.status, {"error": exc.message, "errors": exc.errors}, headers)
+    return error_response(request, exc.status, exc.message, exc.errors, headers)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     headers = dict(exc.headers) if exc.headers else None
-    return json_response(exc.status_code, {"error": str(exc.detail)}, headers)
+    return error_response(request, exc.status_code, str(exc.detail), None, headers)
 
 
 async def _bad_request(request: Request, exc: Exception) -> JSONResponse:
@@ -80,7 +104,7 @@ async def _bad_request(request: Request, exc: Exception) -> JSONResponse:
     bad_json = next((e for e in errs if e.get("type") == "json_invalid"), None)
     if bad_json is not None:
         where = bad_json.get("ctx", {}).get("error", "")
-        return json_response(400, {"error": f"request body is not valid JSON: {where}".strip()})
+        return error_response(request, 400, f"request body is not valid JSON: {where}".strip())
     errors = [
         {
             "path": json_path(tuple(p for p in e["loc"] if p != "body")),
@@ -88,14 +112,14 @@ async def _bad_request(request: Request, exc: Exception) -> JSONResponse:
         }
         for e in errs
     ]
-    return json_response(400, {"error": "invalid CDS Hooks request", "errors": errors})
+    return error_response(request, 400, "invalid CDS Hooks request", errors)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     # The class only: a message can hold request content.
     log.error("unexpected error on %s: %s", request.url.path, type(exc).__name__)
-    return json_response(
-        500, {"error": "internal error"}, security_headers(html=False, private=True)
+    return error_response(
+        request, 500, "internal error", None, security_headers(html=False, private=True)
     )
 
 

@@ -11,7 +11,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-FIELDS = "%(levelname)s %(name)s %(message)s"
+#: ``process``: which worker of ``gbrules serve --workers N`` wrote the line.
+FIELDS = "%(levelname)s %(name)s %(process)d %(message)s"
+#: httpx logs each request's URL at INFO, and a FHIR search URL holds the patient id.
+QUIET_HTTPX: dict[str, Any] = {"level": "WARNING"}
 
 
 def log_config(json_logs: bool) -> dict[str, Any]:
@@ -24,6 +27,7 @@ def log_config(json_logs: bool) -> dict[str, Any]:
         config = copy.deepcopy(LOGGING_CONFIG)
         gbrules = {"handlers": ["default"], "level": "INFO", "propagate": False}
         config["loggers"]["gbrules"] = gbrules
+        config["loggers"]["httpx"] = config["loggers"]["httpcore"] = QUIET_HTTPX
         return config
     handler = {
         "class": "logging.StreamHandler",
@@ -47,5 +51,7 @@ def log_config(json_logs: bool) -> dict[str, Any]:
             "uvicorn.error": {"level": "INFO"},
             "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
             "gbrules": {"handlers": ["default"], "level": "INFO", "propagate": False},
+            "httpx": QUIET_HTTPX,
+            "httpcore": QUIET_HTTPX,
         },
     }

@@ -111,8 +111,9 @@ class ServiceMetrics:
         )
         self.incomplete = Counter(
             "gbrules_incomplete_data_answers",
-            "Answers drafted while some inputs were not recorded",
-            ["service"],
+            "Answers that carried a 'Draft incomplete' card, by reason: not_recorded (a key "
+            "input), not_sent, failed, truncated (a prefetch key), fetch_incomplete",
+            ["service", "reason"],
             registry=r,
         )
         self.order_warnings = Counter(
@@ -136,8 +137,15 @@ class ServiceMetrics:
         if audit is not None:
             r.register(AuditCollector(audit))
 
-    def count_answer(self, service: str, ev: Evaluation, cards: list[tuple[str, str]]) -> None:
-        """One answered call: ``cards`` are (kind, indicator) pairs."""
+    def count_answer(
+        self,
+        service: str,
+        ev: Evaluation,
+        cards: list[tuple[str, str]],
+        incomplete: Iterable[str] = (),
+    ) -> None:
+        """One answered call: ``cards`` are (kind, indicator) pairs, ``incomplete`` the reasons
+        of its "Draft incomplete" card (``Completeness.reasons``)."""
         self.evaluations.labels(service, "answered").inc()
         for kind, indicator in cards:
             self.cards.labels(service, kind, indicator).inc()
@@ -147,8 +155,8 @@ class ServiceMetrics:
             self.suggestions.labels(s.code, s.priority).inc()
         for x in ev.suppressed:
             self.suppressions.labels(x.by_rule, x.code, x.action).inc()
-        if ev.not_recorded:
-            self.incomplete.labels(service).inc()
+        for reason in sorted(set(incomplete)):
+            self.incomplete.labels(service, reason).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gbrules.io.service.limits import ClientRateLimiter
 from gbrules.io.service.metrics import ServiceMetrics
+from gbrules.io.service.outcome import FHIR_JSON, error_body
 
 access_log = logging.getLogger("gbrules.io.service.access")
 
@@ -69,15 +70,23 @@ def client_of(scope: Scope) -> str:
     return str(client[0]) if client else "unknown"
 
 
-async def raw_error(send: Send, status: int, message: str, headers: dict[str, str]) -> None:
+async def raw_error(
+    send: Send,
+    status: int,
+    message: str,
+    headers: dict[str, str],
+    *,
+    operation_outcome: bool = False,
+) -> None:
     """An error from a layer below the routes (413, 429), in the service's error format."""
-    body = json.dumps({"error": message}).encode()
+    body = json.dumps(error_body(status, message, operation_outcome=operation_outcome)).encode()
+    ctype = (FHIR_JSON if operation_outcome else "application/json").encode()
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", ctype),
                 (b"content-length", str(len(body)).encode()),
                 *((k.lower().encode(), v.encode()) for k, v in headers.items()),
             ],
@@ -168,10 +177,18 @@ class SecurityHeaders:
 
 
 class RateLimit:
-    def __init__(self, app: ASGIApp, *, limiter: ClientRateLimiter, metrics: ServiceMetrics):
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limiter: ClientRateLimiter,
+        metrics: ServiceMetrics,
+        operation_outcome: bool = False,
+    ):
         self.app = app
         self.limiter = limiter
         self.metrics = metrics
+        self.operation_outcome = operation_outcome
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] not in UNLIMITED_PATHS:
@@ -183,6 +200,7 @@ class RateLimit:
                     429,
                     f"rate limit of {self.limiter.rate} per client reached; retry in {wait} s",
                     {"Retry-After": str(wait)},
+                    operation_outcome=self.operation_outcome,
                 )
                 return
         await self.app(scope, receive, send)
@@ -191,10 +209,18 @@ class RateLimit:
 class BodyLimit:
     """Refuse request bodies over ``limit`` bytes with 413 (Content-Length or streamed)."""
 
-    def __init__(self, app: ASGIApp, *, metrics: ServiceMetrics, limit: int = MAX_BODY) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: ServiceMetrics,
+        limit: int = MAX_BODY,
+        operation_outcome: bool = False,
+    ) -> None:
         self.app = app
         self.limit = limit
         self.metrics = metrics
+        self.oo = operation_outcome
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -204,11 +230,11 @@ class BodyLimit:
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None:
             if not length.isdigit():
-                await raw_error(send, 400, "invalid Content-Length", {})
+                await raw_error(send, 400, "invalid Content-Length", {}, operation_outcome=self.oo)
                 return
             if int(length) > self.limit:
                 self.metrics.rejections.labels("body_size").inc()
-                await raw_error(send, 413, too_big, {})
+                await raw_error(send, 413, too_big, {}, operation_outcome=self.oo)
                 return
         chunks: list[bytes] = []
         size = 0
@@ -220,7 +246,7 @@ class BodyLimit:
             size += len(body)
             if size > self.limit:
                 self.metrics.rejections.labels("body_size").inc()
-                await raw_error(send, 413, too_big, {})
+                await raw_error(send, 413, too_big, {}, operation_outcome=self.oo)
                 return
             chunks.append(body)
             if not msg.get("more_body"):

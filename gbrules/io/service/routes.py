@@ -17,10 +17,12 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from gbrules.core.engine import Engine
+from gbrules.io.service.cards import notes_extension
 from gbrules.io.service.config import ServiceConfig
 from gbrules.io.service.errors import SafeJSONResponse, ServiceError, json_response
 from gbrules.io.service.hooks import (
     SERVICES,
+    Answer,
     CDSRequest,
     FeedbackRequest,
     answer_call,
@@ -33,6 +35,7 @@ from gbrules.io.service.middleware import LOG_SCOPE_KEY
 if TYPE_CHECKING:
     from gbrules.clinical.site import SiteConfig
     from gbrules.io.audit import AuditLog
+    from gbrules.io.fhir.fetch import FhirFetcher
     from gbrules.io.service.auth import JWTAuth
     from gbrules.io.service.releases import Releases
 
@@ -58,6 +61,7 @@ class ServiceState:
     site: SiteConfig | None = None
     releases: Releases | None = None
     admin_token: str | None = None
+    fetcher: FhirFetcher | None = None
 
     def warnings(self) -> list[str]:
         return [INSECURE_WARNING] if self.auth is None and self.config.insecure_no_auth else []
@@ -110,7 +114,7 @@ async def call_service(
     _note(request, service=service_id, hook_instance=req.hookInstance)
     retry = {"Retry-After": str(state.config.retry_after_s)}
 
-    def work(deadline: Deadline) -> list[dict[str, Any]]:
+    def work(deadline: Deadline) -> Answer:
         releases = state.releases
         candidate = releases.candidate if releases is not None else None
         return answer_call(
@@ -121,6 +125,7 @@ async def call_service(
             deadline=deadline,
             metrics=state.metrics,
             audit=state.audit,
+            fetcher=state.fetcher,
             site=state.site,
             rules_off=releases.rules_off if releases is not None else frozenset(),
             shadow=candidate.engine if candidate is not None else None,
@@ -128,7 +133,7 @@ async def call_service(
 
     outcome = "error"
     try:
-        cards = await state.gate.run(work)
+        answer = await state.gate.run(work)
         outcome = "answered"
     except ServiceError:
         outcome = "invalid"
@@ -153,9 +158,14 @@ async def call_service(
     finally:
         if outcome != "answered":
             state.metrics.evaluations.labels(service_id, outcome).inc()
-    _note(request, cards=len(cards))
+    _note(request, cards=len(answer.cards))
     # ``cards`` is required by CDS Hooks even when empty: not stripped (each card already is).
-    return SafeJSONResponse({"cards": cards})
+    # The mapping notes travel with every answer, cards or not, as a response extension.
+    body: dict[str, Any] = {"cards": answer.cards}
+    extension = notes_extension(answer.notes)
+    if extension:
+        body["extension"] = extension
+    return SafeJSONResponse(body)
 
 
 async def feedback(

@@ -1,0 +1,400 @@
+"""Terminology of the FHIR mapping (issue 16, problem 3): value sets, medication classes by RxNorm
+ingredient and product, numbers in valueString, LOINC answers, US Core sex extensions, dates from
+the right element. First the tables themselves, then each gap as US Core data shows it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from importlib import resources
+from typing import Any
+
+import pytest
+
+from gbrules.io.fhir import intake_from_fhir
+from gbrules.io.fhir import terminology as T
+from gbrules.io.fhir.intake import intake_has_field
+from tests.test_fhir_intake import ATC, ICD, LOINC, RX, SCT, bundle, cond, mapped, med, obs, patient
+
+#: Intake v1.1 fields the tables already name (another branch adds them to the Intake model);
+#: any other field a table names must exist in the model: a misspelt field is caught here.
+V11_FIELDS = {
+    "conditions.bipolar_disorder",
+    "conditions.eating_disorder",
+    "conditions.prosthetic_heart_valve",
+    "conditions.short_bowel_syndrome",
+    "conditions.acute_pancreatitis",
+    "medications.maoi",
+    "medications.st_johns_wort",
+    "medications.other_serotonergic",
+    "medications.nsaid",
+    "medications.anticoagulant",
+}
+
+
+def data(name: str) -> dict[str, Any]:
+    text = resources.files("gbrules.io.fhir").joinpath("data", name).read_text(encoding="utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+# --- the tables -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["conditions.json", "medications.json"])
+def test_each_table_states_its_sources_and_date(name: str) -> None:
+    table = data(name)
+    assert table["sources"] and all(isinstance(v, str) and v for v in table["sources"].values())
+    assert date.fromisoformat(table["checked"]) <= date.today()
+
+
+def test_every_field_a_table_names_is_an_intake_field_or_a_known_v11_field() -> None:
+    fields = [vs["field"] for vs in data("conditions.json")["value_sets"] if vs["field"]]
+    fields += [c["field"] for c in data("medications.json")["classes"].values()]
+    for fld in fields:
+        assert intake_has_field(fld) or fld in V11_FIELDS, fld
+
+
+def test_a_value_set_without_a_field_says_why() -> None:
+    for vs in data("conditions.json")["value_sets"]:
+        assert vs["field"] or vs["note"], vs["name"]
+
+
+def test_every_listed_product_is_classified_through_a_listed_ingredient() -> None:
+    meds = data("medications.json")
+    for code, (name, ingredients) in meds["products"].items():
+        assert ingredients and all(i in meds["ingredients"] for i in ingredients), code
+        concept = T.classify_medication([(RX, code)], "")
+        assert concept.classes and not concept.by_name, (code, name)
+
+
+@pytest.mark.parametrize(
+    ("system", "code", "field"),
+    [
+        (ICD, "O09.90", "pregnant"),  # supervision of high-risk pregnancy
+        (ICD, "O9A.119", "pregnant"),  # the chapter's last category
+        (ICD, "Z33.1", "pregnant"),
+        (ICD, "Z34.90", "pregnant"),
+        (ICD, "Z3A.20", "pregnant"),
+        (ICD, "F33.1", "conditions.recurrent_depression"),
+        (ICD, "F31.9", "conditions.bipolar_disorder"),
+        (ICD, "F50.00", "conditions.eating_disorder"),
+        (ICD, "K58.0", "conditions.ibs"),
+        (ICD, "K90.0", "conditions.celiac_disease"),
+        (ICD, "K90.82", "conditions.short_bowel_syndrome"),
+        (ICD, "D83.9", "conditions.immunocompromised"),
+        (ICD, "K62.5", "gi.rectal_bleeding"),
+        (ICD, "R13.12", "gi.dysphagia"),
+        (ICD, "D50.9", "labs.iron_deficiency_anemia"),
+        (SCT, "72892002", "pregnant"),  # Normal pregnancy, a descendant of 77386006
+        (SCT, "77386006", "pregnant"),
+        (SCT, "66344007", "conditions.recurrent_depression"),
+        (SCT, "13746004", "conditions.bipolar_disorder"),
+        (SCT, "72366004", "conditions.eating_disorder"),
+        (SCT, "10743008", "conditions.ibs"),
+        (SCT, "448765001", "gi.unintentional_weight_loss"),
+    ],
+)
+def test_condition_value_sets(system: str, code: str, field: str) -> None:
+    concept = T.classify_condition([(system, code)])
+    assert concept is not None and concept.field == field
+
+
+@pytest.mark.parametrize(
+    ("system", "code"),
+    [(ICD, "Z33.2"), (ICD, "Z39.2"), (ICD, "F34.1"), (ICD, "R13.0"), (SCT, "60001007")],
+)
+def test_codes_outside_the_value_sets_are_not_recognised(system: str, code: str) -> None:
+    # elective termination, postpartum follow-up, dysthymia, aphagia, "not pregnant"
+    assert T.classify_condition([(system, code)]) is None
+
+
+def test_major_depressive_disorder_without_recurrence_is_recognised_but_sets_no_field() -> None:
+    for system, code in ((SCT, "370143000"), (SCT, "36923009"), (ICD, "F32.9")):
+        concept = T.classify_condition([(system, code)])
+        assert concept is not None and concept.field is None
+        assert concept.note and "not recorded" in concept.note
+
+
+@pytest.mark.parametrize(
+    ("codings", "classes"),
+    [
+        ([(RX, "312938")], ("ssri",)),  # sertraline 100 MG Oral Tablet (a product)
+        ([(RX, "36437")], ("ssri",)),  # sertraline (the ingredient)
+        ([(RX, "562251")], ("antibiotic",)),  # amoxicillin / clavulanate tablet
+        ([(RX, "243670")], ("nsaid", "anticoagulant")),  # aspirin 81 MG: an antiplatelet too
+        ([(RX, "855332")], ("anticoagulant",)),  # warfarin sodium 5 MG
+        ([(RX, "309362")], ("anticoagulant",)),  # clopidogrel 75 MG
+        ([(ATC, "J01XX08")], ("maoi", "antibiotic")),  # linezolid
+        ([(ATC, "N06AB06")], ("ssri",)),
+        ([(ATC, "A07FC01")], ("probiotic",)),
+    ],
+)
+def test_medication_classes(codings: list[tuple[str, str]], classes: tuple[str, ...]) -> None:
+    concept = T.classify_medication(codings, "")
+    assert set(concept.classes) == set(classes) and not concept.by_name
+
+
+def test_an_unlisted_product_is_reported_and_a_name_is_only_a_fallback() -> None:
+    unknown = T.classify_medication([(RX, "99999901")], "")
+    assert unknown.classes == () and unknown.unlisted == ("99999901",)
+    by_name = T.classify_medication([(RX, "99999901")], "sertraline 50 mg tablet")
+    assert by_name.classes == ("ssri",) and by_name.by_name and by_name.unlisted == ("99999901",)
+
+
+@pytest.mark.parametrize(("text", "value"), [("12", 12), (" 7 ", 7), ("0", 0)])
+def test_whole_numbers_in_text(text: str, value: int) -> None:
+    assert T.integer_text(text) == value
+
+
+@pytest.mark.parametrize("text", ["12.5", "twelve", "12 points", "", "-3", "1e2"])
+def test_other_text_is_not_a_number(text: str) -> None:
+    assert T.integer_text(text) is None
+
+
+# --- US Core data through the mapping ---------------------------------------------------------
+
+SURVEY = {
+    "coding": [
+        {"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "survey"}
+    ]
+}
+PHQ9_ITEMS = (
+    "44250-9",
+    "44255-8",
+    "44259-0",
+    "44254-1",
+    "44251-7",
+    "44258-2",
+    "44252-5",
+    "44253-3",
+    "44260-8",
+)
+ANSWERS = ("LA6568-5", "LA6569-3", "LA6570-1", "LA6571-9")
+
+
+def test_phq9_total_as_value_string_is_read_and_noted() -> None:
+    """US Core's PHQ-9 total example carries valueString "12": it used to be lost."""
+    total = obs("44261-6", category=[SURVEY], valueString="12")
+    intake, notes = mapped(total)
+    assert intake.mood is not None and intake.mood.phq9 is not None
+    assert intake.mood.phq9.total == 12
+    assert any("valueString '12' as 12" in n.message for n in notes)
+
+
+def test_a_text_score_that_is_not_a_number_is_noted_not_guessed() -> None:
+    intake, notes = mapped(obs("44261-6", valueString="moderate"))
+    assert intake.mood is None
+    assert any("not a whole number" in n.message for n in notes)
+
+
+def test_us_core_phq9_item_observations_with_loinc_answers_give_the_items() -> None:
+    scores = (2, 2, 2, 2, 1, 1, 2, 0, 0)
+    items = [
+        obs(
+            code,
+            category=[SURVEY],
+            valueCodeableConcept={"coding": [{"system": LOINC, "code": ANSWERS[s]}]},
+        )
+        for code, s in zip(PHQ9_ITEMS, scores, strict=True)
+    ]
+    total = obs("44261-6", category=[SURVEY], valueString="12")
+    intake, _ = mapped(*items, total)
+    assert intake.mood is not None and intake.mood.phq9 is not None
+    assert intake.mood.phq9.items == list(scores)
+    assert intake.mood.phq9.item9_score == 0
+
+
+def test_us_core_phq9_questionnaire_response_gives_the_items() -> None:
+    scores = (3, 2, 2, 2, 1, 1, 2, 0, 1)
+    qr = {
+        "resourceType": "QuestionnaireResponse",
+        "id": "phq-9",
+        "questionnaire": "http://hl7.org/fhir/us/core/Questionnaire/phq-9-example",
+        "status": "completed",
+        "subject": {"reference": "Patient/p1"},
+        "authored": "2025-05-20T10:00:00Z",
+        "item": [
+            {
+                "linkId": f"/{code}",
+                "answer": [{"valueCoding": {"system": LOINC, "code": ANSWERS[s]}}],
+            }
+            for code, s in zip(PHQ9_ITEMS, scores, strict=True)
+        ],
+    }
+    intake, _ = mapped(qr)
+    assert intake.mood is not None and intake.mood.phq9 is not None
+    assert intake.mood.phq9.items == list(scores)
+    assert intake.mood.phq9.item9_score == 1
+
+
+def test_observation_answer_with_an_ordinal_value_extension_is_a_score() -> None:
+    answer = {
+        "coding": [
+            {
+                "system": "http://example.org/answers",
+                "code": "several-days",
+                "extension": [
+                    {
+                        "url": "http://hl7.org/fhir/StructureDefinition/ordinalValue",
+                        "valueDecimal": 1,
+                    }
+                ],
+            }
+        ]
+    }
+    total = obs("44261-6", valueInteger=9)
+    item9 = obs("44260-8", valueCodeableConcept=answer)
+    intake, _ = mapped(total, item9)
+    assert intake.mood is not None and intake.mood.phq9 is not None
+    assert intake.mood.phq9.item9 == 1
+
+
+US_CORE = "http://hl7.org/fhir/us/core/StructureDefinition"
+
+
+@pytest.mark.parametrize(
+    ("extension", "sex"),
+    [
+        (
+            {
+                "url": f"{US_CORE}/us-core-individual-sex",
+                "valueCoding": {"system": SCT, "code": "248152002"},
+            },
+            "female",
+        ),
+        ({"url": f"{US_CORE}/us-core-sex", "valueCode": "248153007"}, "male"),
+        ({"url": f"{US_CORE}/us-core-birthsex", "valueCode": "F"}, "female"),
+        ({"url": f"{US_CORE}/us-core-birthsex", "valueCode": "UNK"}, "unknown"),
+    ],
+)
+def test_sex_from_us_core_extensions_without_gender_is_read_and_noted(
+    extension: dict[str, Any], sex: str
+) -> None:
+    intake, notes = intake_from_fhir(bundle(patient(extension=[extension])), as_of=date(2025, 6, 1))
+    assert intake.sex == sex
+    note = next(n for n in notes if "no gender" in n.message)
+    assert note.path == "entry[0].resource.extension[0]"
+
+
+def test_gender_wins_over_the_extensions() -> None:
+    ext = {"url": f"{US_CORE}/us-core-birthsex", "valueCode": "M"}
+    intake, notes = intake_from_fhir(
+        bundle(patient(gender="female", extension=[ext])), as_of=date(2025, 6, 1)
+    )
+    assert intake.sex == "female"
+    assert not any("no gender" in n.message for n in notes)
+
+
+def test_active_normal_pregnancy_by_snomed_descendant_sets_pregnant() -> None:
+    intake, _ = mapped(cond(SCT, "72892002"))
+    assert intake.pregnant is True
+
+
+def test_major_depressive_disorder_is_noted_and_recurrence_stays_not_recorded() -> None:
+    intake, notes = mapped(cond(SCT, "370143000"))
+    assert intake.conditions is None or intake.conditions.recurrent_depression is None
+    assert any("370143000" in n.message and "not recorded" in n.message for n in notes)
+
+
+@pytest.mark.parametrize(
+    ("code", "section", "field"),
+    [
+        ("K62.5", "gi", "rectal_bleeding"),
+        ("R63.4", "gi", "unintentional_weight_loss"),
+        ("D50.9", "labs", "iron_deficiency_anemia"),
+    ],
+)
+def test_alarm_features_from_active_problem_list_codes(code: str, section: str, field: str) -> None:
+    intake, _ = mapped(cond(ICD, code))
+    assert getattr(getattr(intake, section), field) is True
+
+
+def test_a_resolved_alarm_feature_is_noted_not_used() -> None:
+    intake, notes = mapped(cond(ICD, "K62.5", clinical="resolved"))
+    assert intake.gi is None
+    assert any("resolved" in n.message for n in notes)
+
+
+def test_a_v11_field_is_mapped_when_the_intake_has_it_and_noted_otherwise() -> None:
+    intake, notes = mapped(cond(ICD, "F31.9"))
+    if intake_has_field("conditions.bipolar_disorder"):
+        assert getattr(intake.conditions, "bipolar_disorder", None) is True
+    else:
+        assert any("no field conditions.bipolar_disorder" in n.message for n in notes)
+
+
+def test_rxnorm_product_code_maps_by_its_ingredient() -> None:
+    m = med(RX, "312938", kind="MedicationRequest", authoredOn="2025-05-01")
+    intake, notes = mapped(m)
+    assert intake.medications is not None and intake.medications.ssri is True
+    assert not any("by name" in n.message for n in notes)
+
+
+def test_an_unlisted_product_code_is_a_note_never_a_silent_drop() -> None:
+    m = med(RX, "99999901", kind="MedicationRequest", authoredOn="2025-05-01")
+    intake, notes = mapped(m)
+    assert intake.medications is None
+    note = next(n for n in notes if n.reference == "MedicationRequest/m-99999901-active")
+    assert "99999901" in note.message and "product table" in note.message
+
+
+def test_an_old_prescription_is_said_to_be_prescribed_not_ended() -> None:
+    m = med(RX, "308191", status="completed", kind="MedicationRequest", authoredOn="2024-11-02")
+    intake, notes = mapped(m)
+    assert intake.medications is None
+    note = next(n for n in notes if "308191" in n.message)
+    assert "prescribed 2024-11-02 (authoredOn)" in note.message and "ended" not in note.message
+
+
+def test_a_prescription_valid_until_recently_counts_as_recent() -> None:
+    m = med(
+        RX,
+        "308191",
+        status="completed",
+        kind="MedicationRequest",
+        authoredOn="2024-11-02",
+        dispenseRequest={"validityPeriod": {"start": "2024-11-02", "end": "2025-04-30"}},
+    )
+    intake, _ = mapped(m)
+    assert intake.medications is not None and intake.medications.recent_antibiotics is True
+
+
+def test_a_statement_that_ended_long_ago_says_ended() -> None:
+    m = med(RX, "308191", status="completed", effectivePeriod={"end": "2024-10-01"})
+    _, notes = mapped(m)
+    assert any("ended 2024-10-01 (effectivePeriod.end)" in n.message for n in notes)
+
+
+def test_loinc_answer_codes_in_the_intake_form_and_for_coeliac_serology() -> None:
+    form = {
+        "resourceType": "QuestionnaireResponse",
+        "id": "intake",
+        "questionnaire": "https://gbrules.example.org/fhir/Questionnaire/gbrules-intake",
+        "status": "completed",
+        "authored": "2025-05-20",
+        "item": [
+            {
+                "linkId": "gi.bloating",
+                "answer": [{"valueCoding": {"system": LOINC, "code": "LA33-6"}}],
+            },
+            {
+                "linkId": "gi.rectal_bleeding",
+                "answer": [{"valueCoding": {"system": LOINC, "code": "LA32-8"}}],
+            },
+        ],
+    }
+    ttg = obs("31017-7", valueCodeableConcept={"coding": [{"system": LOINC, "code": "LA6577-6"}]})
+    intake, _ = mapped(form, ttg)
+    assert intake.gi is not None
+    assert intake.gi.bloating is True and intake.gi.rectal_bleeding is False
+    assert intake.labs is not None and intake.labs.celiac_serology == "negative"
+
+
+def test_choice_elements_given_twice_are_malformed() -> None:
+    from gbrules.core.errors import IntakeError
+
+    with pytest.raises(IntakeError) as exc:
+        mapped(obs("1988-5", valueString="4", valueInteger=4))
+    assert "value[x] given more than once" in exc.value.errors[0].message

@@ -93,7 +93,7 @@ def test_every_listed_product_is_classified_through_a_listed_ingredient() -> Non
         (SCT, "13746004", "conditions.bipolar_disorder"),
         (SCT, "72366004", "conditions.eating_disorder"),
         (SCT, "10743008", "conditions.ibs"),
-        (SCT, "448765001", "gi.unintentional_weight_loss"),
+        (ICD, "R63.4", "gi.unintentional_weight_loss"),
     ],
 )
 def test_condition_value_sets(system: str, code: str, field: str) -> None:
@@ -120,12 +120,11 @@ def test_major_depressive_disorder_without_recurrence_is_recognised_but_sets_no_
 @pytest.mark.parametrize(
     ("codings", "classes"),
     [
-        ([(RX, "312938")], ("ssri",)),  # sertraline 100 MG Oral Tablet (a product)
+        ([(RX, "312938")], ()),  # a product code: no product table shipped (a note says so)
         ([(RX, "36437")], ("ssri",)),  # sertraline (the ingredient)
-        ([(RX, "562251")], ("antibiotic",)),  # amoxicillin / clavulanate tablet
-        ([(RX, "243670")], ("nsaid", "anticoagulant")),  # aspirin 81 MG: an antiplatelet too
-        ([(RX, "855332")], ("anticoagulant",)),  # warfarin sodium 5 MG
-        ([(RX, "309362")], ("anticoagulant",)),  # clopidogrel 75 MG
+        ([(ATC, "J01CR02")], ("antibiotic",)),  # amoxicillin / clavulanate
+        ([(ATC, "B01AA03")], ("anticoagulant",)),  # warfarin
+        ([(ATC, "B01AC04")], ("anticoagulant",)),  # clopidogrel (an antiplatelet)
         ([(ATC, "J01XX08")], ("maoi", "antibiotic")),  # linezolid
         ([(ATC, "N06AB06")], ("ssri",)),
         ([(ATC, "A07FC01")], ("probiotic",)),
@@ -325,11 +324,16 @@ def test_a_v11_field_is_mapped_when_the_intake_has_it_and_noted_otherwise() -> N
         assert any("no field conditions.bipolar_disorder" in n.message for n in notes)
 
 
-def test_rxnorm_product_code_maps_by_its_ingredient() -> None:
+def test_an_rxnorm_product_is_read_by_the_ingredient_its_text_names_with_a_note() -> None:
+    concept = {
+        "coding": [{"system": RX, "code": "312938"}],
+        "text": "sertraline 100 MG Oral Tablet",
+    }
     m = med(RX, "312938", kind="MedicationRequest", authoredOn="2025-05-01")
+    m["medicationCodeableConcept"] = concept
     intake, notes = mapped(m)
     assert intake.medications is not None and intake.medications.ssri is True
-    assert not any("by name" in n.message for n in notes)
+    assert any("name" in n.message for n in notes)
 
 
 def test_an_unlisted_product_code_is_a_note_never_a_silent_drop() -> None:
@@ -341,17 +345,17 @@ def test_an_unlisted_product_code_is_a_note_never_a_silent_drop() -> None:
 
 
 def test_an_old_prescription_is_said_to_be_prescribed_not_ended() -> None:
-    m = med(RX, "308191", status="completed", kind="MedicationRequest", authoredOn="2024-11-02")
+    m = med(ATC, "J01CA04", status="completed", kind="MedicationRequest", authoredOn="2024-11-02")
     intake, notes = mapped(m)
     assert intake.medications is None
-    note = next(n for n in notes if "308191" in n.message)
+    note = next(n for n in notes if "J01CA04" in n.message)
     assert "prescribed 2024-11-02 (authoredOn)" in note.message and "ended" not in note.message
 
 
 def test_a_prescription_valid_until_recently_counts_as_recent() -> None:
     m = med(
-        RX,
-        "308191",
+        ATC,
+        "J01CA04",
         status="completed",
         kind="MedicationRequest",
         authoredOn="2024-11-02",
@@ -362,7 +366,7 @@ def test_a_prescription_valid_until_recently_counts_as_recent() -> None:
 
 
 def test_a_statement_that_ended_long_ago_says_ended() -> None:
-    m = med(RX, "308191", status="completed", effectivePeriod={"end": "2024-10-01"})
+    m = med(ATC, "J01CA04", status="completed", effectivePeriod={"end": "2024-10-01"})
     _, notes = mapped(m)
     assert any("ended 2024-10-01 (effectivePeriod.end)" in n.message for n in notes)
 

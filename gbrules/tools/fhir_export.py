@@ -63,14 +63,14 @@ CONDITION_CODES = {
 }
 #: Medication field -> (system, code) of a product or class that feeds it, and only it.
 MEDICATION_CODES = {
-    "ssri": (RXNORM, "312938"),  # sertraline 100 MG Oral Tablet
-    "recent_antibiotics": (RXNORM, "308191"),  # amoxicillin 500 MG Oral Capsule
+    "ssri": (ATC, "N06AB06"),  # sertraline
+    "recent_antibiotics": (ATC, "J01CA04"),  # amoxicillin
     "probiotic": (ATC, "A07FC01"),
-    "maoi": (RXNORM, "312347"),  # phenelzine 15 MG Oral Tablet
+    "maoi": (ATC, "N06AF03"),  # phenelzine
     "st_johns_wort": (ATC, "N06AX25"),
     "other_serotonergic": (ATC, "N02AX02"),  # tramadol
     "nsaid": (ATC, "M01AE01"),  # ibuprofen
-    "anticoagulant": (RXNORM, "855332"),  # warfarin sodium 5 MG Oral Tablet
+    "anticoagulant": (ATC, "B01AA03"),  # warfarin
 }
 #: Results the mapping does not use: (LOINC, unit, low, high), as in a Synthea record.
 VITALS = (

@@ -160,6 +160,20 @@ def test_hazard_log_links_each_rule_control(books: Books) -> None:
     assert "not in this rulebook" not in page
 
 
+def test_each_invariant_is_shown_with_its_proof_status(books: Books) -> None:
+    good = (books.good.out_dir / "invariants.html").read_text()
+    for inv in ("S1", "S6", "S10", "S21"):
+        assert f'<tr id="{inv}">' in good
+    assert "some are not" not in good and 'class="failed"' not in good
+    # The broken copy crisis-alerts only from item 9 >= 2: the verifier finds an intake (item 9
+    # of 1) that breaks the crisis invariant, shown in red with that intake.
+    broken = (books.broken.out_dir / "invariants.html").read_text()
+    assert "some are not" in broken and 'class="failed"' in broken
+    assert "phq9" in broken
+    hazards = (books.good.out_dir / "hazards.html").read_text()
+    assert 'href="invariants.html#S1"' in hazards
+
+
 def test_a_broken_rulebook_shows_failures_and_what_changed(books: Books) -> None:
     broken = books.broken
     assert broken.run.failed > 0

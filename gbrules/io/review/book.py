@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 
@@ -27,6 +28,9 @@ from gbrules.core.rulebook import Rule, Rulebook
 from gbrules.io.render import render_care_plan
 from gbrules.io.review.links import Link, evidence_links
 from gbrules.io.review.run import RunResult, ScenarioResult, run_scenarios
+
+if TYPE_CHECKING:
+    from gbrules.core.verify.prove import Report  # imports z3: only with the 'prove' extra
 
 
 @dataclass(frozen=True)
@@ -205,6 +209,7 @@ def build_book(
             pop = f"population diff not available: {exc}"
         since_info = Since(since.version_label, changes, moved, pop)
     hazards = _hazards()
+    proofs, proofs_note = _proofs(book)
     env = _environment()
     common = {
         "book": book,
@@ -277,6 +282,7 @@ def build_book(
             rule_ids={r.id for r in book.rules},
             scenarios=run.scenarios,
         )
+        write("invariants.html", "invariants.html.j2", root="", proofs=proofs, note=proofs_note)
         if since_info is not None:
             write("changes.html", "changes.html.j2", root="", since=since_info)
         if out_dir.exists():
@@ -294,6 +300,21 @@ def build_book(
         for engine in engines.values():
             engine.close()
     return BookResult(out_dir, len(book.rules), run, fired, asserted, len(codes))
+
+
+def _proofs(book: Rulebook) -> tuple[Report | None, str]:
+    """Each safety invariant's proof status for this rulebook (``gbrules rules prove``), or
+    None with the reason when the solver is not installed (extra 'prove')."""
+    try:
+        from gbrules.clinical.proof import clinical_proof_domain
+        from gbrules.core.verify.prove import prove
+    except ImportError as exc:
+        return (
+            None,
+            f"not checked: the solver is not installed ({exc}); pip install 'gbrules[prove]'",
+        )
+    report = prove(book, clinical_proof_domain())
+    return report, f"checked in {report.seconds:.1f} s"
 
 
 def _hazards() -> HazardLog | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -51,6 +51,28 @@ REQUIRE_APPROVED_HELP = (
     "Refuse to start unless every rule is approved by a governance group and unchanged since "
     "(env GBRULES_REQUIRE_APPROVED=1)."
 )
+REQUIRE_PROVED_ENV = "GBRULES_REQUIRE_PROVED"
+
+# The options evaluate, batch and serve share: declared once, so their names, environment
+# variables and help can never drift apart between the commands.
+RequireProvedOption = Annotated[
+    bool,
+    typer.Option(
+        "--require-proved",
+        envvar=REQUIRE_PROVED_ENV,
+        help="Refuse a rulebook (with its site pack) that breaks a safety invariant "
+        "(gbrules rules prove); needs the 'prove' extra.",
+    ),
+]
+RequireApprovedOption = Annotated[
+    bool,
+    typer.Option(
+        "--require-approved", envvar="GBRULES_REQUIRE_APPROVED", help=REQUIRE_APPROVED_HELP
+    ),
+]
+SiteOption = Annotated[
+    Path | None, typer.Option("--site", help="The site configuration (site.yaml).")
+]
 
 
 def check_approved(rules: Path | None, required: bool) -> None:

@@ -15,8 +15,13 @@ import typer
 
 from gbrules.io.batch import BatchOptions, BatchUsageError, Format, run_batch
 from gbrules.io.batch.options import DEFAULT_CHECKPOINT, DEFAULT_CHUNK, DEFAULT_ROW_GROUP
-from gbrules.io.cli._common import REQUIRE_APPROVED_HELP, check_approved
-from gbrules.io.cli.prove import REQUIRE_PROVED_ENV, enforce_proofs_for
+from gbrules.io.cli._common import (
+    RequireApprovedOption,
+    RequireProvedOption,
+    SiteOption,
+    check_approved,
+)
+from gbrules.io.cli.prove import enforce_proofs_for
 
 
 def batch_command(
@@ -33,9 +38,7 @@ def batch_command(
     rules: Annotated[
         Path | None, typer.Option("--rules", help="A site rule pack added to the default rulebook.")
     ] = None,
-    site: Annotated[
-        Path | None, typer.Option("--site", help="The site configuration (site.yaml).")
-    ] = None,
+    site: SiteOption = None,
     as_of: Annotated[
         str | None,
         typer.Option(
@@ -120,21 +123,8 @@ def batch_command(
             help="Commit progress durably every SECONDS (0: after every chunk).",
         ),
     ] = DEFAULT_CHECKPOINT,
-    require_proved: Annotated[
-        bool,
-        typer.Option(
-            "--require-proved",
-            envvar=REQUIRE_PROVED_ENV,
-            help="Refuse a rulebook (with its site pack) that breaks a safety invariant "
-            "(gbrules rules prove); needs the 'prove' extra.",
-        ),
-    ] = False,
-    require_approved: Annotated[
-        bool,
-        typer.Option(
-            "--require-approved", envvar="GBRULES_REQUIRE_APPROVED", help=REQUIRE_APPROVED_HELP
-        ),
-    ] = False,
+    require_proved: RequireProvedOption = False,
+    require_approved: RequireApprovedOption = False,
 ) -> None:
     """Evaluate a file of intakes (NDJSON or Parquet): one output or reject per input, in order."""
     check_approved(rules, require_approved)

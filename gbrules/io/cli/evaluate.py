@@ -12,13 +12,15 @@ import typer
 
 from gbrules.core.errors import EngineError, IntakeError, RulebookError
 from gbrules.io.cli._common import (
-    REQUIRE_APPROVED_HELP,
+    RequireApprovedOption,
+    RequireProvedOption,
+    SiteOption,
     check_approved,
     fail,
     read_intake,
     refuse_unapproved,
 )
-from gbrules.io.cli.prove import REQUIRE_PROVED_ENV, enforce_proofs
+from gbrules.io.cli.prove import enforce_proofs
 
 if TYPE_CHECKING:
     from gbrules.clinical.site import SiteConfig
@@ -112,9 +114,7 @@ def evaluate(
         Path | None,
         typer.Option("--keyring", envvar="GBRULES_KEYRING", help="Keys trusted for --release."),
     ] = None,
-    site: Annotated[
-        Path | None, typer.Option("--site", help="The site configuration (site.yaml).")
-    ] = None,
+    site: SiteOption = None,
     as_of: Annotated[
         str | None,
         typer.Option(
@@ -122,21 +122,8 @@ def evaluate(
             help="Evaluate as of this day (YYYY-MM-DD): older dated values count as stale.",
         ),
     ] = None,
-    require_proved: Annotated[
-        bool,
-        typer.Option(
-            "--require-proved",
-            envvar=REQUIRE_PROVED_ENV,
-            help="Refuse a rulebook (with its site pack) that breaks a safety invariant "
-            "(gbrules rules prove); needs the 'prove' extra.",
-        ),
-    ] = False,
-    require_approved: Annotated[
-        bool,
-        typer.Option(
-            "--require-approved", envvar="GBRULES_REQUIRE_APPROVED", help=REQUIRE_APPROVED_HELP
-        ),
-    ] = False,
+    require_proved: RequireProvedOption = False,
+    require_approved: RequireApprovedOption = False,
 ) -> None:
     """Evaluate one intake and print the care-plan draft."""
     import jinja2

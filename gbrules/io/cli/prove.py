@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from gbrules.core.rulebook import Rulebook
     from gbrules.core.verify.prove import Prover, Report, Result
 
-REQUIRE_PROVED_ENV = "GBRULES_REQUIRE_PROVED"
 _INSTALL = "the verifier needs z3: pip install 'gbrules[prove]'"
 
 

@@ -19,8 +19,14 @@ from typing import Annotated, Any
 import typer
 
 from gbrules.core.errors import EngineError, RulebookError
-from gbrules.io.cli._common import REQUIRE_APPROVED_HELP, check_approved, fail
-from gbrules.io.cli.prove import REQUIRE_PROVED_ENV, enforce_proofs
+from gbrules.io.cli._common import (
+    RequireApprovedOption,
+    RequireProvedOption,
+    SiteOption,
+    check_approved,
+    fail,
+)
+from gbrules.io.cli.prove import enforce_proofs
 
 
 def serve(
@@ -145,9 +151,7 @@ def serve(
             "(--replay-db).",
         ),
     ] = 1,
-    site: Annotated[
-        Path | None, typer.Option("--site", help="The site configuration (site.yaml).")
-    ] = None,
+    site: SiteOption = None,
     release: Annotated[
         Path | None,
         typer.Option("--release", help="Run this signed, approved release (not the bundled)."),
@@ -164,20 +168,8 @@ def serve(
         Path | None,
         typer.Option("--keyring", envvar="GBRULES_KEYRING", help="Keys trusted for releases."),
     ] = None,
-    require_proved: Annotated[
-        bool,
-        typer.Option(
-            "--require-proved",
-            envvar=REQUIRE_PROVED_ENV,
-            help="Refuse a rulebook (with its site pack) that breaks a safety invariant.",
-        ),
-    ] = False,
-    require_approved: Annotated[
-        bool,
-        typer.Option(
-            "--require-approved", envvar="GBRULES_REQUIRE_APPROVED", help=REQUIRE_APPROVED_HELP
-        ),
-    ] = False,
+    require_proved: RequireProvedOption = False,
+    require_approved: RequireApprovedOption = False,
 ) -> None:
     """Run the CDS Hooks service (needs the 'service' and 'fhir' extras).
 

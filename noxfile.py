@@ -137,6 +137,9 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS)
 def fast(session: nox.Session) -> None:
-    """The engine, BDD and CLI tests: what an interpreter change can break, kept lean for CI."""
-    _install(session, "test", [])
+    """The engine, BDD and CLI tests: what an interpreter change can break, kept lean for CI.
+
+    The scenarios include the CDS Hooks cards (crisis lines, draft orders), so the service and
+    FHIR extras come along; nothing else does."""
+    _install(session, "test", ["fhir", "service"])
     _pytest(session, *FAST_TESTS)

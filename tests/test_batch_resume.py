@@ -465,7 +465,7 @@ def test_a_crash_at_every_commit_step_resumes_exactly(
 
 def test_a_second_batch_on_the_same_output_is_refused(tmp_path: Path) -> None:
     """Two processes appending to one OUT would interleave: the second exits 2 at once."""
-    from gbrules.io.batch.files import exclusive
+    from gbrules.io.files import exclusive
 
     src, out = tmp_path / "in.ndjson", tmp_path / "out.ndjson"
     write_input(src, 10, seed=7)

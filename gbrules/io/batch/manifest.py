@@ -24,8 +24,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from gbrules.io.batch.files import atomic_write
 from gbrules.io.batch.records import BatchUsageError, Format
+from gbrules.io.files import atomic_write
 
 MANIFEST_SUFFIX = ".manifest.json"
 

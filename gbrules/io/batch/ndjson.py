@@ -17,9 +17,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from gbrules.io.batch.files import fsync_dir
 from gbrules.io.batch.manifest import FileProgress
 from gbrules.io.batch.records import BatchUsageError, Chunk, InputRecord, OutRow
+from gbrules.io.files import fsync_dir
 
 
 def read_chunks(

@@ -40,10 +40,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from gbrules.io.batch.files import atomic_write, fsync_dir
 from gbrules.io.batch.manifest import FileProgress, Part
 from gbrules.io.batch.records import BatchUsageError, Chunk, InputRecord, OutRow, Raw
 from gbrules.io.extras import require
+from gbrules.io.files import atomic_write, fsync_dir
 
 require("parquet", "Parquet batch input and output (gbrules.io.batch.parquet)")
 

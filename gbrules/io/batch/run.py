@@ -28,7 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gbrules.io.batch import files, formats, manifest
+from gbrules.io import files
+from gbrules.io.batch import formats, manifest
 from gbrules.io.batch.executors import executor_for
 from gbrules.io.batch.manifest import Execution, Manifest, Progress, RunSettings
 from gbrules.io.batch.ndjson import LineWriter

@@ -10,15 +10,14 @@ hash checked, so a text edit that went wrong is an error, not a silent bad appro
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from gbrules.core.rulebook import Rule, Rulebook
+from gbrules.io import files
 
 _ITEM = re.compile(r"^(?P<indent>\s*)- id:\s*(?P<id>[a-z0-9_.]+)\s*$")
 
@@ -95,18 +94,5 @@ def approve(book: Rulebook, directory: Path, rule_ids: Sequence[str], approval: 
 
 
 def atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    """Replace ``path`` with ``text`` atomically and durably (gbrules.io.files)."""
+    files.atomic_write(path, lambda f: f.write(text.encode("utf-8")))

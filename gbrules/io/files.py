@@ -1,4 +1,4 @@
-"""Durable file steps: what a batch relies on to survive SIGKILL and power loss.
+"""Durable file steps: what batches, releases and approvals rely on to survive SIGKILL.
 
 A write is durable once its bytes are fsynced; a new name (a created or renamed file) is
 durable once its directory is fsynced. ``atomic_write`` gives a file that is, after any crash,

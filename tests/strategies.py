@@ -12,6 +12,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from gbrules.clinical.intake import Conditions, Medications
+
 #: Every GI alarm feature recorded as absent (sections to merge into an intake).
 ALARM_FREE = {
     "gi": {
@@ -128,39 +130,8 @@ labs = _section(
         "fecal_calprotectin": calprotectin,
     }
 )
-conditions = _section(
-    _bools(
-        "ibs",
-        "recurrent_depression",
-        "anxiety_disorder",
-        "inflammatory_bowel_disease",
-        "celiac_disease",
-        "immunocompromised",
-        "central_venous_catheter",
-        "critically_ill",
-        "family_history_colorectal_cancer",
-        "family_history_ibd_or_celiac",
-        "bipolar_disorder",
-        "eating_disorder",
-        "prosthetic_heart_valve",
-        "short_bowel_syndrome",
-        "acute_pancreatitis",
-    )
-)
-medications = _section(
-    _bools(
-        "ssri",
-        "recent_antibiotics",
-        "probiotic",
-        "maoi",
-        "st_johns_wort",
-        "other_serotonergic",
-        "nsaid",
-        "anticoagulant",
-        "supplements",
-        "melatonin",
-    )
-)
+conditions = _section(_bools(*Conditions.model_fields))  # every field is a yes/no
+medications = _section(_bools(*Medications.model_fields))
 lifestyle = _section(
     {
         "sleep_hours": st.sampled_from([4.0, 6.9, 7.0, 7.5, 9.0])

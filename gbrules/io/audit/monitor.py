@@ -267,9 +267,11 @@ def render_html(m: Monitoring, *, title: str = "gbrules monitoring") -> str:
 
 
 def write_report(m: Monitoring, path: Path) -> Path:
-    """Write the report atomically (a reader never sees half a file)."""
+    """Write the report atomically and durably (gbrules.io.files): a reader never sees half a
+    file, a crash leaves the previous report."""
+    from gbrules.io.files import atomic_write
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(render_html(m), encoding="utf-8")
-    tmp.replace(path)
+    html = render_html(m).encode("utf-8")
+    atomic_write(path, lambda f: f.write(html))
     return path

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -67,32 +67,33 @@ async def status(state: State, actor: str = Depends(check_admin)) -> JSONRespons
     return json_response(200, state.releases.status())
 
 
-async def promote(state: State, actor: str = Depends(check_admin)) -> JSONResponse:
+def _switch(state: State, actor: str, action: Literal["promote", "rollback"]) -> JSONResponse:
+    """Make the candidate (promote) or the previous release (rollback) the active one: the
+    change is audited before it takes effect, and refused (409) when there is nothing to
+    switch to."""
     releases = _parts(state)
-    if releases.candidate is None:
-        raise ServiceError(409, "no candidate release is running in shadow")
-    _record(
-        state, actor, "promote", {"from": releases.active.label, "to": releases.candidate.label}
-    )
+    target = releases.candidate if action == "promote" else releases.previous
+    if target is None:
+        missing = (
+            "no candidate release is running in shadow"
+            if action == "promote"
+            else "there is no previous release to roll back to"
+        )
+        raise ServiceError(409, missing)
+    _record(state, actor, action, {"from": releases.active.label, "to": target.label})
     try:
-        releases.promote()
+        releases.promote() if action == "promote" else releases.rollback()
     except SlotError as exc:
         raise ServiceError(409, str(exc)) from None
     return json_response(200, releases.status())
+
+
+async def promote(state: State, actor: str = Depends(check_admin)) -> JSONResponse:
+    return _switch(state, actor, "promote")
 
 
 async def rollback(state: State, actor: str = Depends(check_admin)) -> JSONResponse:
-    releases = _parts(state)
-    if releases.previous is None:
-        raise ServiceError(409, "there is no previous release to roll back to")
-    _record(
-        state, actor, "rollback", {"from": releases.active.label, "to": releases.previous.label}
-    )
-    try:
-        releases.rollback()
-    except SlotError as exc:
-        raise ServiceError(409, str(exc)) from None
-    return json_response(200, releases.status())
+    return _switch(state, actor, "rollback")
 
 
 async def switch_rule(

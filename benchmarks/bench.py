@@ -132,12 +132,16 @@ class NaiveDurable:
     def __init__(self, engine: Engine) -> None:
         self.fired: list[str] = []
         definitions: dict[str, Any] = {}
-        rules = engine.rulebook.rules
-        # More than ~64 simultaneously true rules fail with error 303: split like gbrules does.
-        for start in range(0, len(rules), durable.CHUNK):
+        by_name = {f"r{rule.order:04d}": rule for rule in engine.rulebook.rules}
+        # A ruleset whose network could overflow the engine's stack fails with error 303:
+        # split like gbrules does (the same groups; one for the default rulebook).
+        groups = durable.partition(
+            [(n, language.to_durable(r.condition)) for n, r in by_name.items()]
+        )
+        for group in groups:
             name = f"naive_{next(self._ids)}"
             rs: dict[str, Any] = {}
-            for rule in rules[start : start + durable.CHUNK]:
+            for rule in (by_name[n] for n, _ in group):
                 rs[f"r{rule.order:04d}"] = {
                     "all": [{"m": {"$and": [{"naive": 1}, language.to_durable(rule.condition)]}}],
                     "run": self._action(rule.id),

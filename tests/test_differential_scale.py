@@ -58,7 +58,7 @@ def test_engine_equals_reference_fresh_seed(engine: Engine) -> None:
 
 
 def test_replicated_rulebook_split_into_rulesets_equals_reference(tmp_path) -> None:
-    # 4 x the default rulebook exceeds one durable ruleset (CHUNK): results are merged.
+    # 4 x the default rulebook exceeds one durable ruleset (the stack bound): results are merged.
     engine = Engine.from_directory(replicated_rulebook(tmp_path / "x4", copies=4))
     try:
         assert len(engine.rulebook.rules) > 100

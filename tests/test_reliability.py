@@ -260,14 +260,14 @@ def test_fault_in_the_second_ruleset_gives_no_partial_plan(
 ) -> None:
     rules = "".join(
         textwrap.indent(RULE.removeprefix("rules:\n").replace("site.short_sleep", f"s.r{i}"), "")
-        for i in range(durable.CHUNK + 5)
+        for i in range(durable.MAX_RULES + 5)
     )
     (tmp_path / "r.yaml").write_text("rules:\n" + rules)
     eng = gbrules.Engine.from_directory(tmp_path)
     assert len(eng._rulesets) == 2
     data = {"age": 30, "lifestyle": {"sleep_hours": 4.0}}
     good = eng.evaluate(data)
-    assert len(good.fired_rules) == durable.CHUNK + 5
+    assert len(good.fired_rules) == durable.MAX_RULES + 5
     real = durable._dre.assert_fact
     calls = {"n": 0}
 

@@ -59,8 +59,10 @@ class Engine:
         self._plans: Memo[Plan] = Memo(limit=16384)
         label = rulebook.content_hash[:12]
         self._rulesets = [
-            durable.CompiledRuleset(label, compiled[i : i + durable.CHUNK])
-            for i in range(0, len(compiled), durable.CHUNK)
+            durable.CompiledRuleset(label, group)
+            for group in durable.partition(
+                compiled, {name: entry.rule_id for name, entry in self._compiled.items()}
+            )
         ]
         self._fired_names({})  # warm-up: the first assertion on a fresh ruleset is special
 

@@ -20,8 +20,11 @@ under load (docs/ENGINE.md lists what was measured). This module talks to the C 
   code sets up every beta node's frame pools). Any fault, or
   ``RECYCLE_AFTER`` evaluations, and the state is deleted and replaced by a fresh one, so
   states never accumulate toward the 1,024-state limit and nothing can build up in one.
-* At most ``CHUNK`` rules per ruleset: more than ~64 simultaneously true rules fail with error
-  303, so a bigger rulebook is split and the results are merged in rulebook order.
+* The engine matches with a fixed stack of 64 pending nodes, and a fact that would push more
+  fails with error 303 and leaves a half-built state behind. ``partition`` splits a rulebook
+  into rulesets whose network provably cannot push more (``gbrules.core.backends.network``
+  bounds it from the network's shape), each of at most ``MAX_RULES`` rules, and the results
+  are merged in rulebook order. The default rulebook fits in one ruleset.
 * Field names are hashed with 32-bit FNV-1a inside the engine; colliding names would silently
   match each other, so the vocabulary is checked for collisions when a ruleset is built.
 * The C code is not thread-safe and never releases the GIL: all calls go through one
@@ -45,11 +48,12 @@ from types import ModuleType
 from typing import Any
 
 from gbrules.core.backends.loader import load_engine
+from gbrules.core.backends.network import STACK_LIMIT, stack_bound
 from gbrules.core.errors import EngineError, RulebookError
 
 MARKER = "gbrules_fact"
 SENTINEL = "zz_sentinel"
-CHUNK = 48
+MAX_RULES = 128  # per ruleset: well inside the engine's per-node limits (256 betas, 128 joins)
 STATE_NOT_FOUND = "error code: 309"  # delete_state on a sid the engine does not hold
 _RESERVED = ("sid", "id", MARKER)
 
@@ -116,12 +120,57 @@ def check_hash_collisions(names: Iterable[str]) -> None:
         raise RulebookError(clashes)
 
 
+def _guarded(expr: dict[str, Any]) -> dict[str, Any]:
+    """A rule's expression as the ruleset gives it to the engine: behind the marker."""
+    return {"$and": [{MARKER: 1}, expr]}
+
+
+_SENTINEL_EXPR: dict[str, Any] = {MARKER: 1}
+
+
+def partition(
+    rules: Sequence[tuple[str, dict[str, Any]]], labels: Mapping[str, str] | None = None
+) -> list[list[tuple[str, dict[str, Any]]]]:
+    """Split rules, in order, into groups that are each safe as one ruleset.
+
+    Each group takes the next rule while the stack bound of its network (sentinel included)
+    stays within the engine's ``STACK_LIMIT`` and it has fewer than ``MAX_RULES``. A rule that
+    cannot fit even alone is refused (RulebookError, naming it by ``labels[name]`` if given):
+    no fact could be evaluated safely with it.
+    """
+    groups: list[list[tuple[str, dict[str, Any]]]] = []
+    current: list[tuple[str, dict[str, Any]]] = []
+    exprs: list[dict[str, Any]] = [_SENTINEL_EXPR]
+    for name, expr in rules:
+        guarded = _guarded(expr)
+        if current and (len(current) >= MAX_RULES or stack_bound([*exprs, guarded]) > STACK_LIMIT):
+            groups.append(current)
+            current, exprs = [], [_SENTINEL_EXPR]
+        if stack_bound([_SENTINEL_EXPR, guarded]) > STACK_LIMIT:
+            shown = (labels or {}).get(name, name)
+            raise RulebookError(
+                [
+                    f"rule {shown}: its condition has too many alternatives for the engine "
+                    f"(more than {STACK_LIMIT} tests could be pending at once): split it"
+                ]
+            )
+        current.append((name, expr))
+        exprs.append(guarded)
+    if current:
+        groups.append(current)
+    return groups
+
+
 class CompiledRuleset:
-    """One durable_rules ruleset holding up to CHUNK rules plus the sentinel."""
+    """One durable_rules ruleset: rules whose network is within the engine's stack (see
+    ``partition``), plus the sentinel."""
 
     def __init__(self, label: str, rules: Sequence[tuple[str, dict[str, Any]]]) -> None:
-        if len(rules) > CHUNK:
-            raise ValueError(f"at most {CHUNK} rules per ruleset")
+        if len(rules) > MAX_RULES:
+            raise ValueError(f"at most {MAX_RULES} rules per ruleset")
+        bound = stack_bound([_SENTINEL_EXPR, *(_guarded(expr) for _, expr in rules)])
+        if bound > STACK_LIMIT:
+            raise ValueError(f"a fact could push {bound} nodes, over the engine's {STACK_LIMIT}")
         # Every rule name has one width, so a fired rule's name is read from the action's
         # message ('{"<name>":{...}}') by position; the sentinel gets a name of that width too.
         widths = {len(name) for name, _ in rules} or {len(SENTINEL)}
@@ -133,9 +182,9 @@ class CompiledRuleset:
             raise ValueError(f"{self._sentinel!r} is the sentinel's name")
         self._end = 2 + width
         definition: dict[str, Any] = {
-            name: {"all": [{"m": {"$and": [{MARKER: 1}, expr]}}]} for name, expr in rules
+            name: {"all": [{"m": _guarded(expr)}]} for name, expr in rules
         }
-        definition[self._sentinel] = {"all": [{"m": {MARKER: 1}}]}
+        definition[self._sentinel] = {"all": [{"m": _SENTINEL_EXPR}]}
         self.name = f"gbrules_{label}_{next(_names)}"
         with LOCK:
             _bind_engine()

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from gbrules.clinical.facts import facts_from_intake
 from gbrules.io.fhir import intake_from_fhir
 from gbrules.io.fhir import terminology as T
 from gbrules.io.fhir.intake import intake_has_field
@@ -151,6 +152,10 @@ def test_major_depressive_disorder_without_recurrence_is_recognised_but_sets_no_
         ([(RX, "562508")], ("antibiotic",)),  # amoxicillin 875 MG / clavulanate 125 MG tablet
         ([(RX, "243670")], ("nsaid", "anticoagulant")),  # aspirin 81 MG Oral Tablet
         ([(RX, "36437")], ("ssri",)),  # sertraline (the ingredient)
+        ([(RX, "723")], ("antibiotic",)),  # amoxicillin (the ingredient)
+        ([(RX, "197807")], ("nsaid",)),  # ibuprofen 800 MG Oral Tablet: an NSAID, not antiplatelet
+        ([(RX, "849574")], ("nsaid",)),  # naproxen sodium 220 MG Oral Tablet
+        ([(RX, "835603")], ("other_serotonergic",)),  # tramadol hydrochloride 50 MG Oral Tablet
         ([(ATC, "J01CR02")], ("antibiotic",)),  # amoxicillin / clavulanate
         ([(ATC, "B01AA03")], ("anticoagulant",)),  # warfarin
         ([(ATC, "B01AC04")], ("anticoagulant",)),  # clopidogrel (an antiplatelet)
@@ -486,6 +491,43 @@ def test_a_completed_antibiotic_product_counts_only_when_recent(
     else:
         assert intake.medications is None
         assert any("more than 90 days" in n.message for n in notes)
+
+
+@pytest.mark.parametrize(
+    "nsaid_code",
+    [
+        "310965",  # ibuprofen 200 MG Oral Tablet
+        "197806",  # ibuprofen 600 MG Oral Tablet
+        "197807",  # ibuprofen 800 MG Oral Tablet
+        "198014",  # naproxen 500 MG Oral Tablet
+        "849574",  # naproxen sodium 220 MG Oral Tablet
+    ],
+)
+def test_an_ssri_with_an_nsaid_product_is_a_bleeding_risk(nsaid_code: str) -> None:
+    # Each request carries only its SCD code (no text): the classes come from the product table.
+    intake, notes = mapped(
+        only_code("MedicationRequest", RX, "312941", authoredOn="2025-05-20"),  # sertraline 50 MG
+        only_code("MedicationRequest", RX, nsaid_code, authoredOn="2025-05-20"),
+    )
+    assert intake.medications is not None
+    assert intake.medications.ssri is True and intake.medications.nsaid is True
+    # An NSAID is not an anticoagulant or antiplatelet (unlike aspirin), nor serotonergic.
+    assert intake.medications.anticoagulant is None
+    assert intake.medications.other_serotonergic is None
+    assert not any("by name" in n.message or "product table" in n.message for n in notes)
+    facts = facts_from_intake(intake)
+    assert facts["ssri_with_bleeding_risk"] is True
+
+
+def test_an_ssri_with_a_tramadol_product_is_a_serotonergic_combination() -> None:
+    intake, _ = mapped(
+        only_code("MedicationRequest", RX, "312941", authoredOn="2025-05-20"),  # sertraline 50 MG
+        only_code("MedicationRequest", RX, "835603", authoredOn="2025-05-20"),  # tramadol 50 MG
+    )
+    assert intake.medications is not None
+    assert intake.medications.ssri is True and intake.medications.other_serotonergic is True
+    assert intake.medications.nsaid is None
+    assert facts_from_intake(intake)["ssri_with_serotonergic"] is True
 
 
 def test_a_stopped_ssri_product_is_not_current() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from gbrules.clinical.facts import facts_from_intake
 from gbrules.io.fhir import intake_from_fhir
 from gbrules.io.fhir import terminology as T
 from gbrules.io.fhir.intake import intake_has_field
@@ -69,6 +70,33 @@ def test_every_listed_product_is_classified_through_a_listed_ingredient() -> Non
         assert concept.classes and not concept.by_name, (code, name)
 
 
+#: Combinations of classes one ingredient may have on purpose: linezolid is an antibiotic and a
+#: reversible MAO inhibitor; aspirin is an NSAID and an antiplatelet. Any other ingredient in two
+#: classes is a slip in the table (a product would set two intake fields).
+INTENDED_MULTI_CLASS = {frozenset({"maoi", "antibiotic"}), frozenset({"nsaid", "anticoagulant"})}
+
+
+def test_rxnorm_codes_are_unique_digit_strings_and_products_name_listed_ingredients() -> None:
+    meds = data("medications.json")
+    ingredient_codes = [r["rxcui"] for r in meds["ingredients"].values() if r["rxcui"]]
+    assert len(ingredient_codes) == len(set(ingredient_codes))
+    products = meds["products"]
+    assert not set(products) & set(ingredient_codes)  # a code is an ingredient or a product
+    for code in [*ingredient_codes, *products]:
+        assert code.isdigit() and not code.startswith("0"), code
+    for code, (name, parts) in products.items():
+        assert parts and len(parts) == len(set(parts)), code
+        assert all(p in meds["ingredients"] for p in parts), (code, parts)
+        # the RxNorm name starts with (or, for a multi-ingredient drug, contains) each ingredient
+        assert all(p.split()[0].lower() in name.lower() for p in parts), (code, name)
+
+
+def test_no_ingredient_is_in_two_classes_unless_intended() -> None:
+    for name, row in data("medications.json")["ingredients"].items():
+        classes = frozenset(row["classes"])
+        assert len(classes) <= 1 or classes in INTENDED_MULTI_CLASS, name
+
+
 @pytest.mark.parametrize(
     ("system", "code", "field"),
     [
@@ -120,8 +148,14 @@ def test_major_depressive_disorder_without_recurrence_is_recognised_but_sets_no_
 @pytest.mark.parametrize(
     ("codings", "classes"),
     [
-        ([(RX, "312938")], ()),  # a product code: no product table shipped (a note says so)
+        ([(RX, "312938")], ("ssri",)),  # sertraline 100 MG Oral Tablet, a product (SCD)
+        ([(RX, "562508")], ("antibiotic",)),  # amoxicillin 875 MG / clavulanate 125 MG tablet
+        ([(RX, "243670")], ("nsaid", "anticoagulant")),  # aspirin 81 MG Oral Tablet
         ([(RX, "36437")], ("ssri",)),  # sertraline (the ingredient)
+        ([(RX, "723")], ("antibiotic",)),  # amoxicillin (the ingredient)
+        ([(RX, "197807")], ("nsaid",)),  # ibuprofen 800 MG Oral Tablet: an NSAID, not antiplatelet
+        ([(RX, "849574")], ("nsaid",)),  # naproxen sodium 220 MG Oral Tablet
+        ([(RX, "835603")], ("other_serotonergic",)),  # tramadol hydrochloride 50 MG Oral Tablet
         ([(ATC, "J01CR02")], ("antibiotic",)),  # amoxicillin / clavulanate
         ([(ATC, "B01AA03")], ("anticoagulant",)),  # warfarin
         ([(ATC, "B01AC04")], ("anticoagulant",)),  # clopidogrel (an antiplatelet)
@@ -324,12 +358,12 @@ def test_a_v11_field_is_mapped_when_the_intake_has_it_and_noted_otherwise() -> N
         assert any("no field conditions.bipolar_disorder" in n.message for n in notes)
 
 
-def test_an_rxnorm_product_is_read_by_the_ingredient_its_text_names_with_a_note() -> None:
+def test_an_unlisted_rxnorm_product_is_read_by_the_ingredient_its_text_names_with_a_note() -> None:
     concept = {
-        "coding": [{"system": RX, "code": "312938"}],
-        "text": "sertraline 100 MG Oral Tablet",
+        "coding": [{"system": RX, "code": "99999902"}],
+        "text": "sertraline 150 MG Oral Capsule",
     }
-    m = med(RX, "312938", kind="MedicationRequest", authoredOn="2025-05-01")
+    m = med(RX, "99999902", kind="MedicationRequest", authoredOn="2025-05-01")
     m["medicationCodeableConcept"] = concept
     intake, notes = mapped(m)
     assert intake.medications is not None and intake.medications.ssri is True
@@ -402,3 +436,171 @@ def test_choice_elements_given_twice_are_malformed() -> None:
     with pytest.raises(IntakeError) as exc:
         mapped(obs("1988-5", valueString="4", valueInteger=4))
     assert "value[x] given more than once" in exc.value.errors[0].message
+
+
+# --- RxNorm products and SNOMED CT descendants, coded only (no text, no ATC) ----------------------
+
+
+def only_code(kind: str, system: str, code: str, **kw: Any) -> dict[str, Any]:
+    res = med(system, code, kind=kind, **kw)
+    assert set(res["medicationCodeableConcept"]) == {"coding"}  # no text, no display
+    return res
+
+
+@pytest.mark.parametrize(
+    ("code", "fields"),
+    [
+        ("312941", {"ssri"}),  # sertraline 50 MG Oral Tablet
+        ("349332", {"ssri"}),  # escitalopram 10 MG Oral Tablet
+        ("310385", {"ssri"}),  # fluoxetine 20 MG Oral Capsule
+        ("312347", {"maoi"}),  # phenelzine 15 MG Oral Tablet
+        ("313585", {"other_serotonergic"}),  # venlafaxine 75 MG extended-release capsule
+        ("856377", {"other_serotonergic"}),  # trazodone 50 MG Oral Tablet
+        ("855332", {"anticoagulant"}),  # warfarin sodium 5 MG Oral Tablet
+        ("1364445", {"anticoagulant"}),  # apixaban 5 MG Oral Tablet
+        ("309362", {"anticoagulant"}),  # clopidogrel 75 MG Oral Tablet (an antiplatelet)
+        ("243670", {"nsaid", "anticoagulant"}),  # aspirin 81 MG: an NSAID and an antiplatelet
+        ("308191", {"recent_antibiotics"}),  # amoxicillin 500 MG Oral Capsule, taken now
+    ],
+)
+def test_an_active_request_coded_only_with_a_product_code_sets_its_class(
+    code: str, fields: set[str]
+) -> None:
+    intake, notes = mapped(only_code("MedicationRequest", RX, code, authoredOn="2025-05-20"))
+    assert intake.medications is not None
+    assert set(intake.medications.model_dump(exclude_none=True)) == fields
+    assert not any("by name" in n.message or "product table" in n.message for n in notes)
+
+
+@pytest.mark.parametrize(
+    ("code", "authored", "recent"),
+    [
+        ("308191", "2025-05-01", True),  # amoxicillin 500 MG capsule, a month before as_of
+        ("562508", "2025-04-10", True),  # amoxicillin / clavulanate 875/125, within 90 days
+        ("198335", "2024-11-02", False),  # co-trimoxazole 800/160, seven months before
+        ("1649988", "2024-12-01", False),  # doxycycline hyclate 100 MG, six months before
+    ],
+)
+def test_a_completed_antibiotic_product_counts_only_when_recent(
+    code: str, authored: str, recent: bool
+) -> None:
+    m = only_code("MedicationRequest", RX, code, status="completed", authoredOn=authored)
+    intake, notes = mapped(m)
+    if recent:
+        assert intake.medications is not None and intake.medications.recent_antibiotics is True
+    else:
+        assert intake.medications is None
+        assert any("more than 90 days" in n.message for n in notes)
+
+
+@pytest.mark.parametrize(
+    "nsaid_code",
+    [
+        "310965",  # ibuprofen 200 MG Oral Tablet
+        "197806",  # ibuprofen 600 MG Oral Tablet
+        "197807",  # ibuprofen 800 MG Oral Tablet
+        "198014",  # naproxen 500 MG Oral Tablet
+        "849574",  # naproxen sodium 220 MG Oral Tablet
+    ],
+)
+def test_an_ssri_with_an_nsaid_product_is_a_bleeding_risk(nsaid_code: str) -> None:
+    # Each request carries only its SCD code (no text): the classes come from the product table.
+    intake, notes = mapped(
+        only_code("MedicationRequest", RX, "312941", authoredOn="2025-05-20"),  # sertraline 50 MG
+        only_code("MedicationRequest", RX, nsaid_code, authoredOn="2025-05-20"),
+    )
+    assert intake.medications is not None
+    assert intake.medications.ssri is True and intake.medications.nsaid is True
+    # An NSAID is not an anticoagulant or antiplatelet (unlike aspirin), nor serotonergic.
+    assert intake.medications.anticoagulant is None
+    assert intake.medications.other_serotonergic is None
+    assert not any("by name" in n.message or "product table" in n.message for n in notes)
+    facts = facts_from_intake(intake)
+    assert facts["ssri_with_bleeding_risk"] is True
+
+
+def test_an_ssri_with_a_tramadol_product_is_a_serotonergic_combination() -> None:
+    intake, _ = mapped(
+        only_code("MedicationRequest", RX, "312941", authoredOn="2025-05-20"),  # sertraline 50 MG
+        only_code("MedicationRequest", RX, "835603", authoredOn="2025-05-20"),  # tramadol 50 MG
+    )
+    assert intake.medications is not None
+    assert intake.medications.ssri is True and intake.medications.other_serotonergic is True
+    assert intake.medications.nsaid is None
+    assert facts_from_intake(intake)["ssri_with_serotonergic"] is True
+
+
+def test_a_stopped_ssri_product_is_not_current() -> None:
+    intake, notes = mapped(only_code("MedicationStatement", RX, "312941", status="stopped"))
+    assert intake.medications is None
+    assert any("not current" in n.message for n in notes)
+
+
+@pytest.mark.parametrize(
+    ("code", "field"),
+    [
+        ("65147003", "pregnant"),  # Twin pregnancy
+        ("47200007", "pregnant"),  # High risk pregnancy
+        ("56882008", "conditions.eating_disorder"),  # Anorexia nervosa
+        ("78004001", "conditions.eating_disorder"),  # Bulimia nervosa
+        ("439960005", "conditions.eating_disorder"),  # Binge eating disorder
+        ("371596008", "conditions.bipolar_disorder"),  # Bipolar I disorder
+        ("83225003", "conditions.bipolar_disorder"),  # Bipolar II disorder
+        ("18818009", "conditions.recurrent_depression"),  # Moderate recurrent major depression
+    ],
+)
+def test_an_active_condition_coded_only_with_a_snomed_descendant_sets_its_field(
+    code: str, field: str
+) -> None:
+    intake, _ = mapped(cond(SCT, code))
+    section, _, name = field.rpartition(".")
+    value = getattr(getattr(intake, section), name) if section else getattr(intake, name)
+    assert value is True
+
+
+def test_a_single_episode_of_major_depression_leaves_recurrence_not_recorded() -> None:
+    # Severe major depression, single episode, without psychotic features: one episode on
+    # record does not show there was no earlier one, so the field stays not recorded
+    intake, notes = mapped(cond(SCT, "76441001"))
+    assert intake.conditions is None or intake.conditions.recurrent_depression is None
+    assert any("76441001" in n.message and "not recorded" in n.message for n in notes)
+
+
+def test_a_resolved_snomed_pregnancy_descendant_is_not_used() -> None:
+    intake, notes = mapped(cond(SCT, "65147003", clinical="resolved"))
+    assert intake.pregnant is None
+    assert any("resolved" in n.message for n in notes)
+
+
+def unlisted_condition(code: str, display: str) -> dict[str, Any]:
+    c = cond(SCT, code)
+    c["code"] = {"coding": [{"system": SCT, "code": code, "display": display}]}
+    return c
+
+
+def test_an_unlisted_snomed_code_whose_name_suggests_a_value_set_is_a_warning_note() -> None:
+    intake, notes = mapped(unlisted_condition("99999903", "Triplet pregnancy"))
+    assert intake.pregnant is None  # a name never sets a field
+    note = next(n for n in notes if "99999903" in n.message)
+    assert "not in gbrules' value sets" in note.message
+    assert "suggests pregnancy" in note.message
+
+
+def test_an_unlisted_snomed_code_with_an_unrelated_name_is_still_noted() -> None:
+    _, notes = mapped(unlisted_condition("99999904", "Fracture of wrist"))
+    note = next(n for n in notes if "99999904" in n.message)
+    assert "not in gbrules' value sets; not mapped" in note.message
+    assert "suggests" not in note.message
+
+
+@pytest.mark.parametrize(
+    ("text", "labels"),
+    [
+        ("avoidant restrictive food intake disorder", ("eating disorder",)),
+        ("irritable bowel syndrome with constipation", ("irritable bowel syndrome",)),
+        ("bipolar affective disorder, currently manic", ("bipolar disorder",)),
+        ("fracture of wrist", ()),
+    ],
+)
+def test_name_hints(text: str, labels: tuple[str, ...]) -> None:
+    assert T.suggested_value_sets(text) == labels

@@ -700,7 +700,14 @@ def _condition(st: _State, cond: Any, src: _Src) -> None:
     concept = T.classify_condition((c.system, c.code) for c in _codings(cond.code))
     if concept is None:
         shown = ", ".join(f"{c.system}|{c.code}" for c in _codings(cond.code)) or _text(cond.code)
-        st.note(src, f"no intake field for condition {shown}", f"{src.path}.code")
+        message = f"condition code {shown} is not in gbrules' value sets; not mapped"
+        suggested = T.suggested_value_sets(_text(cond.code))
+        if suggested:
+            message += (
+                f"; its name suggests {' or '.join(suggested)}: check it (a site adds such codes "
+                "to gbrules/io/fhir/data/conditions.json)"
+            )
+        st.note(src, message, f"{src.path}.code")
         return
     label, fld = concept.matched, concept.field
     if fld is None:

@@ -134,6 +134,26 @@ def _concept(cs: _ConditionSet, matched: str) -> ConditionConcept:
     return ConditionConcept(cs.name, cs.label, cs.field, cs.note, cs.provisional_counts, matched)
 
 
+@cache
+def _name_hints() -> tuple[tuple[str, str], ...]:
+    """(lower-case fragment, value set label) from each value set's ``name_hints``."""
+    return tuple(
+        (hint.lower(), vs["label"])
+        for vs in _load("conditions.json")["value_sets"]
+        for hint in vs.get("name_hints", ())
+    )
+
+
+def suggested_value_sets(text: str) -> tuple[str, ...]:
+    """Labels of the value sets whose name hints occur in ``text`` (a Condition's text and
+    displays). The SNOMED CT tables are not full expansions, so a site's descendant that is not
+    listed would otherwise be noted like any unrelated code; this lets the note say that its name
+    suggests, say, pregnancy, so a clinician checks it. Only a warning: a name never sets a field
+    (it could be negated, historical or about a relative)."""
+    lowered = text.lower()
+    return tuple(dict.fromkeys(label for hint, label in _name_hints() if hint in lowered))
+
+
 def condition_value_sets() -> dict[str, str | None]:
     """Value set name -> the intake field it feeds (None: recognised, no field)."""
     return {vs["name"]: vs["field"] for vs in _load("conditions.json")["value_sets"]}

@@ -156,6 +156,9 @@ def test_major_depressive_disorder_without_recurrence_is_recognised_but_sets_no_
         ([(RX, "197807")], ("nsaid",)),  # ibuprofen 800 MG Oral Tablet: an NSAID, not antiplatelet
         ([(RX, "849574")], ("nsaid",)),  # naproxen sodium 220 MG Oral Tablet
         ([(RX, "835603")], ("other_serotonergic",)),  # tramadol hydrochloride 50 MG Oral Tablet
+        ([(RX, "311347")], ("maoi", "antibiotic")),  # linezolid 600 MG Oral Tablet
+        ([(RX, "613391")], ("anticoagulant",)),  # prasugrel (the ingredient, an antiplatelet)
+        ([(RX, "21107")], ("anticoagulant",)),  # cilostazol (the ingredient)
         ([(ATC, "J01CR02")], ("antibiotic",)),  # amoxicillin / clavulanate
         ([(ATC, "B01AA03")], ("anticoagulant",)),  # warfarin
         ([(ATC, "B01AC04")], ("anticoagulant",)),  # clopidogrel (an antiplatelet)
@@ -460,6 +463,8 @@ def only_code(kind: str, system: str, code: str, **kw: Any) -> dict[str, Any]:
         ("1364445", {"anticoagulant"}),  # apixaban 5 MG Oral Tablet
         ("309362", {"anticoagulant"}),  # clopidogrel 75 MG Oral Tablet (an antiplatelet)
         ("243670", {"nsaid", "anticoagulant"}),  # aspirin 81 MG: an NSAID and an antiplatelet
+        ("212033", {"nsaid", "anticoagulant"}),  # aspirin 325 MG Oral Tablet, the same two
+        ("311347", {"maoi", "recent_antibiotics"}),  # linezolid 600 MG: an MAOI and an antibiotic
         ("308191", {"recent_antibiotics"}),  # amoxicillin 500 MG Oral Capsule, taken now
     ],
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import textwrap
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import gbrules
 from gbrules.clinical.facts import facts_from_intake
 from gbrules.clinical.intake import parse_intake
 from gbrules.core.backends import durable
+from gbrules.core.engine import MANY_AT_ONCE
 from gbrules.core.errors import EngineError, RulebookError
 from gbrules.core.language import evaluate as reference
 
@@ -39,7 +41,7 @@ def engine_of(tmp_path: Path, rules: list[str]) -> gbrules.Engine:
 
 
 def test_every_matching_rule_fires_past_the_64_condition_limit(tmp_path: Path) -> None:
-    # 150 rules true at once: one durable ruleset would fail with error 303 above ~64.
+    # 150 rules true at once, more than one ruleset holds (MAX_RULES): results are merged.
     eng = engine_of(tmp_path, [rule(i, f'"sleep_hours <= {i % 20 + 5}"') for i in range(150)])
     assert len(eng._rulesets) > 1
     fired = eng.fire({"sleep_hours": 4.0, "age": 40})
@@ -125,6 +127,52 @@ def test_engine_failure_mid_evaluation_is_clean_and_recoverable(
     monkeypatch.setattr(durable._dre, "complete_and_start_action", real)
     assert durable.live_sessions() == 0
     assert engine.evaluate(data) == good
+
+
+def _counted(items: list[object], taken: list[int]) -> Iterator[object]:
+    for item in items:
+        taken.append(1)
+        yield item
+
+
+def test_evaluate_many_fails_in_place_like_one_by_one(engine: gbrules.Engine) -> None:
+    # A bad intake in the middle of a chunk: the results before it come first, then its
+    # IntakeError; nothing after it is evaluated, and the iterator is read at most a chunk ahead.
+    good = [{"age": 20 + i, "lifestyle": {"sleep_hours": 4 + i % 5}} for i in range(100)]
+    bad = {"age": 40, "lifestyle": {"sleep_hours": -3}}
+    items: list[object] = [*good[:10], bad, *good[10:]]
+    taken: list[int] = []
+    results = []
+    with pytest.raises(gbrules.IntakeError, match="sleep_hours"):
+        for ev in engine.evaluate_many(_counted(items, taken)):
+            results.append(ev)
+    assert results == [engine.evaluate(d) for d in good[:10]]
+    assert len(taken) <= MANY_AT_ONCE
+
+
+def test_evaluate_many_engine_fault_mid_chunk_keeps_the_order(
+    engine: gbrules.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = [{"age": 30 + i, "lifestyle": {"sleep_hours": 5}} for i in range(MANY_AT_ONCE + 10)]
+    expected = [engine.evaluate(d) for d in data]
+    real = durable._dre.assert_fact
+    calls = {"n": 0}
+
+    def fails_on_the_seventh(*args: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 7:
+            raise RuntimeError("injected")
+        return real(*args)
+
+    monkeypatch.setattr(durable._dre, "assert_fact", fails_on_the_seventh)
+    results = []
+    with pytest.raises(EngineError, match="rejected the facts"):
+        for ev in engine.evaluate_many(data):
+            results.append(ev)
+    monkeypatch.setattr(durable._dre, "assert_fact", real)
+    assert results == expected[:6]
+    assert list(engine.evaluate_many(data)) == expected  # and it recovers
+    assert durable.live_sessions() == 0
 
 
 def test_threads_get_exactly_the_serial_results(engine: gbrules.Engine) -> None:

@@ -11,6 +11,7 @@ on its input and the rulebook. The engine knows no domain: the rulebook carries 
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -18,12 +19,15 @@ from typing import Any, ClassVar, Self
 from gbrules.core import language, review
 from gbrules.core.backends import durable
 from gbrules.core.compiled import CompiledRule, Plan, apply_plan
-from gbrules.core.domain import Domain
+from gbrules.core.domain import Domain, Reading
 from gbrules.core.errors import EngineError
 from gbrules.core.memo import Memo
 from gbrules.core.result import Evaluation, FrozenDict, trusted
 from gbrules.core.rulebook import Rule, Rulebook, load_rulebook, rulebook_from_rules
 from gbrules.core.vocabulary import CodeVocabulary, FactValue, Vocabulary
+
+#: Inputs ``Engine.evaluate_many`` takes at once, stage by stage (measured best of 32-128).
+MANY_AT_ONCE = 64
 
 
 class Engine:
@@ -159,8 +163,13 @@ class Engine:
     def evaluate(self, data: object) -> Evaluation:
         """One input to one Evaluation. Raises IntakeError on bad input, never a partial plan."""
         patient_id, facts = self._read(data)
-        plan = self._plan(self._fired_names(facts))
-        suggestions, suppressed, codes, fired_ids = apply_plan(plan, facts)
+        return self._evaluation(patient_id, facts, self._fired_names(facts))
+
+    def _evaluation(
+        self, patient_id: str | None, facts: dict[str, FactValue], fired: frozenset[str]
+    ) -> Evaluation:
+        """The Evaluation of checked facts whose fired rules are known."""
+        suggestions, suppressed, codes, fired_ids = apply_plan(self._plan(fired), facts)
         # Built from validated parts only, so it is constructed without re-validation.
         return trusted(
             Evaluation,
@@ -179,9 +188,36 @@ class Engine:
         )
 
     def evaluate_many(self, inputs: Iterable[object]) -> Iterator[Evaluation]:
-        """Evaluate lazily, in order; the same results as one by one."""
-        for data in inputs:
-            yield self.evaluate(data)
+        """Evaluate in order, with the same results and errors as one by one.
+
+        Inputs are taken ``MANY_AT_ONCE`` at a time and each stage runs over all of them
+        before the next (reading, the engine, plans and explanations): each stage's code and
+        data then stay in the CPU's caches, about a tenth faster on a screen of new intakes
+        (docs/PERFORMANCE.md). An input that fails raises, as ``evaluate`` would, after the
+        results of the inputs before it, and nothing after it is evaluated; an iterator of
+        inputs is read up to ``MANY_AT_ONCE - 1`` inputs ahead of the results handed out.
+        """
+        it = iter(inputs)
+        while chunk := list(itertools.islice(it, MANY_AT_ONCE)):
+            read: list[Reading] = []
+            failure: Exception | None = None
+            for data in chunk:
+                try:
+                    read.append(self._read(data))
+                except Exception as exc:  # raised below, in its place in the order
+                    failure = exc
+                    break
+            fired: list[frozenset[str]] = []
+            for _, facts in read:
+                try:
+                    fired.append(self._fired_names(facts))
+                except Exception as exc:  # an earlier input than any read failure
+                    failure = exc
+                    break
+            for (patient_id, facts), names in zip(read, fired, strict=False):
+                yield self._evaluation(patient_id, facts, names)
+            if failure is not None:
+                raise failure
 
     def clear_caches(self) -> None:
         """Forget every memoised Suggestion, wording and plan (they are rebuilt on demand)."""

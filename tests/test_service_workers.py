@@ -94,3 +94,20 @@ def wait_for_line(served: Served, **match: str) -> dict[str, Any]:
 
     wait_until(seen, f"a log line {match}")
     return found[0]
+
+
+def test_workers_apply_the_site_configuration(tmp_path: Path) -> None:
+    """``--workers 2 --site site.yaml``: every worker reads the site file, so a code the site
+    switched off never comes back, whichever worker answers."""
+    site = tmp_path / "site.yaml"
+    site.write_text(
+        "site: Test clinic\ncountry: GB\ncare_setting: primary_care\ncodes_off: [sleep.hygiene]\n"
+    )
+    sleep_card = "Sleep hygiene: regular schedule, screens off, 7-9 hours"
+    with server(2) as plain:
+        assert sleep_card in {summary for _, summary in _cards(plain, "case1")}
+    with server(2, ["--site", str(site)]) as two:
+        for _ in range(8):  # new connections: both workers answer some of them
+            summaries = {summary for _, summary in _cards(two, "case1")}
+            assert sleep_card not in summaries
+            assert summaries  # the rest of the draft is still there

@@ -237,8 +237,9 @@ def serve(
 
         site_config = load_site_or_fail(site, rules)
     releases = _releases(release, shadow, keyring)
-    if (site_config is not None or releases is not None) and workers > 1:
-        fail(["error: --site, --release and --shadow run in one process (--workers 1)"])
+    if releases is not None and workers > 1:
+        # Promote, roll back and the kill switch change one process's rules at a time.
+        fail(["error: --release and --shadow run in one process (--workers 1)"])
     try:
         engine = cached_engine(rules)
     except RulebookError as exc:
@@ -261,6 +262,7 @@ def serve(
         if auth_settings is not None:
             os.environ[ENV_AUTH] = json.dumps(auth_settings)
         os.environ["GBRULES_SERVE_RULES"] = str(rules.resolve()) if rules else ""
+        os.environ["GBRULES_SERVE_SITE"] = str(site.resolve()) if site else ""
         os.environ[ENV_CONFIG] = config.to_env()
         if audit_db is not None:
             os.environ["GBRULES_AUDIT_DB"] = audit_db

@@ -17,6 +17,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
@@ -166,11 +167,17 @@ def fhir_fetcher(config: ServiceConfig) -> FhirFetcher | None:
 
 def app_from_env() -> FastAPI:
     """The app of one ``gbrules serve --workers N`` worker process, configured from the
-    environment the parent set: ``GBRULES_SERVE_RULES`` (site pack), ``GBRULES_SERVE_CONFIG``
-    (the operator's settings, JSON), ``GBRULES_SERVE_AUTH`` (JWT settings with the shared jti
-    replay file), ``GBRULES_AUDIT_DB`` and ``GBRULES_AUDIT_SECRET``. Each
-    worker compiles its own engine and owns its audit writer, which it drains at shutdown."""
+    environment the parent set: ``GBRULES_SERVE_RULES`` (site pack), ``GBRULES_SERVE_SITE``
+    (site.yaml, checked by the parent), ``GBRULES_SERVE_CONFIG`` (the operator's settings,
+    JSON), ``GBRULES_SERVE_AUTH`` (JWT settings with the shared jti replay file),
+    ``GBRULES_AUDIT_DB`` and ``GBRULES_AUDIT_SECRET``. Each worker compiles its own engine,
+    reads the site file itself and owns its audit writer, which it drains at shutdown."""
     engine = cached_engine(os.environ.get("GBRULES_SERVE_RULES") or None)
+    site = None
+    if os.environ.get("GBRULES_SERVE_SITE"):
+        from gbrules.clinical.site import load_site
+
+        site = load_site(Path(os.environ["GBRULES_SERVE_SITE"]))
     audit = None
     if os.environ.get("GBRULES_AUDIT_DB"):
         from gbrules.io.audit import AuditLog
@@ -189,6 +196,7 @@ def app_from_env() -> FastAPI:
         auth=auth,
         audit=audit,
         config=ServiceConfig.from_env(os.environ.get(ENV_CONFIG)),
+        site=site,
     )
     inner = app.router.lifespan_context
 

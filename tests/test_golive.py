@@ -5,6 +5,7 @@ each through the documented command (docs/GOLIVE.md), each audited."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -15,13 +16,14 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from gbrules.io.app import form as F
 from gbrules.io.audit import AuditLog
 from gbrules.io.cli import app
 from gbrules.io.release import approve_release, build_release, load_private_key
 from gbrules.io.service import create_app
 from gbrules.io.service.hooks import SHADOW
 from gbrules.io.service.releases import Releases, load_release
-from tests.conftest import AS_OF
+from tests.conftest import AS_OF, load_example
 from tests.test_release import DAY, RULES, Site, built
 from tests.test_release import site as site
 from tests.test_service import hook_request
@@ -78,6 +80,22 @@ def mentions(cards_: list[dict[str, Any]], words: str) -> bool:
     return words in json.dumps(cards_)
 
 
+def workbench_offers(url: str, name: str = "case1") -> set[str]:
+    """The codes the service's own workbench (/app) offers a clinician for an example intake
+    (its suggestion cards; what a site or the kill switch held back is listed apart)."""
+    with httpx.Client(base_url=url, timeout=30) as client:
+        page = client.get("/app/", follow_redirects=True)
+        found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert found is not None, page.text[:300]
+        values = F.from_intake(load_example(name))
+        r = client.post(
+            "/app/intake", data={**values, "csrf": found.group(1)}, headers={"X-Workbench": "fetch"}
+        )
+        assert r.status_code == 200, r.text
+        draft = r.json()["draft"]
+        return set(re.findall(r'<article class="suggestion[^"]*"[^>]*data-code="([^"]+)"', draft))
+
+
 def test_shadow_promote_rollback_and_the_kill_switch(
     golive: tuple[str, AuditLog, Releases],
 ) -> None:
@@ -90,6 +108,7 @@ def test_shadow_promote_rollback_and_the_kill_switch(
     )
     shown = cards(url)
     assert mentions(shown, "Sleep hygiene")
+    assert "sleep.hygiene" in workbench_offers(url)  # the workbench drafts with the same rules
     cards(url, "case2")
     SHADOW.drain()  # shadow evaluations run off the request path
     [summary] = audit.shadow_report()
@@ -105,15 +124,18 @@ def test_shadow_promote_rollback_and_the_kill_switch(
     assert r.exit_code == 0, r.output
     assert "active: r2.zip" in r.output and "previous: r1.zip" in r.output
     assert not mentions(cards(url), "Sleep hygiene")
+    assert "sleep.hygiene" not in workbench_offers(url)
 
     # Roll back: the previous release is back at once (and the bad one back in shadow).
     r = runner.invoke(app, ["release", "rollback", "--service", url, "--actor", "ops1"])
     assert r.exit_code == 0, r.output
     assert "active: r1.zip" in r.output and "candidate (shadow): r2.zip" in r.output
     assert mentions(cards(url), "Sleep hygiene")
+    assert "sleep.hygiene" in workbench_offers(url)
 
     # Kill switch: one rule off at once; safety rules never.
     assert mentions(cards(url), "150 minutes")
+    assert "exercise.aerobic" in workbench_offers(url)
     r = runner.invoke(
         app,
         [
@@ -128,6 +150,7 @@ def test_shadow_promote_rollback_and_the_kill_switch(
     )
     assert r.exit_code == 0, r.output
     assert not mentions(cards(url), "150 minutes")
+    assert "exercise.aerobic" not in workbench_offers(url)
     refused = runner.invoke(
         app,
         [
@@ -226,9 +249,11 @@ def test_the_service_applies_the_site_configuration(serve: Callable[[Any], str])
     )
     plain = serve(create_app(today=lambda: AS_OF))
     assert mentions(cards(plain, "case2"), "referral.mental_health")
+    assert "referral.mental_health" in workbench_offers(plain, "case2")
     url = serve(create_app(today=lambda: AS_OF, site=site))
     shown = cards(url, "case2")
     assert not mentions(shown, '"code": "referral.mental_health"')
+    assert "referral.mental_health" not in workbench_offers(url, "case2")  # nor its workbench
     codings = [
         coding
         for card in shown

@@ -21,5 +21,6 @@ require("fhir", "the clinician's workbench (gbrules.io.app), which exports FHIR,
 
 from gbrules.io.app.routes import create_workbench, standalone_app  # noqa: E402
 from gbrules.io.app.settings import SmartSettings, WorkbenchSettings  # noqa: E402
+from gbrules.io.app.workbench import Drafting  # noqa: E402
 
-__all__ = ["SmartSettings", "WorkbenchSettings", "create_workbench", "standalone_app"]
+__all__ = ["Drafting", "SmartSettings", "WorkbenchSettings", "create_workbench", "standalone_app"]

@@ -35,7 +35,7 @@ from gbrules.io.app import form as F
 from gbrules.io.app.security import SecurityHeaders, csp, redact_access_log, style_hash
 from gbrules.io.app.sessions import Session
 from gbrules.io.app.settings import WorkbenchSettings
-from gbrules.io.app.workbench import Current, Workbench, base_of
+from gbrules.io.app.workbench import Current, Drafting, Workbench, base_of
 
 if TYPE_CHECKING:
     from gbrules.io.audit import AuditLog
@@ -72,18 +72,21 @@ def create_workbench(
     *,
     audit: AuditLog | None = None,
     settings: WorkbenchSettings | None = None,
+    drafting: Drafting | None = None,
 ) -> Starlette:
     """The clinician's drafting workbench as an ASGI app, to mount at ``/app``.
 
     ``engine`` defaults to the bundled rulebook; ``audit`` records each decision as feedback
     (docs/AUDIT.md); ``settings`` (``WorkbenchSettings``) sets the idle timeout, cookies,
-    framing and the SMART launch. See docs/APP.md.
+    framing and the SMART launch; ``drafting`` (given by the CDS Hooks service that mounts it)
+    makes drafts with the service's active rules, site configuration and kill switch, in place
+    of ``engine``. See docs/APP.md.
     """
     settings = settings or WorkbenchSettings()
     problems = settings.problems()
     if problems:
         raise ValueError("; ".join(problems))
-    wb = Workbench(engine, audit, settings)
+    wb = Workbench(engine, audit, settings, drafting)
     redact_access_log()
 
     def ended(request: Request, message: str) -> Response:
@@ -316,6 +319,7 @@ def standalone_app(
     *,
     audit: AuditLog | None = None,
     settings: WorkbenchSettings | None = None,
+    drafting: Drafting | None = None,
 ) -> Starlette:
     """The workbench alone, mounted at ``/app`` as the service mounts it (``/`` redirects)."""
     workbench = create_workbench(engine, audit=audit, settings=settings)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gbrules.clinical.engine import cached_engine
+from gbrules.clinical.site import SiteConfig, evaluate_at_site
 from gbrules.core.engine import Engine
 from gbrules.core.result import Evaluation
 from gbrules.io.app import draft as D
@@ -43,6 +45,19 @@ class AuditRun:
     key: str
     hook_instance: str
     cards: dict[str, str]  # suggestion code -> card uuid
+
+
+@dataclass(frozen=True)
+class Drafting:
+    """What the CDS Hooks service drafts with, so its workbench drafts the same way: the
+    engine now answering (a release's active rules when releases are served, looked up on
+    every draft so a promotion or a rollback reaches the workbench too), the site's
+    configuration (its suppressions and own-service referrals), and the rules switched off by
+    the kill switch."""
+
+    engine: Callable[[], Engine]
+    site: SiteConfig | None = None
+    rules_off: Callable[[], Iterable[str]] = tuple
 
 
 @dataclass(frozen=True)
@@ -80,11 +95,16 @@ class Workbench:
     """The routes' shared state: the engine, the audit trail, sessions and templates."""
 
     def __init__(
-        self, engine: Engine | None, audit: AuditLog | None, settings: WorkbenchSettings
+        self,
+        engine: Engine | None,
+        audit: AuditLog | None,
+        settings: WorkbenchSettings,
+        drafting: Drafting | None = None,
     ) -> None:
         self._engine = engine
         self.audit = audit
         self.settings = settings
+        self.drafting = drafting
         self.store = SessionStore(settings.idle_timeout_s, max_sessions=settings.max_sessions)
         self.env = _environment()
         self.form = F.intake_form()
@@ -93,6 +113,8 @@ class Workbench:
 
     @property
     def engine(self) -> Engine:
+        if self.drafting is not None:
+            return self.drafting.engine()
         return self._engine if self._engine is not None else cached_engine()
 
     def today(self) -> date:
@@ -130,8 +152,17 @@ class Workbench:
 
     def current(self, ws: D.Workspace) -> Current:
         checked = F.check(ws.values, self.form)
-        ev = self.engine.evaluate(checked.intake) if checked.intake is not None else None
-        return Current(checked, ev, D.build_view(self.engine, ev, ws, checked.errors))
+        engine = self.engine  # one engine for the draft and its view, even mid-promotion
+        ev = None
+        if checked.intake is not None:
+            drafting = self.drafting
+            ev = evaluate_at_site(
+                engine,
+                checked.intake,
+                site=drafting.site if drafting is not None else None,
+                rules_off=drafting.rules_off() if drafting is not None else (),
+            )
+        return Current(checked, ev, D.build_view(engine, ev, ws, checked.errors))
 
     def render(self, name: str, request: Request, session: Session, **extra: Any) -> str:
         """A template with the session's draft (``cur``: an already computed draft)."""

@@ -24,7 +24,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from gbrules.clinical.engine import Engine, cached_engine
-from gbrules.io.app import create_workbench
+from gbrules.io.app import Drafting, create_workbench
 from gbrules.io.service.admin import add_admin_routes
 from gbrules.io.service.config import ENV_AUTH, ENV_CONFIG, ServiceConfig
 from gbrules.io.service.errors import install_error_handlers
@@ -114,8 +114,14 @@ def create_app(
     app.state.service = state
     install_error_handlers(app)
     add_routes(app)
-    # The clinician's workbench (docs/APP.md): same process, engine and audit trail.
-    app.mount("/app", create_workbench(engine, audit=audit))
+    # The clinician's workbench (docs/APP.md): same process, audit trail and drafting as the
+    # cards: the active release, the site configuration and the kill switch.
+    drafting = Drafting(
+        engine=state.engine,
+        site=site,
+        rules_off=(lambda: slots.rules_off) if releases is not None else tuple,
+    )
+    app.mount("/app", create_workbench(engine, audit=audit, drafting=drafting))
     add_admin_routes(app)
     # Innermost first: each add_middleware wraps the ones before it.
     oo = config.operation_outcome_errors

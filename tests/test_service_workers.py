@@ -111,3 +111,14 @@ def test_workers_apply_the_site_configuration(tmp_path: Path) -> None:
             summaries = {summary for _, summary in _cards(two, "case1")}
             assert sleep_card not in summaries
             assert summaries  # the rest of the draft is still there
+
+
+def test_several_workers_say_why_there_is_no_workbench() -> None:
+    """A workbench draft lives in one process's memory: with two workers a clinician's next
+    request could reach the other one and lose the draft, so /app says so instead."""
+    with server(2) as two:
+        r = httpx.get(f"{two}/app/", timeout=10)
+        assert r.status_code == 503
+        assert "--workers 1" in r.text and "python -m gbrules.io.app" in r.text
+    with server(1) as one:
+        assert httpx.get(f"{one}/app/", timeout=10, follow_redirects=True).status_code == 200

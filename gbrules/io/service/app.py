@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import PlainTextResponse
+from starlette.types import Receive, Scope, Send
 
 from gbrules.clinical.engine import Engine, cached_engine
 from gbrules.io.app import Drafting, create_workbench
@@ -59,6 +61,7 @@ def create_app(
     site: SiteConfig | None = None,
     releases: Releases | None = None,
     admin_token: str | None = None,
+    workbench: bool = True,
 ) -> FastAPI:
     """The CDS Hooks service. ``engine`` defaults to the bundled rulebook; ``auth`` turns on
     JWT verification; ``today`` fixes the evaluation date (tests); ``audit`` records every
@@ -66,7 +69,9 @@ def create_app(
     response); ``config`` holds the operator's limits, CORS origins and log format.
     ``site``: the site configuration (freshness windows, suppressions, enabled hooks);
     ``releases``: the active release, a candidate in shadow and the kill switch (they replace
-    ``engine``); ``admin_token`` turns on the admin endpoints (``admin.py``)."""
+    ``engine``); ``admin_token`` turns on the admin endpoints (``admin.py``); ``workbench``
+    False answers /app with 503 and the reason (the workbench's drafts live in one process's
+    memory, so one of several workers cannot serve it)."""
     config = config or ServiceConfig()
     problems = config.problems()
     if problems:
@@ -116,12 +121,15 @@ def create_app(
     add_routes(app)
     # The clinician's workbench (docs/APP.md): same process, audit trail and drafting as the
     # cards: the active release, the site configuration and the kill switch.
-    drafting = Drafting(
-        engine=state.engine,
-        site=site,
-        rules_off=(lambda: slots.rules_off) if releases is not None else tuple,
-    )
-    app.mount("/app", create_workbench(engine, audit=audit, drafting=drafting))
+    if workbench:
+        drafting = Drafting(
+            engine=state.engine,
+            site=site,
+            rules_off=(lambda: slots.rules_off) if releases is not None else tuple,
+        )
+        app.mount("/app", create_workbench(engine, audit=audit, drafting=drafting))
+    else:
+        app.mount("/app", _no_workbench)
     add_admin_routes(app)
     # Innermost first: each add_middleware wraps the ones before it.
     oo = config.operation_outcome_errors
@@ -146,6 +154,21 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     app.add_middleware(Observe, metrics=metrics, services=frozenset(SERVICES), log=config.json_logs)
     return app
+
+
+async def _no_workbench(scope: Scope, receive: Receive, send: Send) -> None:
+    """/app on a service run with several workers: say why there is no workbench here.
+
+    A draft lives in the memory of the process that made it (docs/APP.md: nothing is written
+    to disk), and the next request of the same browser may reach another worker, which would
+    show "session ended" mid-draft. So the workbench runs only in a one-process service."""
+    response = PlainTextResponse(
+        "The care-plan workbench is not served by a service with several workers: a draft "
+        "lives in one process's memory. Run it in its own process (python -m gbrules.io.app) "
+        "or serve with --workers 1.\n",
+        status_code=503,
+    )
+    await response(scope, receive, send)
 
 
 def fhir_fetcher(config: ServiceConfig) -> FhirFetcher | None:
@@ -203,6 +226,7 @@ def app_from_env() -> FastAPI:
         audit=audit,
         config=ServiceConfig.from_env(os.environ.get(ENV_CONFIG)),
         site=site,
+        workbench=False,  # one of several workers: a draft could land on another one
     )
     inner = app.router.lifespan_context
 

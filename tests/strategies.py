@@ -13,24 +13,9 @@ from typing import Any
 from hypothesis import strategies as st
 
 from gbrules.clinical.intake import Conditions, Medications
+from gbrules.io.scenarios.steps import ALARM_FREE
 
 #: Every GI alarm feature recorded as absent (sections to merge into an intake).
-ALARM_FREE = {
-    "gi": {
-        "rectal_bleeding": False,
-        "unintentional_weight_loss": False,
-        "nocturnal_symptoms": False,
-        "persistent_vomiting": False,
-        "dysphagia": False,
-        "change_in_bowel_habit": False,
-    },
-    "labs": {"iron_deficiency_anemia": False},
-    "conditions": {
-        "family_history_colorectal_cancer": False,
-        "family_history_ibd_or_celiac": False,
-    },
-}
-
 item = st.integers(0, 3)
 maybe_bool = st.none() | st.booleans()
 #: A measurement day, ISO 8601 (validated, not yet used by the rules).

@@ -79,6 +79,9 @@ CASES = [
         "monitor",
         id="monitor",
     ),
+    pytest.param(
+        ["pytest_bdd"], "import gbrules.io.scenarios.steps", "scenarios", id="scenario-steps"
+    ),
 ]
 
 

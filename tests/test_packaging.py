@@ -33,6 +33,8 @@ def test_wheel_ships_rules_examples_templates_and_shim(wheel: Path) -> None:
     assert {f"gbrules/_bundled/rules/{r}" for r in rules} <= names
     examples = {p.relative_to(ROOT).as_posix() for p in (ROOT / "examples").rglob("*.json")}
     assert {f"gbrules/_bundled/{e}" for e in examples} <= names
+    features = {p.relative_to(ROOT).as_posix() for p in (ROOT / "features").glob("*.feature")}
+    assert features and {f"gbrules/_bundled/{f}" for f in features} <= names
     assert "gbrules/clinical/templates/clinician.md.j2" in names
     # the workbench's pages, script and stylesheet (no build step: they ship as they are)
     assert {
@@ -96,3 +98,35 @@ def test_installed_wheel_runs_case1_from_any_directory(wheel: Path, tmp_path: Pa
         check=True,
     )
     assert probe.stdout.strip().startswith(str(site))
+
+
+CHECK_OURS = ("scenarios", "check", "ours.feature")
+
+
+def test_installed_wheel_checks_scenarios_from_any_directory(wheel: Path, tmp_path: Path) -> None:
+    """A governance group with gbrules installed (not a checkout) runs its own scenario with
+    the shipped step vocabulary, beside the bundled ones."""
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "ours.feature").write_text(
+        "Feature: our check\n"
+        "  Scenario: short sleep gets sleep hygiene\n"
+        "    Given a patient aged 40\n"
+        "    And sleep hours is 5\n"
+        "    When the plan is drafted\n"
+        "    Then the plan suggests sleep.hygiene\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", "from gbrules.io.cli import main; main()", *CHECK_OURS],
+        cwd=elsewhere,
+        env=dict(os.environ, PYTHONPATH=str(site)),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "ok   Then the plan suggests sleep.hygiene" in proc.stdout
+    assert "1 passed, 0 failed" in proc.stdout

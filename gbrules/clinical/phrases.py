@@ -1,6 +1,6 @@
 """The clinical step vocabulary of ``features/``: the words a clinician writes, as intake fields.
 
-One table for both directions: the BDD step definitions (``tests/test_features.py``) read a
+One table for both directions: the BDD step definitions (``gbrules.io.scenarios.steps``) read a
 phrase into an intake field, and the verifier writes a counterexample intake back as steps
 (``given_steps``), so a scenario it prints runs as written. features/README.md lists them.
 """

@@ -23,6 +23,7 @@ EXTRAS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "parquet": ("pyarrow",),
         "monitor": ("matplotlib",),
         "prove": ("z3",),
+        "scenarios": ("pytest_bdd", "gherkin"),
     }
 )
 

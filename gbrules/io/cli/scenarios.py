@@ -1,10 +1,10 @@
 """``gbrules scenarios check``: run clinician-written .feature files and say, step by step,
 what passed, what failed and which steps gbrules does not know (with the closest known ones).
 
-The steps are the repository's own step definitions (tests/test_features.py, the single source
-of the step vocabulary, documented in features/README.md), run by pytest-bdd in a subprocess
-(gbrules.io.review.run). So this needs a source checkout with the test extras; from an
-installed wheel it says so and exits 2.
+The steps are gbrules' step vocabulary (gbrules.io.scenarios.steps, the single source, documented
+in features/README.md), run by pytest-bdd in a subprocess beside the bundled scenarios
+(gbrules.io.review.run). It needs the 'scenarios' extra (pytest, pytest-bdd); without it, it says
+so and exits 2.
 """
 
 from __future__ import annotations

@@ -1,15 +1,16 @@
 """Run the BDD scenarios for the review book and collect each scenario's result.
 
-The scenarios are the repository's own: ``tests/test_features.py`` (pytest-bdd) over
-``features/*.feature``. They run in a fresh ``python -m pytest`` subprocess with
-``--cucumberjson`` (pytest-bdd's Cucumber JSON report: feature, scenario, steps, pass/fail and
-error text) and ``GBRULES_FEATURE_LOG`` (the step definitions append each evaluation's fired
-rules, intake and site pack, and each code a passing step asserted, naming the test item), and
-``GBRULES_FEATURE_RULES`` pointing at the rulebook under review. Both are joined on the test
-item name.
+The scenarios are the bundled ``features/*.feature`` (in a checkout, the repository's; in an
+installed wheel, the copy it carries), plus any extra feature files, run with gbrules' step
+vocabulary (``gbrules.io.scenarios.steps``) by pytest-bdd in a fresh ``python -m pytest``
+subprocess over a two-line test module written for the run. pytest-bdd writes a Cucumber JSON
+report (feature, scenario, steps, pass/fail and error text); ``GBRULES_FEATURE_LOG`` makes the
+steps append each evaluation's fired rules, intake and site pack, and each code a passing step
+asserted, naming the test item; ``GBRULES_FEATURE_RULES`` points them at the rulebook under
+review. Both are joined on the test item name.
 
-Outside a source checkout (an installed wheel has no tests/), there is nothing to run: the
-result says so (``available`` is False) and the book is built without scenario results.
+It needs pytest and pytest-bdd (``pip install 'gbrules[scenarios]'``); without them the result
+says so (``available`` is False) and the book is built without scenario results.
 """
 
 from __future__ import annotations
@@ -24,9 +25,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-ROOT = Path(__file__).resolve().parents[3]
-TEST_MODULE = ROOT / "tests" / "test_features.py"
-FEATURE_DIR = ROOT / "features"
+from gbrules.clinical.examples import examples_dir
+
+#: The bundled scenarios: beside the bundled examples (the repository root in a checkout).
+FEATURE_DIR = examples_dir().parent / "features"
+_TEST_MODULE = """\
+from pytest_bdd import scenarios
+
+from gbrules.io.scenarios.steps import *  # noqa: F403 - the step definitions are fixtures
+
+for _folder in {folders!r}:
+    scenarios(_folder)
+"""
 Status = Literal["passed", "failed", "skipped", "undefined"]
 _UNDEFINED = re.compile(r'Step definition is not found: \w+ "(?P<text>[^"\n]*)"')
 
@@ -102,34 +112,35 @@ class RunResult:
 
 def scenarios_available() -> str | None:
     """None when the scenarios can run here, else the reason they cannot."""
-    if not TEST_MODULE.is_file() or not FEATURE_DIR.is_dir():
-        return (
-            "the BDD scenarios are not available here (an installed package has no tests/ and "
-            "features/): build the book from a source checkout to include scenario results"
-        )
+    if not FEATURE_DIR.is_dir():
+        return f"the bundled scenarios are missing (no {FEATURE_DIR}): reinstall gbrules"
     try:
         import pytest_bdd  # noqa: F401
     except ImportError:
-        return "pytest-bdd is not installed (pip install 'gbrules[dev]') so no scenario ran"
+        return "pytest-bdd is not installed (pip install 'gbrules[scenarios]') so no scenario ran"
     return None
 
 
 def run_scenarios(rules_dir: Path, features: Path | None = None) -> RunResult:
-    """Run every scenario against ``rules_dir`` (a whole rulebook directory)."""
+    """Run every bundled scenario, and those in ``features``, against ``rules_dir`` (a whole
+    rulebook directory)."""
     reason = scenarios_available()
     if reason is not None:
         return RunResult(False, reason, [])
+    folders = [str(FEATURE_DIR.resolve())]
+    if features is not None:
+        folders.append(str(features.resolve()))
     with tempfile.TemporaryDirectory(prefix="gbrules-review-") as tmp:
         report = Path(tmp) / "cucumber.json"
         junit = Path(tmp) / "junit.xml"
         log = Path(tmp) / "features.jsonl"
+        module = Path(tmp) / "test_scenarios.py"
+        module.write_text(_TEST_MODULE.format(folders=folders), encoding="utf-8")
         env = {
             **os.environ,
             "GBRULES_FEATURE_LOG": str(log),
             "GBRULES_FEATURE_RULES": str(rules_dir.resolve()),
         }
-        if features is not None:
-            env["GBRULES_EXTRA_FEATURES"] = str(features.resolve())
         proc = subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
             [
                 sys.executable,
@@ -138,13 +149,15 @@ def run_scenarios(rules_dir: Path, features: Path | None = None) -> RunResult:
                 "-q",
                 "-p",
                 "no:cacheprovider",
-                "-o",
-                "addopts=",
+                "--rootdir",
+                tmp,
+                "-c",
+                os.devnull,  # no project configuration: the run is the same in a checkout
                 f"--cucumberjson={report}",
                 f"--junitxml={junit}",
-                str(TEST_MODULE),
+                str(module),
             ],
-            cwd=ROOT,
+            cwd=Path.cwd(),  # site packs named by a scenario are relative to it
             env=env,
             capture_output=True,
             text=True,
@@ -156,7 +169,10 @@ def run_scenarios(rules_dir: Path, features: Path | None = None) -> RunResult:
         scenarios = _read_report(json.loads(report.read_text(encoding="utf-8")))
         _join_log(scenarios, log)
         _join_junit(scenarios, junit)
-        roots = [ROOT, FEATURE_DIR] + ([features.resolve().parent] if features else [])
+        # The report names each feature file relative to its folder's parent.
+        roots = [FEATURE_DIR.parent, FEATURE_DIR] + (
+            [features.resolve().parent] if features else []
+        )
         for sc in scenarios:
             _complete_steps(sc, roots)
     summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""

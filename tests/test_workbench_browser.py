@@ -107,6 +107,11 @@ def codes_shown(page: Any) -> set[str]:
     )
 
 
+def settled(page: Any) -> None:
+    """Wait until no form change is waiting to be posted and every post has its answer."""
+    page.wait_for_selector('#draft[aria-busy="false"]')
+
+
 def wait_for_status(page: Any, code: str, status: str) -> None:
     page.wait_for_selector(f'#draft article[data-code="{code}"][data-status="{status}"]')
 
@@ -325,6 +330,8 @@ def test_the_whole_flow_works_with_the_keyboard_only(page: Any) -> None:
     kb.type("15")
     tab_to(page, "#f-lifestyle-fiber_g_per_day")
     kb.type("12")
+    kb.press("Tab")  # leaving the field commits it (its change event posts the form)
+    settled(page)  # else the draft may be replaced under the focus while we tab through it
     page.wait_for_selector('#draft article[data-code="referral.mental_health"]')
 
     # accept one, decline one with a reason, reword one: Tab, Enter, Space and letters only

@@ -12,8 +12,30 @@
   // --- talking to the server -----------------------------------------------------------------
 
   let sequence = 0;
+  let inFlight = 0; // posts waiting for their answer
+  let timer = null; // a form change waiting to be posted
+
+  // The draft says when it is about to change (aria-busy), so assistive technology waits for
+  // the new one instead of reading a stale one, and tests know when it has settled.
+  function markBusy() {
+    const draft = document.getElementById("draft");
+    if (draft) {
+      draft.setAttribute("aria-busy", inFlight > 0 || timer !== null ? "true" : "false");
+    }
+  }
 
   async function post(form, submitter) {
+    inFlight += 1;
+    markBusy();
+    try {
+      await send(form, submitter);
+    } finally {
+      inFlight -= 1;
+      markBusy();
+    }
+  }
+
+  async function send(form, submitter) {
     const data = new FormData(form, submitter || undefined);
     const mine = ++sequence;
     let response;
@@ -117,11 +139,14 @@
   // --- the intake form -----------------------------------------------------------------------
 
   const intake = document.getElementById("intake-form");
-  let timer = null;
 
   function scheduleUpdate() {
     window.clearTimeout(timer);
-    timer = window.setTimeout(() => post(intake), 300);
+    timer = window.setTimeout(() => {
+      timer = null;
+      post(intake);
+    }, 300);
+    markBusy();
   }
 
   // A pre-filled value shows its source resource only while the input still holds it.
@@ -157,6 +182,7 @@
     intake.addEventListener("submit", (event) => {
       event.preventDefault();
       window.clearTimeout(timer);
+      timer = null;
       post(intake);
     });
     intake.querySelectorAll("[data-instrument]").forEach(updateInstrument);

@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= dev,fhir,service,audit,dask,parquet,monitor,prove
+EXTRAS ?= dev,fhir,service,audit,dask,parquet,monitor,prove,scenarios
 
 .PHONY: demo test install prereqs lint layers typecheck pytest soak clean versions doctor
 

@@ -35,6 +35,8 @@ loader; goal <= 1.10), ``render_care_plan`` in each format (goal <= 10), the FHI
 the bundles in ``examples/fhir/`` to an Intake (``intake_from_fhir``), and the service's path
 from a typical US Core patient-view prefetch to an Intake (goal <= 10; ``fhir_bench.py``).
 Last, a FHIR Bulk Data screen of ``--bulk`` generated patients (``fhir_bench.measure_bulk``).
+Where the CPU's counters cannot be read, ``benchmarks/instructions.py`` gives the same paths in
+instructions per evaluation, counted by callgrind.
 """
 
 from __future__ import annotations
@@ -459,6 +461,11 @@ def table(result: dict[str, Any]) -> str:
         )
         shares = ", ".join(f"{k} {v:.0%}" for k, v in rb["stage_shares"].items())
         lines.append(f"  end-to-end time shares: {shares}")
+        if not instr:
+            lines.append(
+                "  (no CPU counters here: benchmarks/instructions.py counts instructions with "
+                "callgrind)"
+            )
         lines.append("")
     lines.append(
         "per call, in evaluations (Engine.evaluate = 1; alternating turns, median of "

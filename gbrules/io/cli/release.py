@@ -124,28 +124,12 @@ def verify_cmd(
 
 def load_active_release_rules(bundle: Path, keyring: Path, dest: Path) -> Path:
     """The rules of a verified, twice-approved release, written to ``dest`` (exit 2 if not)."""
-    from gbrules.io.release import (
-        APPROVERS_NEEDED,
-        ReleaseError,
-        extract_rules,
-        load_keyring,
-        read_release,
-        verify_release,
-    )
+    from gbrules.io.release import ReleaseError, extract_active_rules, load_keyring
 
     try:
-        release = read_release(bundle)
-        result = verify_release(release, load_keyring(keyring))
+        return extract_active_rules(bundle, load_keyring(keyring), dest)[1]
     except ReleaseError as exc:
         fail([f"error: invalid release: {exc}"])
-    if not result.active:
-        fail(
-            [
-                f"error: release {result.version} has {len(result.approvers)} of "
-                f"{APPROVERS_NEEDED} approvals: it cannot run"
-            ]
-        )
-    return extract_rules(release, dest)
 
 
 ServiceOpt = Annotated[

@@ -321,6 +321,21 @@ def extract_rules(release: Release, dest: Path) -> Path:
     return dest
 
 
+def extract_active_rules(bundle: Path, keyring: Keyring, dest: Path) -> tuple[str, Path]:
+    """The version and the rules (written into ``dest``) of a release that may run: its hashes
+    and signatures hold and it has its approvals. ``ReleaseError`` if not; no rule file is
+    written before the checks pass, so a tampered or unapproved release never runs, not even
+    in shadow."""
+    release = read_release(bundle)
+    result = verify_release(release, keyring)
+    if not result.active:
+        raise ReleaseError(
+            f"release {result.version} has {len(result.approvers)} of {APPROVERS_NEEDED} "
+            "approvals: it cannot run"
+        )
+    return result.version, extract_rules(release, dest)
+
+
 def rule_files_of(release: Release) -> dict[str, bytes]:
     return {Path(n).name: d for n, d in release.files.items() if n.startswith(RULES)}
 

@@ -35,25 +35,12 @@ def load_release(bundle: Path, keyring: Path) -> Slot:
 
     The bundle's hashes and signatures are checked before any rule is read: a tampered or
     unapproved release never runs, not even in shadow."""
-    from gbrules.io.release import (
-        APPROVERS_NEEDED,
-        ReleaseError,
-        extract_rules,
-        load_keyring,
-        read_release,
-        verify_release,
-    )
+    from gbrules.io.release import extract_active_rules, load_keyring
 
-    release = read_release(bundle)
-    result = verify_release(release, load_keyring(keyring))
-    if not result.active:
-        raise ReleaseError(
-            f"release {result.version} has {len(result.approvers)} of {APPROVERS_NEEDED} "
-            "approvals: it cannot run"
-        )
     with tempfile.TemporaryDirectory(prefix="gbrules-release-") as tmp:
-        engine = Engine.from_directory(extract_rules(release, Path(tmp)))
-    return Slot(result.version, engine)
+        version, rules = extract_active_rules(bundle, load_keyring(keyring), Path(tmp))
+        engine = Engine.from_directory(rules)
+    return Slot(version, engine)
 
 
 @dataclass

@@ -10,7 +10,7 @@
   (RxNorm products, one unlisted) and the PHQ-9 QuestionnaireResponse: 28 resources. The
   service's path on it (``read_prefetch`` then ``intake_from_resources``) is measured as a
   multiple of one ``Engine.evaluate`` (bench.py's surfaces rows; goal <= 10).
-* ``measure_bulk`` writes a generated Bulk Data export (``gbrules.tools.fhir_export``: every
+* ``measure_bulk`` writes a generated Bulk Data export (``gbrules.io.fhir.synthetic_export``: every
   patient's intake as FHIR among hundreds of resources the mapping does not use), screens it
   with ``gbrules batch --fhir-ndjson`` on 1 and 2 workers (patients/s, wall clock, outputs
   compared), and splits one process's time into its parts: indexing the export (read, parse,
@@ -133,7 +133,7 @@ def measure_bulk(patients: int, noise: int, workdir: Path) -> dict[str, Any]:
     from gbrules.clinical.engine import cached_engine
     from gbrules.io.fhir.bulk import BulkExport
     from gbrules.io.fhir.intake import intake_from_fhir
-    from gbrules.tools.fhir_export import write_export
+    from gbrules.io.fhir.synthetic_export import write_export
 
     export = workdir / "export"
     stats = write_export(export, patients, seed=21, as_of=AS_OF, noise=noise)

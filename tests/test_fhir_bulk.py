@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from gbrules.io.batch import BatchOptions, run_batch
 from gbrules.io.cli import app as cli
 from gbrules.io.fhir.bulk import BulkExport
-from gbrules.tools.fhir_export import export_intakes, write_export
+from gbrules.io.fhir.synthetic_export import export_intakes, write_export
 from tests.conftest import interrupt_batch_at_chunk
 
 AS_OF = date(2026, 11, 30)

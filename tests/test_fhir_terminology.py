@@ -16,7 +16,21 @@ from gbrules.clinical.facts import facts_from_intake
 from gbrules.io.fhir import intake_from_fhir
 from gbrules.io.fhir import terminology as T
 from gbrules.io.fhir.intake import intake_has_field
-from tests.test_fhir_intake import ATC, ICD, LOINC, RX, SCT, bundle, cond, mapped, med, obs, patient
+from tests.test_fhir_intake import (
+    ATC,
+    ICD,
+    LA,
+    LOINC,
+    PHQ,
+    RX,
+    SCT,
+    bundle,
+    cond,
+    mapped,
+    med,
+    obs,
+    patient,
+)
 
 #: Intake v1.1 fields the tables already name (another branch adds them to the Intake model);
 #: any other field a table names must exist in the model: a misspelt field is caught here.
@@ -196,18 +210,6 @@ SURVEY = {
         {"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "survey"}
     ]
 }
-PHQ9_ITEMS = (
-    "44250-9",
-    "44255-8",
-    "44259-0",
-    "44254-1",
-    "44251-7",
-    "44258-2",
-    "44252-5",
-    "44253-3",
-    "44260-8",
-)
-ANSWERS = ("LA6568-5", "LA6569-3", "LA6570-1", "LA6571-9")
 
 
 def test_phq9_total_as_value_string_is_read_and_noted() -> None:
@@ -231,9 +233,9 @@ def test_us_core_phq9_item_observations_with_loinc_answers_give_the_items() -> N
         obs(
             code,
             category=[SURVEY],
-            valueCodeableConcept={"coding": [{"system": LOINC, "code": ANSWERS[s]}]},
+            valueCodeableConcept={"coding": [{"system": LOINC, "code": LA[s]}]},
         )
-        for code, s in zip(PHQ9_ITEMS, scores, strict=True)
+        for code, s in zip(PHQ, scores, strict=True)
     ]
     total = obs("44261-6", category=[SURVEY], valueString="12")
     intake, _ = mapped(*items, total)
@@ -254,9 +256,9 @@ def test_us_core_phq9_questionnaire_response_gives_the_items() -> None:
         "item": [
             {
                 "linkId": f"/{code}",
-                "answer": [{"valueCoding": {"system": LOINC, "code": ANSWERS[s]}}],
+                "answer": [{"valueCoding": {"system": LOINC, "code": LA[s]}}],
             }
-            for code, s in zip(PHQ9_ITEMS, scores, strict=True)
+            for code, s in zip(PHQ, scores, strict=True)
         ],
     }
     intake, _ = mapped(qr)

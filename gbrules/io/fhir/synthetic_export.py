@@ -13,7 +13,8 @@ shuffled, so a patient's resources are spread through the files as in a real exp
 
 So the FHIR mapping of a patient's resources gives back exactly the intake it came from (the
 same evaluation), which lets a test check a whole Bulk Data screen against the intakes, and
-the benchmark measure a realistic mapping load. Only the standard library is used.
+the benchmark measure a realistic mapping load. Its codes are the mapping's own
+(``gbrules.io.fhir.codes``), so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -26,27 +27,21 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from gbrules.io.fhir.codes import (
+    ATC,
+    CRP,
+    GAD7_ITEMS,
+    GAD7_TOTAL,
+    ICD10CM,
+    LOINC,
+    PHQ9_ITEMS,
+    PHQ9_TOTAL,
+    RXNORM,
+    UCUM,
+)
+from gbrules.io.fhir.codes import INTAKE_QUESTIONNAIRE as INTAKE_FORM
 from gbrules.tools.synthetic import synthetic_intakes
 
-LOINC = "http://loinc.org"
-ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-ATC = "http://www.whocc.no/atc"
-UCUM = "http://unitsofmeasure.org"
-INTAKE_FORM = "https://gbrules.example.org/fhir/Questionnaire/gbrules-intake"
-
-PHQ9_ITEMS = (
-    "44250-9",
-    "44255-8",
-    "44259-0",
-    "44254-1",
-    "44251-7",
-    "44258-2",
-    "44252-5",
-    "44253-3",
-    "44260-8",
-)
-GAD7_ITEMS = ("69725-0", "68509-9", "69733-4", "69734-2", "69735-9", "69689-8", "69736-7")
 #: Condition field -> an ICD-10-CM code of its value set (gbrules/io/fhir/data/conditions.json).
 CONDITION_CODES = {
     "ibs": "K58.9",
@@ -176,7 +171,7 @@ def patient_resources(
             for lab, result in value.items():
                 if lab == "crp" and "date" in result:
                     yield observation(
-                        "1988-5",
+                        CRP,
                         result["date"],
                         valueQuantity={
                             "value": result["value"],
@@ -222,7 +217,7 @@ def patient_resources(
 def _instrument(instrument: str, scores: dict[str, Any], observation: Any) -> Iterator[Any]:
     when = scores["date"]
     total_code, items_codes = (
-        ("44261-6", PHQ9_ITEMS) if instrument == "phq9" else ("70274-6", GAD7_ITEMS)
+        (PHQ9_TOTAL, PHQ9_ITEMS) if instrument == "phq9" else (GAD7_TOTAL, GAD7_ITEMS)
     )
     if "items" in scores:
         for code, score in zip(items_codes, scores["items"], strict=True):

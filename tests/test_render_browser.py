@@ -6,7 +6,6 @@ test is skipped locally, but fails in CI (``CI=true``), where ``.ci/run`` instal
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import unicodedata
@@ -17,10 +16,8 @@ import pytest
 from gbrules import render_care_plan
 from gbrules.core.result import Evaluation
 from gbrules.io.render import PATIENT_TEXT
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, IN_CI
 from tests.conftest import FIXED_TIME
-
-CHROMIUM = "/usr/bin/chromium"
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 def _tools() -> tuple[str, str]:
@@ -46,12 +43,7 @@ def print_to_pdf_text(html: str, tmp_path: Path) -> str:
         [
             chromium,
             "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+            *CHROMIUM_ARGS,
             f"--user-data-dir={tmp_path / 'profile'}",
             "--no-pdf-header-footer",
             f"--print-to-pdf={pdf}",

@@ -10,7 +10,6 @@ would and prints a rule page to PDF.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -32,20 +31,11 @@ from gbrules.io.cli import app
 from gbrules.io.render import render_care_plan
 from gbrules.io.review.book import BookResult, build_book
 from gbrules.io.review.run import RunResult
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, IN_CI
 from tests.conftest import load_example
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "rules"
-CHROMIUM = "/usr/bin/chromium"
-IN_CI = os.environ.get("CI", "").lower() == "true"
-BROWSER_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 DRAFT_FOOTER = "This rulebook is a draft"
 runner = CliRunner()
 
@@ -435,7 +425,7 @@ def browser() -> Iterator[object]:
     _pdftotext()
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
 
@@ -481,7 +471,7 @@ def test_a_printed_rule_page_is_readable(books: Books, tmp_path: Path) -> None:
     pdf = tmp_path / "rule.pdf"
     page = books.good.out_dir / "rules" / "safety_crisis_self_harm_thoughts.html"
     subprocess.run(
-        [CHROMIUM, "--headless", *BROWSER_ARGS, f"--user-data-dir={tmp_path / 'p'}",
+        [CHROMIUM, "--headless", *CHROMIUM_ARGS, f"--user-data-dir={tmp_path / 'p'}",
          "--no-pdf-header-footer", f"--print-to-pdf={pdf}", page.as_uri()],
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip

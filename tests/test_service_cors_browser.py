@@ -17,7 +17,6 @@ import functools
 import html
 import http.server
 import json
-import os
 import re
 import subprocess
 import threading
@@ -33,11 +32,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from gbrules.io.service import JWTAuth, ServiceConfig, create_app
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, IN_CI
 from tests.conftest import AS_OF, free_port
 from tests.test_service import hook_request
 
-CHROMIUM = "/usr/bin/chromium"
-IN_CI = os.environ.get("CI", "").lower() == "true"
 ISS = "https://ehr.example.org"
 
 PAGE = """<!doctype html><html><body><pre id="out">pending</pre><script>
@@ -116,12 +114,7 @@ def _run_page(url: str, profile: Path) -> dict[str, Any]:
         [
             _chromium(),
             "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
+            *CHROMIUM_ARGS,
             f"--user-data-dir={profile}",
             "--virtual-time-budget=15000",  # let the page's fetches finish before the dump
             "--dump-dom",

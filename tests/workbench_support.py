@@ -11,7 +11,6 @@ locally, and fail under ``CI=true``.
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 import time
@@ -24,21 +23,12 @@ import pytest
 import uvicorn
 
 from gbrules.io.app import WorkbenchSettings, standalone_app
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, IN_CI
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 NPM_DIR = ROOT / "tests" / "workbench_npm"
 AXE_JS = NPM_DIR / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 @dataclass

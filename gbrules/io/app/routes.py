@@ -319,7 +319,6 @@ def standalone_app(
     *,
     audit: AuditLog | None = None,
     settings: WorkbenchSettings | None = None,
-    drafting: Drafting | None = None,
 ) -> Starlette:
     """The workbench alone, mounted at ``/app`` as the service mounts it (``/`` redirects)."""
     workbench = create_workbench(engine, audit=audit, settings=settings)

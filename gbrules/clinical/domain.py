@@ -13,7 +13,7 @@ from pathlib import Path
 from gbrules.clinical.codes import CODE_VOCABULARY
 from gbrules.clinical.crisis import CRISIS_FILE, SETTING, crisis_file
 from gbrules.clinical.facts import VOCABULARY, facts_from_intake
-from gbrules.clinical.intake import Intake, validate_intake
+from gbrules.clinical.intake import validate_intake
 from gbrules.clinical.paths import default_rules_dir as default_rules_dir  # re-exported
 from gbrules.core import rulebook
 from gbrules.core.domain import Domain, Policy, Reading
@@ -25,9 +25,9 @@ def read_intake(data: object) -> Reading:
     Raises IntakeError naming every bad field; never returns facts from half an intake.
     """
     checked = validate_intake(data)
-    if isinstance(checked, Intake):
-        return Reading(checked.patient_id, facts_from_intake(checked))
-    return Reading(checked.get("patient_id"), facts_from_intake(checked))
+    if isinstance(checked, dict):  # a model class's isinstance check runs Python: ask dict
+        return Reading(checked.get("patient_id"), facts_from_intake(checked))
+    return Reading(checked.patient_id, facts_from_intake(checked))
 
 
 # A title or rationale that orders a medicine stopped or states a diagnosis: suggestions are

@@ -13,6 +13,7 @@ reach it.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -531,7 +532,7 @@ def facts_from_intake(intake: Intake | Mapping[str, Any]) -> dict[str, FactValue
     # so "not recorded" there does not call for a provider review.
     if pregnant is None and (sex == "male" or age >= PREGNANCY_NOT_APPLICABLE_AGE):
         pregnant = False
-    serious = tuple(raw[name] for name in _SERIOUS_CAUTIONS)
+    serious = _serious_cautions(raw)
     raw["probiotic_serious_risk"] = kleene_or(serious)
     raw["probiotic_risk"] = kleene_or((*serious, pregnant))
     if raw["probiotic_risk"]:
@@ -584,6 +585,7 @@ _SERIOUS_CAUTIONS = (
     "short_bowel_syndrome",
     "acute_pancreatitis",
 )
+_serious_cautions = operator.itemgetter(*_SERIOUS_CAUTIONS)  # a tuple of their values
 _CAUTION_TEXT = (
     "immunocompromised",
     "central venous catheter",

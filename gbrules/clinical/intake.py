@@ -625,6 +625,9 @@ def _dict_annotation(annotation: Any) -> Any:
 
 #: Validates Intake JSON as plain dicts (no models built); see the module docstring.
 INTAKE_DICT: TypeAdapter[dict[str, Any]] = TypeAdapter(_as_typed_dict(Intake))
+# Its compiled validator, called directly: the adapter's own method adds a layer of Python
+# per call (a tenth of the validation's time) for options gbrules never passes.
+_VALIDATE_DICT: Callable[[object], dict[str, Any]] = INTAKE_DICT.validator.validate_python
 
 
 def validate_intake(data: object) -> Intake | dict[str, Any]:
@@ -635,7 +638,7 @@ def validate_intake(data: object) -> Intake | dict[str, Any]:
     """
     if type(data) is dict:
         try:
-            return INTAKE_DICT.validate_python(data)
+            return _VALIDATE_DICT(data)
         except ValidationError:
             pass
     return parse_intake(data)

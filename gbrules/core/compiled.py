@@ -125,49 +125,19 @@ def _pieces(wording: _Wording) -> _Pieces:
 
 def _say(pieces: _Pieces, facts: Mapping[str, FactValue]) -> str:
     out = []
-    for piece in pieces:
-        fact = piece[0]
+    for fact, absent, head, band_fact, tail, thresholds in pieces:
         if fact not in facts:
-            out.append(piece[1])
+            out.append(absent)
+            continue
+        value = show(facts[fact])
+        band = facts.get(band_fact) if band_fact else None
+        if band is None:
+            out.append(head + value + tail)
+        elif thresholds:
+            out.append(f"{head}{value} ({show(band)}; {thresholds})")
         else:
-            band_fact = piece[3]
-            out.append(_said(piece, facts[fact], facts.get(band_fact) if band_fact else None))
+            out.append(f"{head}{value} ({show(band)})")
     return "; ".join(out)
-
-
-def _said(
-    piece: tuple[str, str, str, str, str, str], value: FactValue, band: FactValue | None
-) -> str:
-    """One recorded fact of a basis in words: its value, its band if it has one, thresholds."""
-    _, _, head, _, tail, thresholds = piece
-    shown = show(value)
-    if band is None:
-        return head + shown + tail
-    if thresholds:
-        return f"{head}{shown} ({show(band)}; {thresholds})"
-    return f"{head}{shown} ({show(band)})"
-
-
-SAID = 256  # words kept per fact of a prepared basis (one per distinct value, or value and band)
-
-
-class _Words:
-    """One fact of a prepared basis, with the words already said for each value of it.
-
-    A screen of new patients misses the Suggestion memo whenever any fact a rule depends on
-    takes a new value, but each fact's own words repeat (ages, scores and bands are few), so
-    an explanation is mostly joined from words said before. Keyed by the value (and band):
-    exact for facts built by a domain reader (each fact has one type and no -0.0).
-    """
-
-    __slots__ = ("absent", "band_fact", "fact", "piece", "said")
-
-    def __init__(self, piece: tuple[str, str, str, str, str, str]) -> None:
-        self.piece = piece
-        self.fact = piece[0]
-        self.absent = piece[1]
-        self.band_fact = piece[3]
-        self.said: dict[object, str] = {}
 
 
 _OPS: dict[str, Callable[[Any, Any], Any]] = {
@@ -210,7 +180,7 @@ class _Explainer:
                 self.tests.append((leaf.fact, None, leaf.recorded, not negated, index))
             else:
                 self.tests.append((leaf.fact, _OPS[leaf.op], leaf.value, not negated, index))
-        self.wordings: dict[tuple[int, ...], tuple[_Words, ...]] = {}
+        self.wordings: dict[tuple[int, ...], tuple[_Pieces, tuple[str, ...]]] = {}
 
     def explain(self, facts: Mapping[str, FactValue]) -> tuple[str, dict[str, FactValue]]:
         """The basis in words, and the values that triggered the rule."""
@@ -231,26 +201,11 @@ class _Explainer:
             if len(self.wordings) >= WORDINGS:
                 self.wordings.clear()
             leaves = [self.shown[i] for i in key]
-            prepared = tuple(map(_Words, _pieces(_wording(leaves, self.vocabulary))))
-            self.wordings[key] = prepared
-        out: list[str] = []
-        triggered: dict[str, FactValue] = {}
-        for words in prepared:
-            fact = words.fact
-            if fact not in facts:
-                out.append(words.absent)
-                continue
-            value = triggered[fact] = facts[fact]
-            band_fact = words.band_fact
-            band = facts.get(band_fact) if band_fact else None
-            said = words.said
-            text = said.get((value, band))
-            if text is None:
-                if len(said) >= SAID:
-                    said.clear()
-                text = said[value, band] = _said(words.piece, value, band)
-            out.append(text)
-        return "; ".join(out), triggered
+            names = tuple(dict.fromkeys(leaf.fact for leaf in leaves))
+            prepared = self.wordings[key] = (_pieces(_wording(leaves, self.vocabulary)), names)
+        pieces, names = prepared
+        triggered = {name: facts[name] for name in names if name in facts}
+        return _say(pieces, facts), triggered
 
 
 def suggestions(

@@ -29,6 +29,11 @@ Rows, on the default rulebook and on it replicated x4 (ids renamed, same logic):
 * end-to-end, repeated: the same on the n intakes again and again, so every explanation is
   memoised (a CDS service seeing the same patients; an upper bound).
 
+And, for new intakes, what each stage costs inside ``evaluate_many``'s pipeline (validation,
+facts, engine, plan, suggestions, the Evaluation): the time saved when that stage is fed its
+results instead (``stage_costs``). The stages overlap (leaving one out also spares the others
+its cache evictions), so they add up to more than the whole.
+
 Then the public API and the surfaces, per call, as multiples of one ``Engine.evaluate`` (each
 measured in alternating turns with it, median of the rounds): ``gbrules.evaluate`` (the cached
 loader; goal <= 1.10), ``render_care_plan`` in each format (goal <= 10), the FHIR mapping of
@@ -67,8 +72,9 @@ from gbrules.clinical.intake import parse_intake, validate_intake
 from gbrules.core import language
 from gbrules.core.backends import durable
 from gbrules.core.backends.loader import load_engine
-from gbrules.core.compiled import apply_plan
-from gbrules.core.result import Evaluation, trusted
+from gbrules.core.compiled import suggestions
+from gbrules.core.engine import MANY_AT_ONCE
+from gbrules.core.result import Evaluation, FrozenDict, trusted
 from gbrules.io.batch import BatchOptions, run_batch
 from gbrules.tools.synthetic import replicated_rulebook, synthetic_intakes
 
@@ -208,43 +214,94 @@ def instructions_per_item(
     return out
 
 
-def stage_shares(engine: Engine, intakes: Sequence[dict[str, Any]]) -> dict[str, float]:
-    """CPU seconds per stage of the end-to-end path (as ``Engine.evaluate`` runs it), as
-    shares of their sum, with the garbage collector paused. Validation is the dict validator
-    derived from the Intake models (``intake.INTAKE_DICT``)."""
-    t: dict[str, float] = {}
-    clock = time.process_time
-    gc.collect()
-    gc.disable()  # a full collection of this big process would land in one stage at random
-    s = clock()
-    checked = [validate_intake(x) for x in intakes]
-    t["validation"] = clock() - s
-    s = clock()
-    facts = [facts_from_intake(c) for c in checked]
-    t["facts"] = clock() - s
-    s = clock()
-    fired = [engine._fired_names(f) for f in facts]
-    t["engine"] = clock() - s
-    s = clock()
-    for x, f, names in zip(intakes, facts, fired, strict=True):
-        suggestions, suppressed, codes, fired_ids = apply_plan(engine._plan(names), f)
-        trusted(
-            Evaluation,
-            {
-                "patient_id": x.get("patient_id"),
-                "suggestions": suggestions,
-                "suppressed": suppressed,
-                "codes": codes,
-                "fired_rules": fired_ids,
-                "facts": f,
-                "not_recorded": missing_facts(f),
-                "rulebook_version": engine.version,
-            },
-        )
-    t["overrides+Evaluation"] = clock() - s
-    gc.enable()
-    total = sum(t.values())
-    return {k: v / total for k, v in t.items()}
+def stage_costs(engine: Engine, stream: Iterator[dict[str, Any]], n: int) -> dict[str, float]:
+    """Each stage's cost inside the staged pipeline, in microseconds per new intake.
+
+    The pipeline is ``Engine.evaluate_many``'s (``MANY_AT_ONCE`` inputs at a time, stage by
+    stage). A stage's cost is the pipeline's CPU time minus its time when that stage is fed
+    results computed beforehand, on intakes the engine has not seen; the variants take short
+    turns in a row, ``ROUNDS * n`` intakes each. Timed alone in a loop a stage costs less than
+    here, where the other stages evict its code and data from the CPU's caches between
+    chunks; leaving it out also leaves out what it evicts, which is part of its cost. The
+    results fed in are computed by a twin engine (same rulebook), so this engine's memos see
+    each intake as new. The collector is paused while a turn is timed (young collections cost
+    gbrules about 1 us per intake).
+    """
+    twin = type(engine)(engine.rulebook)
+    # this engine's compiled rules, to stand in for the twin's in a plan fed in
+    by_id = {entry.rule_id: entry for entry in engine._compiled.values()}
+
+    def prepare(chunk: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        out = []
+        for x in chunk:
+            checked = validate_intake(x)
+            facts = facts_from_intake(checked)
+            names = twin._fired_names(facts)
+            plan = twin._plan(names)
+            survivors = [by_id[e.rule_id] for e in plan.survivors]
+            made = suggestions(plan.survivors, facts)  # the twin's memos, not this engine's
+            out.append((checked, facts, names, plan, survivors, made))
+        return out
+
+    stages = ("validation", "facts", "engine", "plan", "suggestions", "Evaluation")
+    settings = FrozenDict(engine.rulebook.settings)
+
+    def run(chunk: list[dict[str, Any]], ready: list[tuple[Any, ...]], left_out: str) -> None:
+        for i in range(0, len(chunk), MANY_AT_ONCE):
+            part, pre = chunk[i : i + MANY_AT_ONCE], ready[i : i + MANY_AT_ONCE]
+            if left_out == "validation":
+                checked = [p[0] for p in pre]
+            else:
+                checked = [validate_intake(x) for x in part]
+            if left_out == "facts":
+                facts = [p[1] for p in pre]
+            else:
+                facts = [facts_from_intake(c) for c in checked]
+            if left_out == "engine":
+                fired = [p[2] for p in pre]
+            else:
+                fired = [engine._fired_names(f) for f in facts]
+            for x, f, names, p in zip(part, facts, fired, pre, strict=True):
+                if left_out == "plan":
+                    plan, survivors = p[3], p[4]
+                else:
+                    plan = engine._plan(names)
+                    survivors = plan.survivors
+                made = p[5] if left_out == "suggestions" else suggestions(survivors, f)
+                if left_out != "Evaluation":
+                    trusted(
+                        Evaluation,
+                        {
+                            "patient_id": x.get("patient_id"),
+                            "suggestions": made,
+                            "suppressed": list(plan.suppressed),
+                            "codes": plan.codes,
+                            "fired_rules": list(plan.fired_ids),
+                            "facts": f,
+                            "not_recorded": missing_facts(f),
+                            "rulebook_version": engine.version,
+                            "stale": {},
+                            "settings": settings,
+                        },
+                    )
+
+    # Short turns of every variant in a row, so that a slow spell on this shared machine hits
+    # them alike (as in paired_ratio); the collector is paused while a turn is timed.
+    turn = 2 * MANY_AT_ONCE
+    spent = dict.fromkeys(("pipeline", *stages), 0.0)
+    for _ in range(max(1, ROUNDS * n // turn)):
+        for left_out in spent:
+            chunk = list(itertools.islice(stream, turn))
+            ready = prepare(chunk)
+            gc.disable()
+            start = time.process_time()
+            run(chunk, ready, left_out)
+            spent[left_out] += time.process_time() - start
+            gc.enable()
+    twin.close()
+    per_intake = {name: t / (ROUNDS * n // turn * turn) * 1e6 for name, t in spent.items()}
+    whole = per_intake["pipeline"]
+    return {"pipeline": whole} | {name: whole - per_intake[name] for name in stages}
 
 
 def measure_rulebook(label: str, engine: Engine, n: int) -> dict[str, Any]:
@@ -334,6 +391,7 @@ def measure_rulebook(label: str, engine: Engine, n: int) -> dict[str, Any]:
         }
     )
     base = rates[NAIVE]
+    n_stage = min(n, 1000)
     fired = sum(len(engine.fire(f)) for f in facts) / len(facts)
     return {
         "rulebook": label,
@@ -347,7 +405,12 @@ def measure_rulebook(label: str, engine: Engine, n: int) -> dict[str, Any]:
         "instructions_per_eval": instructions and {k: round(v) for k, v in instructions.items()},
         "instructions_vs_naive": instructions
         and {k: round(instructions[NAIVE] / v, 2) for k, v in instructions.items()},
-        "stage_shares": {k: round(v, 3) for k, v in stage_shares(engine, intakes).items()},
+        "stage_costs_us": {
+            k: round(v, 1)
+            for k, v in stage_costs(
+                engine, synthetic_intakes(n_stage * 7 * (ROUNDS + 1), SEED + 11), n_stage
+            ).items()
+        },
     }
 
 
@@ -459,8 +522,13 @@ def table(result: dict[str, Any]) -> str:
             + ", ".join(f"{x:.2f}x" for x in spread)
             + f"; median {rb['end_to_end_vs_naive_paired_median']:.2f}x"
         )
-        shares = ", ".join(f"{k} {v:.0%}" for k, v in rb["stage_shares"].items())
-        lines.append(f"  end-to-end time shares: {shares}")
+        costs = dict(rb["stage_costs_us"])
+        whole = costs.pop("pipeline")
+        lines.append(
+            f"  a new intake costs {whole:.1f} us in evaluate_many's pipeline; what each stage "
+            "costs in it (saved when fed its results): "
+            + ", ".join(f"{k} {v:.1f} ({v / whole:.0%})" for k, v in costs.items())
+        )
         if not instr:
             lines.append(
                 "  (no CPU counters here: benchmarks/instructions.py counts instructions with "

@@ -60,21 +60,22 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from counters import open_instruction_counter
 from fhir_bench import bulk_lines, measure_bulk, prefetch_to_intake, us_core_prefetch
 
 import gbrules
 from gbrules.clinical.engine import Engine
-from gbrules.clinical.facts import facts_from_intake, missing_facts
-from gbrules.clinical.intake import parse_intake, validate_intake
+from gbrules.clinical.facts import facts_from_intake
+from gbrules.clinical.intake import Intake, parse_intake, validate_intake
 from gbrules.core import language
 from gbrules.core.backends import durable
 from gbrules.core.backends.loader import load_engine
-from gbrules.core.compiled import suggestions
+from gbrules.core.compiled import CompiledRule, Plan, suggestions
 from gbrules.core.engine import MANY_AT_ONCE
-from gbrules.core.result import Evaluation, FrozenDict, trusted
+from gbrules.core.result import Evaluation, Suggestion
+from gbrules.core.vocabulary import FactValue
 from gbrules.io.batch import BatchOptions, run_batch
 from gbrules.tools.synthetic import replicated_rulebook, synthetic_intakes
 
@@ -214,13 +215,24 @@ def instructions_per_item(
     return out
 
 
-def stage_costs(engine: Engine, stream: Iterator[dict[str, Any]], n: int) -> dict[str, float]:
+class Prepared(NamedTuple):
+    """One intake's stage results, computed beforehand, for a pipeline that leaves a stage out."""
+
+    checked: Intake | dict[str, Any]  # as validate_intake returns it
+    facts: dict[str, FactValue]
+    fired: frozenset[str]
+    plan: Plan  # the twin engine's
+    survivors: Sequence[CompiledRule]  # the plan's survivors, as this engine's compiled rules
+    made: list[Suggestion]
+
+
+def stage_costs(engine: Engine, n: int, seed: int) -> dict[str, float]:
     """Each stage's cost inside the staged pipeline, in microseconds per new intake.
 
     The pipeline is ``Engine.evaluate_many``'s (``MANY_AT_ONCE`` inputs at a time, stage by
     stage). A stage's cost is the pipeline's CPU time minus its time when that stage is fed
-    results computed beforehand, on intakes the engine has not seen; the variants take short
-    turns in a row, ``ROUNDS * n`` intakes each. Timed alone in a loop a stage costs less than
+    results computed beforehand, on new synthetic intakes (``seed``); the variants take short
+    turns in a row, about ``ROUNDS * n`` intakes each. Timed alone in a loop a stage costs less than
     here, where the other stages evict its code and data from the CPU's caches between
     chunks; leaving it out also leaves out what it evicts, which is part of its cost. The
     results fed in are computed by a twin engine (same rulebook), so this engine's memos see
@@ -231,7 +243,7 @@ def stage_costs(engine: Engine, stream: Iterator[dict[str, Any]], n: int) -> dic
     # this engine's compiled rules, to stand in for the twin's in a plan fed in
     by_id = {entry.rule_id: entry for entry in engine._compiled.values()}
 
-    def prepare(chunk: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    def prepare(chunk: list[dict[str, Any]]) -> list[Prepared]:
         out = []
         for x in chunk:
             checked = validate_intake(x)
@@ -240,57 +252,45 @@ def stage_costs(engine: Engine, stream: Iterator[dict[str, Any]], n: int) -> dic
             plan = twin._plan(names)
             survivors = [by_id[e.rule_id] for e in plan.survivors]
             made = suggestions(plan.survivors, facts)  # the twin's memos, not this engine's
-            out.append((checked, facts, names, plan, survivors, made))
+            out.append(Prepared(checked, facts, names, plan, survivors, made))
         return out
 
     stages = ("validation", "facts", "engine", "plan", "suggestions", "Evaluation")
-    settings = FrozenDict(engine.rulebook.settings)
+    variants = ("pipeline", *stages)
+    turn = 2 * MANY_AT_ONCE
+    turns = max(1, ROUNDS * n // turn)
+    stream = synthetic_intakes(turns * turn * len(variants), seed)
 
-    def run(chunk: list[dict[str, Any]], ready: list[tuple[Any, ...]], left_out: str) -> None:
+    def run(chunk: list[dict[str, Any]], ready: list[Prepared], left_out: str) -> None:
         for i in range(0, len(chunk), MANY_AT_ONCE):
             part, pre = chunk[i : i + MANY_AT_ONCE], ready[i : i + MANY_AT_ONCE]
             if left_out == "validation":
-                checked = [p[0] for p in pre]
+                checked = [p.checked for p in pre]
             else:
                 checked = [validate_intake(x) for x in part]
             if left_out == "facts":
-                facts = [p[1] for p in pre]
+                facts = [p.facts for p in pre]
             else:
                 facts = [facts_from_intake(c) for c in checked]
             if left_out == "engine":
-                fired = [p[2] for p in pre]
+                fired = [p.fired for p in pre]
             else:
                 fired = [engine._fired_names(f) for f in facts]
             for x, f, names, p in zip(part, facts, fired, pre, strict=True):
                 if left_out == "plan":
-                    plan, survivors = p[3], p[4]
+                    plan, survivors = p.plan, p.survivors
                 else:
                     plan = engine._plan(names)
                     survivors = plan.survivors
-                made = p[5] if left_out == "suggestions" else suggestions(survivors, f)
+                made = p.made if left_out == "suggestions" else suggestions(survivors, f)
                 if left_out != "Evaluation":
-                    trusted(
-                        Evaluation,
-                        {
-                            "patient_id": x.get("patient_id"),
-                            "suggestions": made,
-                            "suppressed": list(plan.suppressed),
-                            "codes": plan.codes,
-                            "fired_rules": list(plan.fired_ids),
-                            "facts": f,
-                            "not_recorded": missing_facts(f),
-                            "rulebook_version": engine.version,
-                            "stale": {},
-                            "settings": settings,
-                        },
-                    )
+                    engine._result(x.get("patient_id"), f, plan, made)
 
     # Short turns of every variant in a row, so that a slow spell on this shared machine hits
     # them alike (as in paired_ratio); the collector is paused while a turn is timed.
-    turn = 2 * MANY_AT_ONCE
-    spent = dict.fromkeys(("pipeline", *stages), 0.0)
-    for _ in range(max(1, ROUNDS * n // turn)):
-        for left_out in spent:
+    spent = dict.fromkeys(variants, 0.0)
+    for _ in range(turns):
+        for left_out in variants:
             chunk = list(itertools.islice(stream, turn))
             ready = prepare(chunk)
             gc.disable()
@@ -299,7 +299,7 @@ def stage_costs(engine: Engine, stream: Iterator[dict[str, Any]], n: int) -> dic
             spent[left_out] += time.process_time() - start
             gc.enable()
     twin.close()
-    per_intake = {name: t / (ROUNDS * n // turn * turn) * 1e6 for name, t in spent.items()}
+    per_intake = {name: t / (turns * turn) * 1e6 for name, t in spent.items()}
     whole = per_intake["pipeline"]
     return {"pipeline": whole} | {name: whole - per_intake[name] for name in stages}
 
@@ -391,7 +391,6 @@ def measure_rulebook(label: str, engine: Engine, n: int) -> dict[str, Any]:
         }
     )
     base = rates[NAIVE]
-    n_stage = min(n, 1000)
     fired = sum(len(engine.fire(f)) for f in facts) / len(facts)
     return {
         "rulebook": label,
@@ -406,10 +405,7 @@ def measure_rulebook(label: str, engine: Engine, n: int) -> dict[str, Any]:
         "instructions_vs_naive": instructions
         and {k: round(instructions[NAIVE] / v, 2) for k, v in instructions.items()},
         "stage_costs_us": {
-            k: round(v, 1)
-            for k, v in stage_costs(
-                engine, synthetic_intakes(n_stage * 7 * (ROUNDS + 1), SEED + 11), n_stage
-            ).items()
+            k: round(v, 1) for k, v in stage_costs(engine, min(n, 1000), SEED + 11).items()
         },
     }
 

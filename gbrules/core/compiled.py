@@ -395,15 +395,3 @@ class Plan:
 
 _PLAN_ORDER = operator.attrgetter("plan_order")
 _FIRST = operator.itemgetter(0)
-
-
-def apply_plan(
-    plan: Plan, facts: Mapping[str, FactValue]
-) -> tuple[list[Suggestion], list[Suppression], frozenset[str], list[str]]:
-    """A plan's suggestions (explained with these facts), suppressions, codes and rule ids."""
-    return (
-        suggestions(plan.survivors, facts),
-        list(plan.suppressed),
-        plan.codes,
-        list(plan.fired_ids),
-    )

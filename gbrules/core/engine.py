@@ -18,11 +18,11 @@ from typing import Any, ClassVar, Self
 
 from gbrules.core import language, review
 from gbrules.core.backends import durable
-from gbrules.core.compiled import CompiledRule, Plan, apply_plan
+from gbrules.core.compiled import CompiledRule, Plan, suggestions
 from gbrules.core.domain import Domain, Reading
 from gbrules.core.errors import EngineError
 from gbrules.core.memo import Memo
-from gbrules.core.result import Evaluation, FrozenDict, trusted
+from gbrules.core.result import Evaluation, FrozenDict, Suggestion, trusted
 from gbrules.core.rulebook import Rule, Rulebook, load_rulebook, rulebook_from_rules
 from gbrules.core.vocabulary import CodeVocabulary, FactValue, Vocabulary
 
@@ -169,16 +169,27 @@ class Engine:
         self, patient_id: str | None, facts: dict[str, FactValue], fired: frozenset[str]
     ) -> Evaluation:
         """The Evaluation of checked facts whose fired rules are known."""
-        suggestions, suppressed, codes, fired_ids = apply_plan(self._plan(fired), facts)
+        plan = self._plan(fired)
+        return self._result(patient_id, facts, plan, suggestions(plan.survivors, facts))
+
+    def _result(
+        self,
+        patient_id: str | None,
+        facts: dict[str, FactValue],
+        plan: Plan,
+        made: list[Suggestion],
+    ) -> Evaluation:
+        """The Evaluation of checked facts, their override plan and its suggestions (``made``,
+        explained with these facts); each Evaluation owns its lists."""
         # Built from validated parts only, so it is constructed without re-validation.
         return trusted(
             Evaluation,
             {
                 "patient_id": patient_id,
-                "suggestions": suggestions,
-                "suppressed": suppressed,
-                "codes": codes,
-                "fired_rules": fired_ids,
+                "suggestions": made,
+                "suppressed": list(plan.suppressed),
+                "codes": plan.codes,
+                "fired_rules": list(plan.fired_ids),
                 "facts": facts,
                 "not_recorded": self._missing(facts),
                 "rulebook_version": self._version,
